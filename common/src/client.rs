@@ -1,0 +1,206 @@
+//! The HTTP client every program uses: plain HTTP to the Pod's own loopback,
+//! a timeout on every request, a cap on every body, no proxy taken from the
+//! environment, redirects only when asked, one fresh connection per request
+//! (as the kubelet and the blackbox exporter do, so latency includes connect).
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+pub use ureq::http;
+
+/// The default body cap (`--max-body`).
+pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
+
+pub struct Client {
+    agent: ureq::Agent,
+}
+
+/// What to send.
+pub struct Request<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    pub headers: &'a [(String, String)],
+    pub body: Option<&'a [u8]>,
+    pub timeout: Duration,
+    /// Read the body up to this many bytes; more is an error. `None`: do not
+    /// read the body at all (status-only checks).
+    pub max_body: Option<u64>,
+}
+
+impl<'a> Request<'a> {
+    pub fn get(url: &'a str, timeout: Duration) -> Self {
+        Request { method: "GET", url, headers: &[], body: None, timeout, max_body: None }
+    }
+}
+
+/// What came back.
+pub struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+    /// From just before connecting to the last body byte read.
+    pub elapsed: Duration,
+    pub content_type: Option<String>,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum FetchError {
+    Refused,
+    TimedOut(Duration),
+    HostNotFound,
+    BodyTooLarge(u64),
+    Closed,
+    Reset,
+    Other(String),
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FetchError::Refused => f.write_str("connection refused"),
+            FetchError::TimedOut(after) => {
+                write!(f, "timed out after {}", crate::duration::format(*after))
+            }
+            FetchError::HostNotFound => f.write_str("host not found"),
+            FetchError::BodyTooLarge(cap) => write!(f, "body larger than {cap} bytes (--max-body)"),
+            FetchError::Closed => f.write_str("connection closed before a complete response"),
+            FetchError::Reset => f.write_str("connection reset by peer"),
+            FetchError::Other(msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl FetchError {
+    /// A short stable word for metrics labels and log keys.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FetchError::Refused => "refused",
+            FetchError::TimedOut(_) => "timeout",
+            FetchError::HostNotFound => "dns",
+            FetchError::BodyTooLarge(_) => "body_too_large",
+            FetchError::Closed | FetchError::Reset => "connection",
+            FetchError::Other(_) => "error",
+        }
+    }
+}
+
+impl Client {
+    /// `user_agent` is sent on every request, e.g. `ready-check/0.1.0`.
+    pub fn new(user_agent: &str, follow_redirects: bool) -> Client {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .proxy(None)
+            .max_redirects(if follow_redirects { 10 } else { 0 })
+            .max_redirects_will_error(false)
+            .max_idle_connections(0)
+            .max_idle_connections_per_host(0)
+            .user_agent(user_agent)
+            .allow_non_standard_methods(true)
+            .build();
+        Client { agent: config.into() }
+    }
+
+    pub fn fetch(&self, req: &Request) -> Result<Reply, FetchError> {
+        let mut builder = http::Request::builder().method(req.method).uri(req.url);
+        for (name, value) in req.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let body = req.body.unwrap_or_default().to_vec();
+        let request = builder.body(body).map_err(|e| FetchError::Other(e.to_string()))?;
+        let request = self
+            .agent
+            .configure_request(request)
+            .timeout_global(Some(req.timeout))
+            .build();
+        let started = Instant::now();
+        let mut response = self.agent.run(request).map_err(|e| classify(e, req.timeout))?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = match req.max_body {
+            None => Vec::new(),
+            Some(cap) => response
+                .body_mut()
+                .with_config()
+                .limit(cap)
+                .read_to_vec()
+                .map_err(|e| classify(e, req.timeout))?,
+        };
+        Ok(Reply { status, body, elapsed: started.elapsed(), content_type })
+    }
+}
+
+fn classify(err: ureq::Error, timeout: Duration) -> FetchError {
+    use std::io::ErrorKind;
+    match err {
+        ureq::Error::Timeout(_) => FetchError::TimedOut(timeout),
+        ureq::Error::HostNotFound => FetchError::HostNotFound,
+        ureq::Error::BodyExceedsLimit(cap) => FetchError::BodyTooLarge(cap),
+        ureq::Error::Io(io) => match io.kind() {
+            ErrorKind::ConnectionRefused => FetchError::Refused,
+            ErrorKind::TimedOut | ErrorKind::WouldBlock => FetchError::TimedOut(timeout),
+            ErrorKind::UnexpectedEof => FetchError::Closed,
+            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
+                FetchError::Reset
+            }
+            _ => FetchError::Other(io.to_string()),
+        },
+        ureq::Error::Protocol(e) => FetchError::Other(format!("malformed HTTP response: {e}")),
+        other => FetchError::Other(other.to_string()),
+    }
+}
+
+/// Checks a URL at start-up, so a typo is a usage error and not a failing probe.
+pub fn check_url(url: &str) -> Result<(), String> {
+    let uri: http::Uri = url.parse().map_err(|_| format!("'{url}' is not a valid URL"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(format!(
+                "'{url}': https is not supported (side-cars talk plain HTTP to the Pod's loopback)"
+            ))
+        }
+        _ => return Err(format!("'{url}' is not an http:// URL")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(format!("'{url}' has no host"));
+    }
+    Ok(())
+}
+
+/// Parses `Name: value` as given to `--header`.
+pub fn parse_header(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("'{text}' is not 'Name: value'"))?;
+    let name = name.trim();
+    http::HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("'{name}' is not a valid header name"))?;
+    let value = value.trim();
+    http::HeaderValue::from_str(value).map_err(|_| format!("'{value}' is not a valid header value"))?;
+    Ok((name.to_string(), value.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert!(check_url("http://127.0.0.1:8080/known-value").is_ok());
+        assert!(check_url("http://[::1]:8080/").is_ok());
+        assert!(check_url("https://example/").unwrap_err().contains("https is not supported"));
+        assert!(check_url("127.0.0.1:8080").unwrap_err().contains("not an http:// URL"));
+        assert!(check_url("ftp://x/").is_err());
+        assert!(check_url("http:// bad").is_err());
+    }
+
+    #[test]
+    fn headers() {
+        assert_eq!(parse_header("X-Token: abc def"), Ok(("X-Token".into(), "abc def".into())));
+        assert!(parse_header("no colon").is_err());
+        assert!(parse_header("bad name: x").is_err());
+    }
+}

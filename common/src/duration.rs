@@ -1,0 +1,102 @@
+//! Durations as users write them: `250ms`, `2s`, `1m30s`, `1h`, or a bare
+//! number of seconds (`60`, `0.5`), as Kubernetes manifests do.
+
+use std::time::Duration;
+
+/// Parses a duration; the error says what was expected.
+pub fn parse(text: &str) -> Result<Duration, String> {
+    let bad = || format!("'{text}' is not a duration (examples: 250ms, 2s, 1m30s, 60)");
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(bad());
+    }
+    // A bare number means seconds.
+    if let Ok(secs) = text.parse::<f64>() {
+        return seconds(secs).ok_or_else(bad);
+    }
+    let mut total = 0f64;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        if digits == 0 {
+            return Err(bad());
+        }
+        let value: f64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "d" => 86400.0,
+            _ => return Err(bad()),
+        };
+        total += value * scale;
+        rest = &rest[unit_len..];
+    }
+    seconds(total).ok_or_else(bad)
+}
+
+fn seconds(secs: f64) -> Option<Duration> {
+    // Ten years is a generous ceiling that keeps Instant arithmetic from overflowing.
+    (secs.is_finite() && (0.0..=315_360_000.0).contains(&secs)).then(|| Duration::from_secs_f64(secs))
+}
+
+/// Formats a duration the way `parse` reads it back, for logs and messages.
+pub fn format(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 1.0 {
+        format!("{}us", d.as_micros())
+    } else if ms < 1000.0 {
+        format!("{}ms", trim(ms))
+    } else {
+        format!("{}s", trim(d.as_secs_f64()))
+    }
+}
+
+fn trim(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_documented_form() {
+        assert_eq!(parse("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse("60"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse("0"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_duration() {
+        for bad in ["", "s", "ms", "-1", "-1s", "5x", "1m30", "abc", "1..2s", "inf", "NaN", "1e400"] {
+            let err = parse(bad).unwrap_err();
+            assert!(err.contains("is not a duration"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn formats_back_readably() {
+        assert_eq!(format(Duration::from_millis(250)), "250ms");
+        assert_eq!(format(Duration::from_secs(2)), "2s");
+        assert_eq!(format(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(format(Duration::from_micros(40)), "40us");
+        assert_eq!(parse(&format(Duration::from_millis(1500))), Ok(Duration::from_millis(1500)));
+    }
+}

@@ -1,0 +1,9 @@
+//! What the sidecars binaries share. Each module is one concern; a binary's own
+//! logic stays in its own crate.
+
+pub mod cli;
+pub mod client;
+pub mod duration;
+pub mod log;
+pub mod server;
+pub mod shutdown;

@@ -1,0 +1,137 @@
+//! Clean stop on SIGTERM and SIGINT, also as PID 1 (where the kernel ignores
+//! signals that have no handler). The signals are blocked before any thread
+//! starts, so every thread inherits the mask, and one thread takes them with
+//! `sigwait`: no async-signal-safety concerns, and sleepers wake at once.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// A shared "stop now" flag that sleeping threads can wait on.
+#[derive(Clone)]
+pub struct Shutdown {
+    state: Arc<(Mutex<Option<&'static str>>, Condvar)>,
+}
+
+impl Shutdown {
+    /// Blocks SIGTERM and SIGINT and starts the thread that waits for them.
+    /// Call it first in `main`, before any other thread exists. Children
+    /// spawned through `std::process::Command` get an empty mask again.
+    pub fn install() -> Shutdown {
+        let shutdown = Shutdown::new();
+        let set = stop_signals();
+        // SAFETY: plain libc calls on a sigset we own.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        }
+        let handle = shutdown.clone();
+        std::thread::Builder::new()
+            .name("signals".into())
+            .stack_size(64 * 1024)
+            .spawn(move || loop {
+                let mut signal = 0;
+                // SAFETY: `set` is initialised; sigwait writes one int.
+                if unsafe { libc::sigwait(&set, &mut signal) } == 0 {
+                    handle.request(if signal == libc::SIGINT { "SIGINT" } else { "SIGTERM" });
+                }
+            })
+            .expect("spawn signal thread");
+        shutdown
+    }
+
+    /// A flag with no signal handling, for tests and for programs that stop on
+    /// their own.
+    pub fn new() -> Shutdown {
+        Shutdown { state: Arc::new((Mutex::new(None), Condvar::new())) }
+    }
+
+    /// Sets the flag and wakes every waiter; `reason` is kept for the log.
+    pub fn request(&self, reason: &'static str) {
+        let (lock, cvar) = &*self.state;
+        let mut stop = lock.lock().unwrap_or_else(|e| e.into_inner());
+        stop.get_or_insert(reason);
+        cvar.notify_all();
+    }
+
+    /// Why the stop was requested, if it was.
+    pub fn reason(&self) -> Option<&'static str> {
+        *self.state.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn requested(&self) -> bool {
+        self.reason().is_some()
+    }
+
+    /// Sleeps until `deadline` or a stop request; true when stopping.
+    pub fn sleep_until(&self, deadline: Instant) -> bool {
+        let (lock, cvar) = &*self.state;
+        let mut stop = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while stop.is_none() {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            stop = cvar
+                .wait_timeout(stop, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+
+    /// Sleeps for `duration` or until a stop request; true when stopping.
+    pub fn sleep(&self, duration: Duration) -> bool {
+        self.sleep_until(Instant::now() + duration)
+    }
+
+    /// Blocks until a stop is requested; returns its reason.
+    pub fn wait(&self) -> &'static str {
+        let (lock, cvar) = &*self.state;
+        let mut stop = lock.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(reason) = *stop {
+                return reason;
+            }
+            stop = cvar.wait(stop).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Shutdown::new()
+    }
+}
+
+fn stop_signals() -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the set before sigaddset reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_wakes_a_sleeper_at_once() {
+        let shutdown = Shutdown::new();
+        let sleeper = shutdown.clone();
+        let started = Instant::now();
+        let thread = std::thread::spawn(move || sleeper.sleep(Duration::from_secs(30)));
+        shutdown.request("test");
+        assert!(thread.join().unwrap());
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(shutdown.reason(), Some("test"));
+    }
+
+    #[test]
+    fn a_sleep_without_request_runs_out() {
+        let shutdown = Shutdown::new();
+        assert!(!shutdown.sleep(Duration::from_millis(10)));
+    }
+}
