@@ -106,12 +106,17 @@ pub fn number<T: std::str::FromStr>(parser: &mut lexopt::Parser, flag: &str) -> 
 pub fn byte_size(parser: &mut lexopt::Parser, flag: &str) -> Result<u64, Stop> {
     let value = text(parser, flag)?;
     parse_byte_size(&value).ok_or_else(|| {
-        usage(flag, format!("'{value}' is not a size (examples: 65536, 512KiB, 1MiB)"))
+        usage(
+            flag,
+            format!("'{value}' is not a size (examples: 65536, 512KiB, 1MiB)"),
+        )
     })
 }
 
 fn parse_byte_size(text: &str) -> Option<u64> {
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let number: u64 = text[..split].parse().ok()?;
     let scale: u64 = match text[split..].trim() {
         "" | "B" => 1,

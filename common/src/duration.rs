@@ -46,7 +46,8 @@ pub fn parse(text: &str) -> Result<Duration, String> {
 
 fn seconds(secs: f64) -> Option<Duration> {
     // Ten years is a generous ceiling that keeps Instant arithmetic from overflowing.
-    (secs.is_finite() && (0.0..=315_360_000.0).contains(&secs)).then(|| Duration::from_secs_f64(secs))
+    (secs.is_finite() && (0.0..=315_360_000.0).contains(&secs))
+        .then(|| Duration::from_secs_f64(secs))
 }
 
 /// Formats a duration the way `parse` reads it back, for logs and messages.
@@ -56,8 +57,18 @@ pub fn format(d: Duration) -> String {
         format!("{}us", d.as_micros())
     } else if ms < 1000.0 {
         format!("{}ms", trim(ms))
-    } else {
+    } else if ms < 60_000.0 || d.subsec_millis() != 0 {
         format!("{}s", trim(d.as_secs_f64()))
+    } else {
+        // Whole minutes and hours as people write them: 2m, 1m30s, 1h.
+        let secs = d.as_secs();
+        let mut out = String::new();
+        for (value, unit) in [(secs / 3600, "h"), (secs / 60 % 60, "m"), (secs % 60, "s")] {
+            if value > 0 {
+                out.push_str(&format!("{value}{unit}"));
+            }
+        }
+        out
     }
 }
 
@@ -85,7 +96,9 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_duration() {
-        for bad in ["", "s", "ms", "-1", "-1s", "5x", "1m30", "abc", "1..2s", "inf", "NaN", "1e400"] {
+        for bad in [
+            "", "s", "ms", "-1", "-1s", "5x", "1m30", "abc", "1..2s", "inf", "NaN", "1e400",
+        ] {
             let err = parse(bad).unwrap_err();
             assert!(err.contains("is not a duration"), "{bad}: {err}");
         }
@@ -97,6 +110,12 @@ mod tests {
         assert_eq!(format(Duration::from_secs(2)), "2s");
         assert_eq!(format(Duration::from_millis(1500)), "1.5s");
         assert_eq!(format(Duration::from_micros(40)), "40us");
-        assert_eq!(parse(&format(Duration::from_millis(1500))), Ok(Duration::from_millis(1500)));
+        assert_eq!(format(Duration::from_secs(120)), "2m");
+        assert_eq!(format(Duration::from_secs(90)), "1m30s");
+        assert_eq!(format(Duration::from_secs(3600)), "1h");
+        assert_eq!(
+            parse(&format(Duration::from_millis(1500))),
+            Ok(Duration::from_millis(1500))
+        );
     }
 }

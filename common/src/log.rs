@@ -106,13 +106,25 @@ mod tests {
         assert_eq!(timestamp(t), "2026-11-24T19:14:00.123Z");
         assert_eq!(timestamp(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
         // A leap day.
-        assert_eq!(timestamp(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            timestamp(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00.000Z"
+        );
     }
 
     #[test]
     fn lines_are_logfmt() {
         let t = UNIX_EPOCH + Duration::from_millis(1_795_547_640_123);
-        let line = format_line(t, "info", "run done", &[("status", &200), ("url", &"http://x/?a=b"), ("err", &"say \"hi\"\n")]);
+        let line = format_line(
+            t,
+            "info",
+            "run done",
+            &[
+                ("status", &200),
+                ("url", &"http://x/?a=b"),
+                ("err", &"say \"hi\"\n"),
+            ],
+        );
         assert_eq!(
             line,
             "ts=2026-11-24T19:14:00.123Z level=info msg=\"run done\" status=200 url=\"http://x/?a=b\" err=\"say \\\"hi\\\"\\n\"\n"

@@ -9,14 +9,14 @@
 //! cannot delay a well-behaved request. Heads are capped at 8 KiB and must
 //! arrive within 10 s; bodies are never read (a request that has one is
 //! answered and closed); at most 512 connections are kept, and a new one
-//! evicts the oldest idle one when the table is full. Answers that may block
-//! (running a check, probing a target) are computed on a few worker threads
-//! and handed back to the socket thread to write.
+//! evicts the oldest idle one when the table is full. An answer that takes
+//! time (a check, a probe) is not computed on the socket thread: the handler
+//! keeps a `Later` and sends through it from its own thread, so any number
+//! of waiting requests can share one run and cost no thread each.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,7 +26,6 @@ pub const MAX_CONNECTIONS: usize = 512;
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(120);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-const WORKERS: usize = 4;
 
 pub const TEXT: &str = "text/plain; charset=utf-8";
 pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -58,7 +57,11 @@ pub struct Response {
 
 impl Response {
     pub fn text(status: u16, body: impl Into<String>) -> Response {
-        Response { status, content_type: TEXT, body: body.into().into_bytes() }
+        Response {
+            status,
+            content_type: TEXT,
+            body: body.into().into_bytes(),
+        }
     }
 }
 
@@ -66,12 +69,52 @@ impl Response {
 pub trait Handler: Send + Sync + 'static {
     /// The paths answered; any other gets 404, any method but GET and HEAD 405.
     fn paths(&self) -> &[&'static str];
-    /// True when answering `path` may block (a check, a probe): such requests
-    /// go to worker threads; the rest are answered on the socket thread.
-    fn blocks(&self, _path: &str) -> bool {
-        false
+    /// Called on the socket thread, so it must not block: return the answer,
+    /// or take `defer.later()`, return None, and answer from another thread.
+    fn handle(&self, request: &Request, defer: &mut Defer) -> Option<Response>;
+}
+
+/// Where a handler takes its `Later` when it cannot answer at once.
+pub struct Defer(Option<Later>);
+
+impl Defer {
+    pub fn later(&mut self) -> Later {
+        self.0.take().expect("a request is deferred once")
     }
-    fn handle(&self, request: &Request) -> Response;
+}
+
+/// A promise to answer one request from any thread. Dropped unsent, it
+/// answers 500, so no client waits forever on a handler's mistake.
+pub struct Later {
+    id: u64,
+    head_only: bool,
+    keep_alive: bool,
+    done: Option<Arc<Done>>,
+}
+
+impl Later {
+    pub fn send(mut self, response: Response) {
+        self.deliver(&response);
+    }
+
+    fn deliver(&mut self, response: &Response) {
+        let Some(done) = self.done.take() else { return };
+        let bytes = encode(response, self.head_only, self.keep_alive);
+        done.answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((self.id, bytes, self.keep_alive));
+        // SAFETY: writing one byte from a valid buffer to our own pipe.
+        unsafe { libc::write(done.wake.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+    }
+}
+
+impl Drop for Later {
+    fn drop(&mut self) {
+        if self.done.is_some() {
+            self.deliver(&Response::text(500, "no answer\n"));
+        }
+    }
 }
 
 /// Binds `:PORT` (all addresses, IPv6 and IPv4), `HOST:PORT` or `[v6]:PORT`.
@@ -97,23 +140,16 @@ pub fn bind(spec: &str) -> Result<TcpListener, String> {
 pub fn spawn(listener: TcpListener, handler: Arc<dyn Handler>) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let (wake_read, wake_write) = wake_pipe()?;
-    let done = Arc::new(Done { answers: Mutex::new(Vec::new()), wake: wake_write });
-    let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
-    let jobs_rx = Arc::new(Mutex::new(jobs_rx));
-    for n in 0..WORKERS {
-        let (jobs, handler, done) = (jobs_rx.clone(), handler.clone(), done.clone());
-        std::thread::Builder::new()
-            .name(format!("http-worker-{n}"))
-            .stack_size(256 * 1024)
-            .spawn(move || worker(&jobs, &*handler, &done))?;
-    }
+    let done = Arc::new(Done {
+        answers: Mutex::new(Vec::new()),
+        wake: wake_write,
+    });
     let mut sockets = Sockets {
         listener,
         wake: wake_read,
         conns: Vec::new(),
         next_id: 0,
         handler,
-        jobs: jobs_tx,
         done,
     };
     std::thread::Builder::new()
@@ -139,41 +175,21 @@ fn step(keep: bool) -> Step {
     }
 }
 
-struct Job {
-    id: u64,
-    request: Request,
-    head_only: bool,
-    keep_alive: bool,
-}
-
-/// Answers computed by workers, waiting for the socket thread to write them.
+/// Answers sent through `Later`, waiting for the socket thread to write them.
 struct Done {
     answers: Mutex<Vec<(u64, Vec<u8>, bool)>>,
     wake: OwnedFd,
 }
 
-fn worker(jobs: &Mutex<mpsc::Receiver<Job>>, handler: &dyn Handler, done: &Done) {
-    loop {
-        let job = match jobs.lock().unwrap_or_else(|e| e.into_inner()).recv() {
-            Ok(job) => job,
-            Err(_) => return,
-        };
-        let response = handler.handle(&job.request);
-        let bytes = encode(&response, job.head_only, job.keep_alive);
-        done.answers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((job.id, bytes, job.keep_alive));
-        // SAFETY: writing one byte from a valid buffer to our own pipe.
-        unsafe { libc::write(done.wake.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
-    }
-}
-
 enum State {
     Reading,
-    /// A worker is computing the answer.
+    /// The handler will answer through `Later`.
     Waiting,
-    Writing { out: Vec<u8>, written: usize, keep_alive: bool },
+    Writing {
+        out: Vec<u8>,
+        written: usize,
+        keep_alive: bool,
+    },
 }
 
 struct Conn {
@@ -191,7 +207,6 @@ struct Sockets {
     conns: Vec<Conn>,
     next_id: u64,
     handler: Arc<dyn Handler>,
-    jobs: mpsc::Sender<Job>,
     done: Arc<Done>,
 }
 
@@ -249,7 +264,9 @@ impl Sockets {
     fn service(&mut self, i: usize, now: Instant) -> bool {
         match self.conns[i].state {
             State::Reading => self.read(i, now),
-            State::Writing { .. } => write_some(&mut self.conns[i], now) && self.next_pipelined(i, now),
+            State::Writing { .. } => {
+                write_some(&mut self.conns[i], now) && self.next_pipelined(i, now)
+            }
             State::Waiting => true,
         }
     }
@@ -340,26 +357,41 @@ impl Sockets {
             headers: parsed
                 .headers
                 .iter()
-                .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
+                .map(|h| {
+                    (
+                        h.name.to_string(),
+                        String::from_utf8_lossy(h.value).into_owned(),
+                    )
+                })
                 .collect(),
         };
         conn.buf.drain(..head_len);
         let head_only = request.method == "HEAD";
-        let routed = route(&*self.handler, &request);
-        match routed {
-            Some(response) => {
+        if let Some(response) = route(&*self.handler, &request) {
+            let out = encode(&response, head_only, keep_alive);
+            return step(start_writing(conn, now, out, keep_alive));
+        }
+        let later = Later {
+            id: conn.id,
+            head_only,
+            keep_alive,
+            done: Some(self.done.clone()),
+        };
+        let mut defer = Defer(Some(later));
+        let answer = self.handler.handle(&request, &mut defer);
+        match (defer.0.take(), answer) {
+            (Some(mut untaken), Some(response)) => {
+                untaken.done = None; // answered here, not through the Later
                 let out = encode(&response, head_only, keep_alive);
                 step(start_writing(conn, now, out, keep_alive))
             }
-            None if self.handler.blocks(&request.path) => {
+            (Some(mut untaken), None) => {
+                untaken.done = None;
+                step(reply_and_close(conn, now, 500, "no answer\n"))
+            }
+            (None, _) => {
                 conn.state = State::Waiting;
-                let job = Job { id: conn.id, request, head_only, keep_alive };
-                step(self.jobs.send(job).is_ok())
-            }
-            None => {
-                let response = self.handler.handle(&request);
-                let out = encode(&response, head_only, keep_alive);
-                step(start_writing(conn, now, out, keep_alive))
+                Step::Answered
             }
         }
     }
@@ -367,8 +399,16 @@ impl Sockets {
     fn collect_answers(&mut self, now: Instant) {
         let mut drain = [0u8; 256];
         // SAFETY: reading into a valid buffer from our own non-blocking pipe.
-        while unsafe { libc::read(self.wake.as_raw_fd(), drain.as_mut_ptr().cast(), drain.len()) } > 0 {}
-        let answers = std::mem::take(&mut *self.done.answers.lock().unwrap_or_else(|e| e.into_inner()));
+        while unsafe {
+            libc::read(
+                self.wake.as_raw_fd(),
+                drain.as_mut_ptr().cast(),
+                drain.len(),
+            )
+        } > 0
+        {}
+        let answers =
+            std::mem::take(&mut *self.done.answers.lock().unwrap_or_else(|e| e.into_inner()));
         for (id, out, keep_alive) in answers {
             if let Some(i) = self.conns.iter().position(|c| c.id == id) {
                 if !(start_writing(&mut self.conns[i], now, out, keep_alive)
@@ -452,7 +492,11 @@ fn reply_and_close(conn: &mut Conn, now: Instant, status: u16, body: &str) -> bo
 }
 
 fn start_writing(conn: &mut Conn, now: Instant, out: Vec<u8>, keep_alive: bool) -> bool {
-    conn.state = State::Writing { out, written: 0, keep_alive };
+    conn.state = State::Writing {
+        out,
+        written: 0,
+        keep_alive,
+    };
     conn.deadline = now + WRITE_TIMEOUT;
     // Most answers fit the socket buffer: write at once rather than wait a poll round.
     write_some(conn, now)
@@ -460,7 +504,12 @@ fn start_writing(conn: &mut Conn, now: Instant, out: Vec<u8>, keep_alive: bool) 
 
 /// Writes what the socket takes; false when the connection should be closed.
 fn write_some(conn: &mut Conn, now: Instant) -> bool {
-    let State::Writing { out, written, keep_alive } = &mut conn.state else {
+    let State::Writing {
+        out,
+        written,
+        keep_alive,
+    } = &mut conn.state
+    else {
         return true;
     };
     while *written < out.len() {
@@ -490,8 +539,16 @@ fn encode(response: &Response, head_only: bool, keep_alive: bool) -> Vec<u8> {
         reason(response.status),
         response.content_type,
         response.body.len(),
-        if response.status == 405 { "Allow: GET, HEAD\r\n" } else { "" },
-        if keep_alive { "" } else { "Connection: close\r\n" },
+        if response.status == 405 {
+            "Allow: GET, HEAD\r\n"
+        } else {
+            ""
+        },
+        if keep_alive {
+            ""
+        } else {
+            "Connection: close\r\n"
+        },
     );
     if !head_only {
         out.extend_from_slice(&response.body);
@@ -513,7 +570,11 @@ fn reason(status: u16) -> &'static str {
 }
 
 fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
-    libc::pollfd { fd, events, revents: 0 }
+    libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    }
 }
 
 fn is_out_of_fds(e: &io::Error) -> bool {
@@ -529,4 +590,3 @@ fn wake_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     // SAFETY: both descriptors were just created and are owned by nobody else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
-

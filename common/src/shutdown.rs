@@ -31,7 +31,11 @@ impl Shutdown {
                 let mut signal = 0;
                 // SAFETY: `set` is initialised; sigwait writes one int.
                 if unsafe { libc::sigwait(&set, &mut signal) } == 0 {
-                    handle.request(if signal == libc::SIGINT { "SIGINT" } else { "SIGTERM" });
+                    handle.request(if signal == libc::SIGINT {
+                        "SIGINT"
+                    } else {
+                        "SIGTERM"
+                    });
                 }
             })
             .expect("spawn signal thread");
@@ -41,7 +45,9 @@ impl Shutdown {
     /// A flag with no signal handling, for tests and for programs that stop on
     /// their own.
     pub fn new() -> Shutdown {
-        Shutdown { state: Arc::new((Mutex::new(None), Condvar::new())) }
+        Shutdown {
+            state: Arc::new((Mutex::new(None), Condvar::new())),
+        }
     }
 
     /// Sets the flag and wakes every waiter; `reason` is kept for the log.

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant, SystemTime};
 pub enum Check {
     Http(HttpCheck),
     Tcp(String),
-    File { path: PathBuf, max_age: Option<Duration> },
+    File {
+        path: PathBuf,
+        max_age: Option<Duration>,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -135,7 +138,9 @@ fn file(path: &PathBuf, max_age: Option<Duration>) -> Result<(), String> {
     };
     let modified = meta.modified().map_err(|e| e.to_string())?;
     // A modification time in the future (clock skew) counts as fresh.
-    let age = SystemTime::now().duration_since(modified).unwrap_or_default();
+    let age = SystemTime::now()
+        .duration_since(modified)
+        .unwrap_or_default();
     if age > max_age {
         return Err(format!(
             "stale: modified {} ago, want within {}",

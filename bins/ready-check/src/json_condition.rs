@@ -26,7 +26,10 @@ impl Op {
     ];
 
     fn symbol(self) -> &'static str {
-        Op::ALL.iter().find(|(_, op)| *op == self).map_or("?", |(s, _)| s)
+        Op::ALL
+            .iter()
+            .find(|(_, op)| *op == self)
+            .map_or("?", |(s, _)| s)
     }
 
     fn orders(self) -> bool {
@@ -61,16 +64,26 @@ impl Condition {
             .find(|(symbol, _)| rest.starts_with(symbol))
             .ok_or_else(|| format!("'{text}' has no valid operator (== != < <= > >=); {form}"))?;
         if !(pointer.is_empty() || pointer.starts_with('/')) {
-            return Err(format!("'{pointer}' is not a JSON pointer (it must start with '/'); {form}"));
+            return Err(format!(
+                "'{pointer}' is not a JSON pointer (it must start with '/'); {form}"
+            ));
         }
         let literal = rest[symbol.len()..].trim();
         let want: Value = serde_json::from_str(literal).map_err(|_| {
-            format!("'{literal}' is not a JSON literal (quote strings: '/status == \"ok\"'); {form}")
+            format!(
+                "'{literal}' is not a JSON literal (quote strings: '/status == \"ok\"'); {form}"
+            )
         })?;
         if op.orders() && !want.is_number() {
-            return Err(format!("'{symbol}' compares numbers only, and {want} is not a number"));
+            return Err(format!(
+                "'{symbol}' compares numbers only, and {want} is not a number"
+            ));
         }
-        Ok(Condition { pointer: pointer.to_string(), op: *op, want })
+        Ok(Condition {
+            pointer: pointer.to_string(),
+            op: *op,
+            want,
+        })
     }
 
     /// Ok, or the message saying what was found instead.
@@ -128,7 +141,10 @@ mod tests {
     fn numbers_compare_as_numbers() {
         assert_eq!(check("/value == 5", json!({"value": 5.0})), Ok(()));
         assert_eq!(check("/value == 5.0", json!({"value": 5})), Ok(()));
-        assert_eq!(check("/queue/depth < 100", json!({"queue": {"depth": 12}})), Ok(()));
+        assert_eq!(
+            check("/queue/depth < 100", json!({"queue": {"depth": 12}})),
+            Ok(())
+        );
         assert_eq!(check("/a <= 1", json!({"a": 1})), Ok(()));
         assert_eq!(check("/a >= 1", json!({"a": 1})), Ok(()));
         assert_eq!(check("/a > 1", json!({"a": 2})), Ok(()));
@@ -138,27 +154,49 @@ mod tests {
 
     #[test]
     fn failures_say_what_was_found() {
-        assert_eq!(check("/value == 5", json!({"value": 4})), Err("/value is 4, want == 5".into()));
-        assert_eq!(check("/value == 5", json!({})), Err("/value missing".into()));
+        assert_eq!(
+            check("/value == 5", json!({"value": 4})),
+            Err("/value is 4, want == 5".into())
+        );
+        assert_eq!(
+            check("/value == 5", json!({})),
+            Err("/value missing".into())
+        );
         assert_eq!(
             check("/status == \"ok\"", json!({"status": "degraded"})),
             Err("/status is \"degraded\", want == \"ok\"".into())
         );
-        assert_eq!(check("/a < 10", json!({"a": "x"})), Err("/a is \"x\", want < 10".into()));
-        assert_eq!(check("/a > 1", json!({"a": 1})), Err("/a is 1, want > 1".into()));
+        assert_eq!(
+            check("/a < 10", json!({"a": "x"})),
+            Err("/a is \"x\", want < 10".into())
+        );
+        assert_eq!(
+            check("/a > 1", json!({"a": 1})),
+            Err("/a is 1, want > 1".into())
+        );
     }
 
     #[test]
     fn strings_booleans_and_arrays() {
         assert_eq!(check("/ok == true", json!({"ok": true})), Ok(()));
         assert_eq!(check("/ok != true", json!({"ok": false})), Ok(()));
-        assert_eq!(check("/items/0/name == \"a\"", json!({"items": [{"name": "a"}]})), Ok(()));
+        assert_eq!(
+            check("/items/0/name == \"a\"", json!({"items": [{"name": "a"}]})),
+            Ok(())
+        );
         assert_eq!(check("/a~1b == 1", json!({"a/b": 1})), Ok(()));
     }
 
     #[test]
     fn bad_conditions_are_rejected_with_the_form() {
-        for bad in ["/value 5", "/value == ok", "value == 5", "/s < \"a\"", "/v =! 3", "/v == "] {
+        for bad in [
+            "/value 5",
+            "/value == ok",
+            "value == 5",
+            "/s < \"a\"",
+            "/v =! 3",
+            "/v == ",
+        ] {
             let err = Condition::parse(bad).unwrap_err();
             assert!(!err.is_empty(), "{bad}");
         }

@@ -62,8 +62,14 @@ Examples:
 
 fn main() {
     let options = PROGRAM.parse(options::parse);
-    let client = Client::new(concat!("ready-check/", env!("CARGO_PKG_VERSION")), options.follow_redirects);
-    let budget = Budget { timeout: options.timeout, max_body: options.max_body };
+    let client = Client::new(
+        concat!("ready-check/", env!("CARGO_PKG_VERSION")),
+        options.follow_redirects,
+    );
+    let budget = Budget {
+        timeout: options.timeout,
+        max_body: options.max_body,
+    };
     match options.serve {
         Some(addr) => serve(&addr, options.checks, client, budget, options.cache),
         None => std::process::exit(once(&options.checks, &client, &budget, options.quiet)),
@@ -90,12 +96,22 @@ fn once(checks: &[check::Check], client: &Client, budget: &Budget, quiet: bool) 
     }
 }
 
-fn serve(addr: &str, checks: Vec<check::Check>, client: Client, budget: Budget, cache: std::time::Duration) {
+fn serve(
+    addr: &str,
+    checks: Vec<check::Check>,
+    client: Client,
+    budget: Budget,
+    cache: std::time::Duration,
+) {
     let shutdown = common::shutdown::Shutdown::install();
-    let listener = common::server::bind(addr).unwrap_or_else(|e| PROGRAM.config_exit(&format!("--serve: {e}")));
-    let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let listener = common::server::bind(addr)
+        .unwrap_or_else(|e| PROGRAM.config_exit(&format!("--serve: {e}")));
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let count = checks.len();
-    let readiness = Arc::new(serve::Readiness::new(checks, client, budget, cache));
+    let readiness = Arc::new(serve::Readiness::start(checks, client, budget, cache));
     if let Err(e) = common::server::spawn(listener, readiness) {
         PROGRAM.config_exit(&format!("--serve: {e}"));
     }

@@ -44,18 +44,27 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
             Long("http") => {
                 let url = cli::text(&mut parser, "--http")?;
                 common::client::check_url(&url).map_err(|e| usage("--http", e))?;
-                options.checks.push(Check::Http(HttpCheck { url, ..HttpCheck::default() }));
+                options.checks.push(Check::Http(HttpCheck {
+                    url,
+                    ..HttpCheck::default()
+                }));
             }
             Long("tcp") => {
                 let addr = cli::text(&mut parser, "--tcp")?;
-                if addr.rsplit_once(':').is_none_or(|(_, port)| port.parse::<u16>().is_err()) {
+                if addr
+                    .rsplit_once(':')
+                    .is_none_or(|(_, port)| port.parse::<u16>().is_err())
+                {
                     return Err(usage("--tcp", format!("'{addr}' is not HOST:PORT")));
                 }
                 options.checks.push(Check::Tcp(addr));
             }
             Long("file") => {
                 let path = parser.value()?.into();
-                options.checks.push(Check::File { path, max_age: None });
+                options.checks.push(Check::File {
+                    path,
+                    max_age: None,
+                });
             }
             Long("max-age") => {
                 let age = cli::positive_duration(&mut parser, "--max-age")?;
@@ -74,9 +83,9 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
             }
             Value(value) => {
                 return Err(Stop::Usage(format!(
-                    "unexpected argument {:?}: checks are --http URL, --tcp HOST:PORT or --file PATH",
-                    value.to_string_lossy()
-                )))
+                "unexpected argument {:?}: checks are --http URL, --tcp HOST:PORT or --file PATH",
+                value.to_string_lossy()
+            )))
             }
             _ => return Err(arg.unexpected().into()),
         }

@@ -1,0 +1,171 @@
+//! stand-in: the main container of the demo and the end-to-end tests. It
+//! serves what the side-cars look at and writes a log line per request into
+//! its own filesystem, as a real app would.
+
+use common::cli::{self, Program, Stop};
+use common::server::{Defer, Handler, Request, Response};
+use std::fs::File;
+use std::io::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const PROGRAM: Program = Program {
+    name: "stand-in",
+    version: env!("CARGO_PKG_VERSION"),
+    help: "\
+stand-in: a stand-in main container for the sidecars demo and tests.
+
+Usage: stand-in [--listen ADDR] [--log PATH]
+
+  --listen ADDR   where to serve (default :8080)
+  --log PATH      append one line per request to PATH
+
+Paths:
+  /known-value        {\"value\": V, \"queue\": {\"depth\": 12}} (V starts at 5)
+  /set?value=V        set V (anything but 5 makes ready-check's demo unready)
+  /flush_queues       counts a flush, answers 'flushed'
+  /stats              {\"flushes\": N, \"requests\": N}
+  /slow?ms=N          answers after N milliseconds
+  /                   hello
+
+Examples:
+  stand-in --listen 127.0.0.1:8080 --log /tmp/stand-in.log
+  stand-in --listen :8080
+",
+};
+
+struct App {
+    value: AtomicI64,
+    flushes: AtomicU64,
+    requests: AtomicU64,
+    log: Option<Mutex<File>>,
+}
+
+impl Handler for App {
+    fn paths(&self) -> &[&'static str] {
+        &[
+            "/",
+            "/known-value",
+            "/set",
+            "/flush_queues",
+            "/stats",
+            "/slow",
+        ]
+    }
+
+    fn handle(&self, request: &Request, defer: &mut Defer) -> Option<Response> {
+        if request.path == "/slow" {
+            // A thread per slow request: this is a test stand-in, not a side-car.
+            let ms = query_number(&request.query, "ms")
+                .unwrap_or(100)
+                .clamp(0, 60_000);
+            let later = defer.later();
+            self.log(request, 200);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(ms as u64));
+                later.send(Response::text(200, "ok\n"));
+            });
+            return None;
+        }
+        let requests = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        let response = match request.path.as_str() {
+            "/known-value" => json(format!(
+                "{{\"value\": {}, \"queue\": {{\"depth\": 12}}}}",
+                self.value.load(Ordering::Relaxed)
+            )),
+            "/set" => match query_number(&request.query, "value") {
+                Some(v) => {
+                    self.value.store(v, Ordering::Relaxed);
+                    Response::text(200, format!("value={v}\n"))
+                }
+                None => Response::text(400, "want /set?value=N\n"),
+            },
+            "/flush_queues" => {
+                self.flushes.fetch_add(1, Ordering::Relaxed);
+                Response::text(200, "flushed\n")
+            }
+            "/stats" => json(format!(
+                "{{\"flushes\": {}, \"requests\": {requests}}}",
+                self.flushes.load(Ordering::Relaxed)
+            )),
+            _ => Response::text(200, "hello\n"),
+        };
+        self.log(request, response.status);
+        Some(response)
+    }
+}
+
+impl App {
+    fn log(&self, request: &Request, status: u16) {
+        if let Some(log) = &self.log {
+            let line = format!(
+                "ts={} method={} path={} status={status}\n",
+                common::log::timestamp(std::time::SystemTime::now()),
+                request.method,
+                request.path,
+            );
+            let _ = log
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .write_all(line.as_bytes());
+        }
+    }
+}
+
+fn json(body: String) -> Response {
+    Response {
+        status: 200,
+        content_type: "application/json",
+        body: body.into_bytes(),
+    }
+}
+
+fn query_number(query: &str, key: &str) -> Option<i64> {
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
+}
+
+fn main() {
+    let (listen, log_path) = PROGRAM.parse(|mut parser| {
+        use lexopt::prelude::*;
+        let mut listen = ":8080".to_string();
+        let mut log = None;
+        while let Some(arg) = parser.next()? {
+            match arg {
+                Short('h') | Long("help") => return Err(Stop::Help),
+                Short('V') | Long("version") => return Err(Stop::Version),
+                Long("listen") => listen = cli::text(&mut parser, "--listen")?,
+                Long("log") => log = Some(std::path::PathBuf::from(parser.value()?)),
+                _ => return Err(arg.unexpected().into()),
+            }
+        }
+        Ok((listen, log))
+    });
+    let shutdown = common::shutdown::Shutdown::install();
+    let log = log_path.map(|path| {
+        let file = File::options().create(true).append(true).open(&path);
+        Mutex::new(
+            file.unwrap_or_else(|e| PROGRAM.config_exit(&format!("--log {}: {e}", path.display()))),
+        )
+    });
+    let listener = common::server::bind(&listen)
+        .unwrap_or_else(|e| PROGRAM.config_exit(&format!("--listen: {e}")));
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let app = App {
+        value: AtomicI64::new(5),
+        flushes: AtomicU64::new(0),
+        requests: AtomicU64::new(0),
+        log,
+    };
+    if let Err(e) = common::server::spawn(listener, Arc::new(app)) {
+        PROGRAM.config_exit(&format!("--listen: {e}"));
+    }
+    common::log::info("serving", &[("addr", &addr)]);
+    let signal = shutdown.wait();
+    common::log::info("stopping", &[("signal", &signal)]);
+}

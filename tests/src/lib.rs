@@ -1,0 +1,270 @@
+//! Helpers for the end-to-end tests: run the built binaries, wait on
+//! conditions with deadlines, and stand up real targets on 127.0.0.1.
+
+pub mod hostile;
+pub mod prom;
+pub mod target;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A workspace binary built next to this test executable (`cargo build`
+/// before `cargo test`, as scripts/test does).
+pub fn bin(name: &str) -> PathBuf {
+    let mut dir = std::env::current_exe().expect("current exe");
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace` first",
+        path.display()
+    );
+    path
+}
+
+/// Polls `condition` until it holds or `timeout` passes, then panics naming `what`.
+pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// What a finished run left behind.
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+    /// Peak resident set, from wait4's rusage.
+    pub max_rss_kib: i64,
+}
+
+/// Runs a workspace binary to completion (killed after 30 s).
+pub fn run(name: &str, args: &[&str]) -> Ran {
+    run_command(Command::new(bin(name)).args(args))
+}
+
+pub fn run_command(command: &mut Command) -> Ran {
+    let started = Instant::now();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
+    let (status, max_rss_kib) = wait4_with_deadline(&mut child, Duration::from_secs(30));
+    let elapsed = started.elapsed();
+    Ran {
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+        elapsed,
+        max_rss_kib,
+    }
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    })
+}
+
+fn wait4_with_deadline(child: &mut Child, timeout: Duration) -> (ExitStatus, i64) {
+    use std::os::unix::process::ExitStatusExt;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let mut status = 0;
+        // SAFETY: rusage is plain data that wait4 fills.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let pid = unsafe { libc::wait4(child.id() as i32, &mut status, libc::WNOHANG, &mut usage) };
+        if pid > 0 {
+            return (ExitStatus::from_raw(status), usage.ru_maxrss);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("process did not finish within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A long-running workspace binary, killed when dropped. Its stderr lines
+/// are collected so tests can wait for a log event.
+pub struct Daemon {
+    pub child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    /// The address from its `serving addr=...` line, if it listens.
+    pub addr: String,
+}
+
+impl Daemon {
+    /// Starts `name` and, when it listens, waits for its `addr=` log line.
+    pub fn start(name: &str, args: &[&str]) -> Daemon {
+        Daemon::start_command(
+            Command::new(bin(name)).args(args),
+            args.iter().any(|a| *a == "--listen" || *a == "--serve"),
+        )
+    }
+
+    pub fn start_command(command: &mut Command, listens: bool) -> Daemon {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let stdout = child.stdout.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(format!("stdout: {line}"));
+            }
+        });
+        let mut daemon = Daemon {
+            child,
+            log,
+            addr: String::new(),
+        };
+        if listens {
+            let line = daemon.wait_log("msg=serving");
+            daemon.addr = field(&line, "addr")
+                .expect("addr= in the serving line")
+                .to_string();
+        }
+        daemon
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits (10 s at most) for a log line containing `needle` and returns it.
+    pub fn wait_log(&mut self, needle: &str) -> String {
+        let mut found = None;
+        let log = self.log.clone();
+        let child = &mut self.child;
+        wait_until(
+            &format!("a log line with {needle:?}"),
+            Duration::from_secs(10),
+            || {
+                found = log
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .find(|l| l.contains(needle))
+                    .cloned();
+                if found.is_none() {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        panic!(
+                            "exited with {status} before logging {needle:?}: {:?}",
+                            log.lock().unwrap()
+                        );
+                    }
+                }
+                found.is_some()
+            },
+        );
+        found.unwrap()
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: sending a signal to our own child.
+        unsafe { libc::kill(self.pid(), signal) };
+    }
+
+    /// Waits for exit; returns the exit code and how long it took.
+    pub fn wait_exit(&mut self, timeout: Duration) -> (i32, Duration) {
+        let started = Instant::now();
+        let (status, _) = wait4_with_deadline(&mut self.child, timeout);
+        (status.code().unwrap_or(-1), started.elapsed())
+    }
+
+    /// Current resident set in KiB, from /proc.
+    pub fn rss_kib(&self) -> u64 {
+        proc_status_kib(self.pid(), "VmRSS:")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn proc_status_kib(pid: i32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The value of `key=` in a logfmt line (unquoted values only).
+pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split(' ')
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// A plain HTTP/1.1 exchange with a fresh connection: (status, headers, body).
+pub fn http(addr: &str, method: &str, path: &str) -> std::io::Result<(u16, String, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok((status, head.to_string(), body.to_string()))
+}
+
+/// GET `path` and return (status, body); panics on a connection error.
+pub fn get(addr: &str, path: &str) -> (u16, String) {
+    let (status, _, body) =
+        http(addr, "GET", path).unwrap_or_else(|e| panic!("GET {addr}{path}: {e}"));
+    (status, body)
+}
+
+/// True when this process can create namespaces and chroot (root).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}

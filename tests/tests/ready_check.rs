@@ -1,0 +1,574 @@
+//! ready-check, as the kubelet uses it: an exec probe (exit code and one line
+//! per check) and an httpGet target (`--serve`).
+
+use sidecars_tests::target::{Reply, Target};
+use sidecars_tests::{get, hostile, is_root, run, wait_until, Daemon};
+use std::time::{Duration, Instant, SystemTime};
+
+fn known_value(value: i64) -> Target {
+    Target::start(move |_| {
+        Reply::ok(&format!(
+            "{{\"value\": {value}, \"queue\": {{\"depth\": 12}}, \"status\": \"ok\"}}"
+        ))
+    })
+}
+
+#[test]
+fn a_passing_check_prints_ok_and_exits_0() {
+    let target = known_value(5);
+    let url = target.url("/known-value");
+    let ran = run("ready-check", &["--http", &url, "--json", "/value == 5"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(ran.stdout, format!("ok {url}\n"));
+    assert_eq!(ran.stderr, "");
+}
+
+#[test]
+fn quiet_prints_nothing_on_success_but_still_prints_failures() {
+    let target = known_value(5);
+    let url = target.url("/");
+    let ran = run("ready-check", &["--quiet", "--http", &url]);
+    assert_eq!((ran.code, ran.stdout.as_str()), (0, ""));
+    let ran = run(
+        "ready-check",
+        &["-q", "--http", &url, "--json", "/value == 4"],
+    );
+    assert_eq!(ran.code, 1);
+    assert_eq!(ran.stdout, format!("FAIL {url}: /value is 5, want == 4\n"));
+}
+
+#[test]
+fn every_json_operator_compares_numbers_as_numbers() {
+    let target = Target::start(|_| {
+        Reply::ok(r#"{"value": 5.0, "queue": {"depth": 12}, "status": "ok", "up": true}"#)
+    });
+    let url = target.url("/");
+    let passing = [
+        "/value == 5",
+        "/value != 4",
+        "/queue/depth < 100",
+        "/queue/depth <= 12",
+        "/queue/depth > 11",
+        "/queue/depth >= 12",
+        "/status == \"ok\"",
+        "/up == true",
+    ];
+    for condition in passing {
+        let ran = run("ready-check", &["--http", &url, "--json", condition]);
+        assert_eq!(ran.code, 0, "{condition}: {}", ran.stdout);
+    }
+    let failing = [
+        ("/value != 5", "/value is 5.0, want != 5"),
+        ("/queue/depth < 12", "/queue/depth is 12, want < 12"),
+        ("/queue/depth <= 11", "/queue/depth is 12, want <= 11"),
+        ("/queue/depth > 12", "/queue/depth is 12, want > 12"),
+        ("/queue/depth >= 13", "/queue/depth is 12, want >= 13"),
+        (
+            "/status == \"degraded\"",
+            "/status is \"ok\", want == \"degraded\"",
+        ),
+    ];
+    for (condition, message) in failing {
+        let ran = run("ready-check", &["--http", &url, "--json", condition]);
+        assert_eq!(ran.code, 1, "{condition}");
+        assert_eq!(ran.stdout, format!("FAIL {url}: {message}\n"));
+    }
+}
+
+/// One message per failure cause: the kubelet shows it in the Pod's events.
+#[test]
+fn every_failure_cause_has_its_own_message() {
+    let json = known_value(4);
+    let text = Target::start(|_| Reply::ok("hello"));
+    let unavailable = Target::start(|_| Reply::status(503, "down"));
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let dir = tempdir("causes");
+    let stale = dir.join("stale");
+    std::fs::write(&stale, "x").unwrap();
+    let old = SystemTime::now() - Duration::from_secs(120);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let missing = dir.join("missing");
+
+    let cases: Vec<(Vec<String>, String)> = vec![
+        (
+            vec!["--http".into(), format!("http://{refused}/")],
+            format!("FAIL http://{refused}/: connection refused"),
+        ),
+        (
+            vec!["--tcp".into(), refused.clone()],
+            format!("FAIL tcp {refused}: connection refused"),
+        ),
+        (
+            vec!["--http".into(), unavailable.url("/")],
+            format!("FAIL {}: status 503, want 200-399", unavailable.url("/")),
+        ),
+        (
+            vec![
+                "--http".into(),
+                json.url("/"),
+                "--status".into(),
+                "201,204".into(),
+            ],
+            format!("FAIL {}: status 200, want 201 or 204", json.url("/")),
+        ),
+        (
+            vec![
+                "--http".into(),
+                text.url("/"),
+                "--json".into(),
+                "/value == 5".into(),
+            ],
+            format!(
+                "FAIL {}: body is not JSON (expected value at line 1 column 1)",
+                text.url("/")
+            ),
+        ),
+        (
+            vec![
+                "--http".into(),
+                json.url("/"),
+                "--json".into(),
+                "/nothing == 5".into(),
+            ],
+            format!("FAIL {}: /nothing missing", json.url("/")),
+        ),
+        (
+            vec![
+                "--http".into(),
+                json.url("/"),
+                "--json".into(),
+                "/value == 5".into(),
+            ],
+            format!("FAIL {}: /value is 4, want == 5", json.url("/")),
+        ),
+        (
+            vec![
+                "--http".into(),
+                text.url("/"),
+                "--contains".into(),
+                "ready".into(),
+            ],
+            format!("FAIL {}: body does not contain \"ready\"", text.url("/")),
+        ),
+        (
+            vec!["--file".into(), missing.display().to_string()],
+            format!("FAIL file {}: no such file", missing.display()),
+        ),
+        (
+            vec![
+                "--file".into(),
+                stale.display().to_string(),
+                "--max-age".into(),
+                "1m".into(),
+            ],
+            format!("FAIL file {}: stale: modified 2m", stale.display()),
+        ),
+    ];
+    for (args, want) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let ran = run("ready-check", &args);
+        assert_eq!(ran.code, 1, "{args:?}");
+        assert!(
+            ran.stdout.starts_with(&want),
+            "{args:?}: got {:?}, want {want:?}",
+            ran.stdout
+        );
+        assert!(!ran.stdout.contains("panicked") && !ran.stderr.contains("panicked"));
+    }
+}
+
+#[test]
+fn a_fresh_heartbeat_file_passes() {
+    let dir = tempdir("heartbeat");
+    let beat = dir.join("beat");
+    std::fs::write(&beat, "").unwrap();
+    let ran = run(
+        "ready-check",
+        &["--file", beat.to_str().unwrap(), "--max-age", "30s"],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    assert_eq!(ran.stdout, format!("ok file {}\n", beat.display()));
+}
+
+#[test]
+fn several_checks_print_a_line_each_and_all_must_pass() {
+    let good = known_value(5);
+    let bad = known_value(4);
+    let ran = run(
+        "ready-check",
+        &[
+            "--http",
+            &good.url("/"),
+            "--json",
+            "/value == 5",
+            "--http",
+            &bad.url("/"),
+            "--json",
+            "/value == 5",
+            "--tcp",
+            &good.addr,
+        ],
+    );
+    assert_eq!(ran.code, 1);
+    let lines: Vec<&str> = ran.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0], format!("ok {}", good.url("/")));
+    assert!(lines[1].starts_with(&format!("FAIL {}", bad.url("/"))));
+    assert_eq!(lines[2], format!("ok tcp {}", good.addr));
+}
+
+#[test]
+fn headers_are_sent_and_redirects_are_not_followed() {
+    let target = Target::start(|hit| {
+        if hit.path == "/moved" {
+            sidecars_tests::target::Reply::status(302, "")
+        } else {
+            Reply::ok("{}")
+        }
+    });
+    let ran = run(
+        "ready-check",
+        &[
+            "--http",
+            &target.url("/h"),
+            "--header",
+            "X-Probe: yes please",
+        ],
+    );
+    assert_eq!(ran.code, 0);
+    assert!(
+        target.hits()[0]
+            .head
+            .to_lowercase()
+            .contains("x-probe: yes please"),
+        "{}",
+        target.hits()[0].head
+    );
+    // A 3xx passes as it is (as the kubelet treats a redirect off-host), unfollowed.
+    let ran = run("ready-check", &["--http", &target.url("/moved")]);
+    assert_eq!(ran.code, 0);
+    assert_eq!(target.hit_count(), 2);
+}
+
+#[test]
+fn a_target_that_never_answers_fails_within_the_timeout() {
+    let target = Target::start(|_| Reply::Hang);
+    let ran = run(
+        "ready-check",
+        &["--timeout", "300ms", "--http", &target.url("/")],
+    );
+    assert_eq!(ran.code, 1);
+    assert_eq!(
+        ran.stdout,
+        format!("FAIL {}: timed out after 300ms\n", target.url("/"))
+    );
+    assert!(
+        ran.elapsed < Duration::from_millis(400),
+        "took {:?}",
+        ran.elapsed
+    );
+}
+
+#[test]
+fn checks_run_in_parallel_within_one_timeout() {
+    let target = Target::start(|_| Reply::Hang);
+    let url = target.url("/");
+    let ran = run(
+        "ready-check",
+        &[
+            "--timeout",
+            "300ms",
+            "--http",
+            &url,
+            "--http",
+            &url,
+            "--http",
+            &url,
+        ],
+    );
+    assert_eq!(ran.code, 1);
+    assert_eq!(ran.stdout.lines().count(), 3);
+    assert!(
+        ran.elapsed < Duration::from_millis(400),
+        "took {:?}",
+        ran.elapsed
+    );
+}
+
+#[test]
+fn a_50_mib_body_is_never_read_whole() {
+    let target = Target::start(|_| Reply::Huge(50 << 20));
+    let url = target.url("/");
+    // Status only: the body is not read at all.
+    let ran = run("ready-check", &["--http", &url]);
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    assert!(
+        ran.max_rss_kib < 8 * 1024,
+        "peak RSS {} KiB",
+        ran.max_rss_kib
+    );
+    // A body check reads up to the cap, then fails saying so.
+    let ran = run("ready-check", &["--http", &url, "--contains", "ready"]);
+    assert_eq!(ran.code, 1);
+    assert_eq!(
+        ran.stdout,
+        format!("FAIL {url}: body larger than 1048576 bytes (raise --max-body)\n")
+    );
+    assert!(
+        ran.max_rss_kib < 12 * 1024,
+        "peak RSS {} KiB",
+        ran.max_rss_kib
+    );
+}
+
+#[test]
+fn bad_usage_exits_2_with_one_line_naming_the_flag() {
+    let cases: &[(&[&str], &str)] = &[
+        (&[], "no check given"),
+        (&["--bogus"], "'--bogus'"),
+        (
+            &["--timeout", "5x", "--tcp", "127.0.0.1:1"],
+            "--timeout: '5x' is not a duration",
+        ),
+        (
+            &["--timeout", "0", "--tcp", "127.0.0.1:1"],
+            "--timeout: must be greater than zero",
+        ),
+        (&["--timeout"], "--timeout"),
+        (&["--status", "200"], "--status: must follow --http URL"),
+        (
+            &["--max-age", "1s", "--tcp", "127.0.0.1:1"],
+            "--max-age: must follow --file PATH",
+        ),
+        (
+            &["--http", "ftp://x/"],
+            "--http: 'ftp://x/' is not an http:// URL",
+        ),
+        (&["--http", "http://x/", "--json", "/value = 5"], "--json:"),
+        (
+            &["--http", "http://x/", "--json", "/value < \"a\""],
+            "--json:",
+        ),
+        (
+            &["--http", "http://x/", "--status", "999"],
+            "--status: '999' is not an HTTP status code",
+        ),
+        (
+            &["--http", "http://x/", "--header", "nocolon"],
+            "--header: 'nocolon' is not 'Name: value'",
+        ),
+        (&["--tcp", "nohost"], "--tcp: 'nohost' is not HOST:PORT"),
+        (
+            &["--cache", "1s", "--tcp", "127.0.0.1:1"],
+            "--cache: only applies with --serve",
+        ),
+        (&["--serve", "nonsense", "--tcp", "127.0.0.1:1"], "--serve:"),
+        (&["stray"], "unexpected argument"),
+    ];
+    for (args, want) in cases {
+        let ran = run("ready-check", args);
+        assert_eq!(ran.code, 2, "{args:?}: {}", ran.stderr);
+        let lines: Vec<&str> = ran.stderr.lines().collect();
+        assert!(
+            lines[0].starts_with("ready-check: ") && lines[0].contains(want),
+            "{args:?}: {lines:?}"
+        );
+        if !args.contains(&"--serve") {
+            assert_eq!(
+                lines,
+                [lines[0], "Try 'ready-check --help' for more information."]
+            );
+        }
+        assert!(!ran.stderr.contains("panicked"));
+    }
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let ran = run("ready-check", &["--help"]);
+    assert_eq!(ran.code, 0);
+    assert!(
+        ran.stdout.matches("\n  ready-check --").count() >= 2,
+        "two examples: {}",
+        ran.stdout
+    );
+    let ran = run("ready-check", &["--version"]);
+    assert_eq!(
+        (ran.code, ran.stdout.trim()),
+        (0, concat!("ready-check ", env!("CARGO_PKG_VERSION")))
+    );
+}
+
+#[test]
+fn serve_turns_503_with_the_reasons_and_back_to_200() {
+    let mut main = Daemon::start("stand-in", &["--listen", "127.0.0.1:0"]);
+    let url = format!("http://{}/known-value", main.addr);
+    let mut probe = Daemon::start(
+        "ready-check",
+        &[
+            "--serve",
+            "127.0.0.1:0",
+            "--http",
+            &url,
+            "--json",
+            "/value == 5",
+        ],
+    );
+    assert_eq!(get(&probe.addr, "/ready"), (200, "ok\n".into()));
+    assert_eq!(get(&probe.addr, "/"), (200, "ok\n".into()));
+    get(&main.addr, "/set?value=4");
+    assert_eq!(
+        get(&probe.addr, "/ready"),
+        (503, format!("FAIL {url}: /value is 4, want == 5\n"))
+    );
+    assert_eq!(get(&probe.addr, "/live"), (200, "ok\n".into()));
+    probe.wait_log("msg=\"not ready\"");
+    get(&main.addr, "/set?value=5");
+    assert_eq!(get(&probe.addr, "/ready").0, 200);
+    let (status, head, body) = sidecars_tests::http(&probe.addr, "HEAD", "/ready").unwrap();
+    assert_eq!((status, body.as_str()), (200, ""));
+    assert!(head.contains("Content-Length: 3"), "{head}");
+    assert_eq!(
+        sidecars_tests::http(&probe.addr, "POST", "/ready")
+            .unwrap()
+            .0,
+        405
+    );
+    assert_eq!(get(&probe.addr, "/metrics").0, 404);
+    main.wait_log("msg=serving");
+}
+
+#[test]
+fn concurrent_probes_share_one_check_in_flight() {
+    let target = Target::start(|_| Reply::delayed(Duration::from_millis(200), "{}"));
+    let probe = Daemon::start(
+        "ready-check",
+        &["--serve", "127.0.0.1:0", "--http", &target.url("/")],
+    );
+    let clients: Vec<_> = (0..100)
+        .map(|_| {
+            let addr = probe.addr.clone();
+            std::thread::spawn(move || get(&addr, "/ready").0)
+        })
+        .collect();
+    for c in clients {
+        assert_eq!(c.join().unwrap(), 200);
+    }
+    let hits = target.hit_count();
+    assert!(
+        (1..=3).contains(&hits),
+        "100 concurrent probes caused {hits} target hits"
+    );
+}
+
+#[test]
+fn cache_reuses_a_result_for_its_duration() {
+    let target = known_value(5);
+    let probe = Daemon::start(
+        "ready-check",
+        &[
+            "--serve",
+            "127.0.0.1:0",
+            "--cache",
+            "10s",
+            "--http",
+            &target.url("/"),
+        ],
+    );
+    for _ in 0..20 {
+        assert_eq!(get(&probe.addr, "/ready").0, 200);
+    }
+    assert_eq!(target.hit_count(), 1);
+}
+
+#[test]
+fn serve_withstands_hostile_clients() {
+    let target = known_value(5);
+    let probe = Daemon::start(
+        "ready-check",
+        &["--serve", "127.0.0.1:0", "--http", &target.url("/")],
+    );
+    hostile::withstands_all(&probe.addr, "/ready", probe.pid(), 16 * 1024);
+}
+
+#[test]
+fn sigterm_stops_serve_at_once_with_status_0() {
+    let target = known_value(5);
+    let mut probe = Daemon::start(
+        "ready-check",
+        &["--serve", "127.0.0.1:0", "--http", &target.url("/")],
+    );
+    probe.signal(libc::SIGTERM);
+    let (code, took) = probe.wait_exit(Duration::from_secs(5));
+    assert_eq!(code, 0);
+    assert!(took < Duration::from_millis(100), "took {took:?}");
+    probe.wait_log("msg=stopping signal=SIGTERM");
+}
+
+/// As PID 1 the kernel ignores signals without a handler: the program must
+/// take SIGTERM itself.
+#[test]
+fn sigterm_stops_serve_as_pid_1() {
+    if !is_root()
+        || std::process::Command::new("unshare")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        eprintln!(
+            "SKIPPED sigterm_stops_serve_as_pid_1: needs root and unshare for a PID namespace"
+        );
+        return;
+    }
+    let target = known_value(5);
+    let bin = sidecars_tests::bin("ready-check");
+    let mut unshare = Daemon::start_command(
+        std::process::Command::new("unshare")
+            .args(["--pid", "--fork", "--kill-child"])
+            .arg(&bin)
+            .args(["--serve", "127.0.0.1:0", "--http", &target.url("/")]),
+        true,
+    );
+    // The program is unshare's only child, and PID 1 of the new namespace.
+    let children = format!("/proc/{}/task/{}/children", unshare.pid(), unshare.pid());
+    let mut pid = 0;
+    wait_until("unshare's child", Duration::from_secs(5), || {
+        pid = std::fs::read_to_string(&children)
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        pid > 0
+    });
+    let nspid = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(
+        nspid
+            .lines()
+            .any(|l| l.starts_with("NSpid:") && l.trim_end().ends_with("\t1")),
+        "{nspid}"
+    );
+    let started = Instant::now();
+    // SAFETY: signalling a process this test started.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let (code, _) = unshare.wait_exit(Duration::from_secs(5));
+    assert_eq!(code, 0);
+    assert!(
+        started.elapsed() < Duration::from_millis(150),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sidecars-test-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
