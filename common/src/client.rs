@@ -57,7 +57,11 @@ pub enum FetchError {
     Refused,
     TimedOut(Duration),
     HostNotFound,
-    BodyTooLarge(u64),
+    /// The answer's status was fine, its body longer than the cap.
+    BodyTooLarge {
+        cap: u64,
+        status: u16,
+    },
     Closed,
     Reset,
     Other(String),
@@ -71,7 +75,9 @@ impl fmt::Display for FetchError {
                 write!(f, "timed out after {}", crate::duration::format(*after))
             }
             FetchError::HostNotFound => f.write_str("host not found"),
-            FetchError::BodyTooLarge(cap) => write!(f, "body larger than {cap} bytes (--max-body)"),
+            FetchError::BodyTooLarge { cap, .. } => {
+                write!(f, "body larger than {cap} bytes (--max-body)")
+            }
             FetchError::Closed => f.write_str("connection closed before a complete response"),
             FetchError::Reset => f.write_str("connection reset by peer"),
             FetchError::Other(msg) => f.write_str(msg),
@@ -86,7 +92,7 @@ impl FetchError {
             FetchError::Refused => "refused",
             FetchError::TimedOut(_) => "timeout",
             FetchError::HostNotFound => "dns",
-            FetchError::BodyTooLarge(_) => "body_too_large",
+            FetchError::BodyTooLarge { .. } => "body_too_large",
             FetchError::Closed | FetchError::Reset => "connection",
             FetchError::Other(_) => "error",
         }
@@ -156,7 +162,12 @@ impl Client {
                 .with_config()
                 .limit(cap)
                 .read_to_vec()
-                .map_err(|e| classify(e, req.timeout))?,
+                .map_err(|e| match classify(e, req.timeout) {
+                    FetchError::BodyTooLarge { cap, .. } => {
+                        FetchError::BodyTooLarge { cap, status }
+                    }
+                    other => other,
+                })?,
         };
         Ok(Reply {
             status,
@@ -200,7 +211,7 @@ fn classify(err: ureq::Error, timeout: Duration) -> FetchError {
     match err {
         ureq::Error::Timeout(_) => FetchError::TimedOut(timeout),
         ureq::Error::HostNotFound => FetchError::HostNotFound,
-        ureq::Error::BodyExceedsLimit(cap) => FetchError::BodyTooLarge(cap),
+        ureq::Error::BodyExceedsLimit(cap) => FetchError::BodyTooLarge { cap, status: 0 },
         ureq::Error::Io(io) => match io.kind() {
             ErrorKind::ConnectionRefused => FetchError::Refused,
             ErrorKind::TimedOut | ErrorKind::WouldBlock => FetchError::TimedOut(timeout),

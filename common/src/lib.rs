@@ -5,5 +5,7 @@ pub mod cli;
 pub mod client;
 pub mod duration;
 pub mod log;
+pub mod process_metrics;
+pub mod prom;
 pub mod server;
 pub mod shutdown;

@@ -290,7 +290,9 @@ impl Sockets {
                 Ok(0) => return false,
                 Ok(n) => {
                     conn.buf.extend_from_slice(&chunk[..n]);
-                    if conn.buf.len() > MAX_HEAD_BYTES {
+                    // A short read drained the socket: skip the read that
+                    // would only say EAGAIN.
+                    if n < chunk.len() || conn.buf.len() > MAX_HEAD_BYTES {
                         break;
                     }
                 }

@@ -3,6 +3,7 @@
 
 pub mod hostile;
 pub mod prom;
+pub mod prometheus;
 pub mod target;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -267,4 +268,28 @@ pub fn get(addr: &str, path: &str) -> (u16, String) {
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// A number unique within this test process, for temporary names.
+pub fn unique() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A fresh temporary directory for one test.
+pub fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "sidecars-test-{}-{}-{name}",
+        std::process::id(),
+        unique()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A loopback address with a port that was free a moment ago, for programs
+/// that cannot report the port they bound (ours log it: prefer port 0).
+pub fn free_loopback_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
 }

@@ -2,7 +2,7 @@
 //! per check) and an httpGet target (`--serve`).
 
 use sidecars_tests::target::{Reply, Target};
-use sidecars_tests::{get, hostile, is_root, run, wait_until, Daemon};
+use sidecars_tests::{get, hostile, is_root, run, tempdir, wait_until, Daemon};
 use std::time::{Duration, Instant, SystemTime};
 
 fn known_value(value: i64) -> Target {
@@ -464,7 +464,7 @@ fn concurrent_probes_share_one_check_in_flight() {
     }
     let hits = target.hit_count();
     assert!(
-        (1..=3).contains(&hits),
+        (1..=2).contains(&hits),
         "100 concurrent probes caused {hits} target hits"
     );
 }
@@ -565,10 +565,4 @@ fn sigterm_stops_serve_as_pid_1() {
         "took {:?}",
         started.elapsed()
     );
-}
-
-fn tempdir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("sidecars-test-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

@@ -1,0 +1,194 @@
+//! The latest result and the running totals of every target, and their
+//! rendering as Prometheus text. A scrape reads this board; it never waits
+//! on a target (except in `--interval scrape` mode, by design).
+
+use crate::options::{JsonGauge, Target};
+use crate::probe::Probe;
+use common::log;
+use common::process_metrics::ProcessMetrics;
+use common::prom::{Histogram, Kind, Writer};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub struct Board {
+    pub targets: Vec<Target>,
+    json_gauges: Vec<JsonGauge>,
+    series: Mutex<Vec<Series>>,
+    /// The targets' text, rendered once per probe rather than per scrape.
+    rendered: Mutex<Option<String>>,
+    process: ProcessMetrics,
+}
+
+/// Name, HELP, and the value read off the last probe.
+type LastProbeGauge = (&'static str, &'static str, fn(&Probe) -> f64);
+
+struct Series {
+    last: Option<Probe>,
+    latency: Histogram,
+    successes: u64,
+    failures: u64,
+    last_success: Option<f64>,
+}
+
+impl Board {
+    pub fn new(targets: Vec<Target>, json_gauges: Vec<JsonGauge>, buckets: &[f64]) -> Board {
+        let series = targets
+            .iter()
+            .map(|_| Series {
+                last: None,
+                latency: Histogram::new(buckets.to_vec()),
+                successes: 0,
+                failures: 0,
+                last_success: None,
+            })
+            .collect();
+        Board {
+            targets,
+            json_gauges,
+            series: Mutex::new(series),
+            rendered: Mutex::new(None),
+            process: ProcessMetrics::new(),
+        }
+    }
+
+    /// Records a probe of target `index`, logging failures and recoveries.
+    pub fn record(&self, index: usize, probe: Probe) {
+        let target = &self.targets[index].name;
+        let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        let series = &mut all[index];
+        let was_failing = series.last.as_ref().is_some_and(|p| !p.success);
+        series.latency.observe(probe.duration);
+        if probe.success {
+            series.successes += 1;
+            series.last_success = Some(unix_now());
+            if was_failing {
+                log::info(
+                    "probe succeeded",
+                    &[("target", target), ("status", &probe.status)],
+                );
+            }
+        } else {
+            series.failures += 1;
+            let error = probe.error.as_deref().unwrap_or("failed");
+            log::warn("probe failed", &[("target", target), ("error", &error)]);
+        }
+        series.last = Some(probe);
+        *self.rendered.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// The whole exposition: the targets' part as of the last probe, the
+    /// process metrics as of now.
+    pub fn render(&self) -> String {
+        let mut rendered = self.rendered.lock().unwrap_or_else(|e| e.into_inner());
+        let targets = rendered.get_or_insert_with(|| self.render_targets());
+        let mut w = Writer::after(targets.clone());
+        drop(rendered);
+        self.process.write(&mut w);
+        w.finish()
+    }
+
+    fn render_targets(&self) -> String {
+        let all = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        let mut w = Writer::new();
+        // Per-target gauges exist from the first probe on: a fresh start
+        // shows no series rather than a false failure.
+        let probed: Vec<(&str, &Series, &Probe)> = self
+            .targets
+            .iter()
+            .zip(all.iter())
+            .filter_map(|(t, s)| Some((t.name.as_str(), s, s.last.as_ref()?)))
+            .collect();
+        let gauges: [LastProbeGauge; 4] = [
+            (
+                "probe_success",
+                "Whether the last probe succeeded (1) or not (0).",
+                |p| f64::from(u8::from(p.success)),
+            ),
+            (
+                "probe_duration_seconds",
+                "Duration of the last probe, from connection start to the last body byte.",
+                |p| p.duration,
+            ),
+            (
+                "probe_http_status_code",
+                "HTTP status of the last probe's response (0: none).",
+                |p| f64::from(p.status),
+            ),
+            (
+                "probe_http_content_length",
+                "Body bytes of the last probe's response.",
+                |p| p.body_bytes as f64,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            w.family(name, Kind::Gauge, help);
+            for (target, _, probe) in &probed {
+                w.sample(name, &[("target", target)], value(probe));
+            }
+        }
+        w.family(
+            "probe_last_success_timestamp_seconds",
+            Kind::Gauge,
+            "Unix time of the last successful probe.",
+        );
+        for (target, series) in self.targets.iter().zip(all.iter()) {
+            if let Some(at) = series.last_success {
+                w.sample(
+                    "probe_last_success_timestamp_seconds",
+                    &[("target", &target.name)],
+                    at,
+                );
+            }
+        }
+        w.family(
+            "probe_total",
+            Kind::Counter,
+            "Probes since start, by result.",
+        );
+        for (target, series) in self.targets.iter().zip(all.iter()) {
+            let t = target.name.as_str();
+            w.sample(
+                "probe_total",
+                &[("target", t), ("result", "success")],
+                series.successes as f64,
+            );
+            w.sample(
+                "probe_total",
+                &[("target", t), ("result", "failure")],
+                series.failures as f64,
+            );
+        }
+        w.family(
+            "probe_latency_seconds",
+            Kind::Histogram,
+            "Duration of every probe since start, from connection start to the last body byte.",
+        );
+        for (target, series) in self.targets.iter().zip(all.iter()) {
+            w.histogram(
+                "probe_latency_seconds",
+                &[("target", &target.name)],
+                &series.latency,
+            );
+        }
+        for (i, gauge) in self.json_gauges.iter().enumerate() {
+            let help = format!(
+                "The number at JSON pointer {} in the target's last answer.",
+                gauge.pointer
+            );
+            w.family(&gauge.name, Kind::Gauge, &help);
+            for (target, _, probe) in &probed {
+                if let Some(value) = probe.gauges[i] {
+                    w.sample(&gauge.name, &[("target", target)], value);
+                }
+            }
+        }
+        w.finish()
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
