@@ -40,7 +40,16 @@ impl Program {
     /// Runs the parser; prints help, version or the usage error and exits
     /// when parsing did not produce options to run with.
     pub fn parse<T>(&self, parse: impl FnOnce(lexopt::Parser) -> Result<T, Stop>) -> T {
-        match parse(lexopt::Parser::from_env()) {
+        self.parse_from(lexopt::Parser::from_env(), parse)
+    }
+
+    /// As `parse`, over a parser the caller made (e.g. from part of argv).
+    pub fn parse_from<T>(
+        &self,
+        parser: lexopt::Parser,
+        parse: impl FnOnce(lexopt::Parser) -> Result<T, Stop>,
+    ) -> T {
+        match parse(parser) {
             Ok(options) => options,
             Err(Stop::Help) => {
                 print!("{}", self.help);

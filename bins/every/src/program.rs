@@ -1,0 +1,184 @@
+//! Program runs: argv exec'd directly (there is no shell), stdio passed
+//! through, SIGTERM at the timeout and SIGKILL a second later, always reaped.
+//!
+//! One thread reaps every child the moment SIGCHLD arrives, with
+//! `waitpid(-1)` rather than through std's `Child`: as PID 1 we inherit
+//! orphans, and they must not stay zombies.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+const KILL_GRACE: Duration = Duration::from_secs(1);
+
+/// How a program run ended.
+pub enum Ended {
+    Exited(i32),
+    Signalled(i32),
+    /// It could not be started at all.
+    NotStarted(String),
+}
+
+pub struct ProgramRun {
+    pub ended: Ended,
+    /// The timeout passed and SIGTERM (then maybe SIGKILL) was sent.
+    pub timed_out: bool,
+}
+
+/// Exit statuses of reaped children, by PID, until their run collects them.
+pub struct Reaper {
+    exited: Mutex<HashMap<i32, i32>>,
+    changed: Condvar,
+}
+
+impl Reaper {
+    /// Starts the reaping thread; `block_sigchld` must have run first.
+    pub fn start() -> Arc<Reaper> {
+        let set = sigchld_set();
+        let reaper = Arc::new(Reaper {
+            exited: Mutex::default(),
+            changed: Condvar::new(),
+        });
+        let shared = reaper.clone();
+        std::thread::Builder::new()
+            .name("reaper".into())
+            .stack_size(64 * 1024)
+            .spawn(move || loop {
+                let mut signal = 0;
+                // SAFETY: `set` is initialised; sigwait writes one int.
+                unsafe { libc::sigwait(&set, &mut signal) };
+                shared.reap();
+            })
+            .expect("spawn the reaper thread");
+        reaper
+    }
+
+    fn reap(&self) {
+        let mut exited = self.exited.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid writes one int.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                break;
+            }
+            exited.insert(pid, status);
+        }
+        self.changed.notify_all();
+    }
+
+    /// Waits until `pid` has exited or `deadline` passes.
+    fn wait(&self, pid: i32, deadline: Option<Instant>) -> Option<i32> {
+        let mut exited = self.exited.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(status) = exited.remove(&pid) {
+                // Whatever else is here is orphans' statuses: nobody wants them.
+                exited.clear();
+                return Some(status);
+            }
+            match deadline {
+                None => exited = self.changed.wait(exited).unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return None;
+                    }
+                    exited = self
+                        .changed
+                        .wait_timeout(exited, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+    }
+
+    pub fn run(&self, argv: &[OsString], timeout: Duration) -> ProgramRun {
+        let mut command = Command::new(&argv[0]);
+        // Its own process group, so the timeout's signals reach its children too.
+        command.args(&argv[1..]).process_group(0);
+        // We block SIGTERM, SIGINT and SIGCHLD, and a signal mask survives
+        // exec: the program must start with none blocked.
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                let mut none: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut none);
+                libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+                Ok(())
+            });
+        }
+        // Hold the reaper off while spawning: when exec fails, std reaps the
+        // failed child itself inside spawn(), and panics if we beat it to it.
+        let reaping = self.exited.lock().unwrap_or_else(|e| e.into_inner());
+        let spawned = command.spawn();
+        drop(reaping);
+        let pid = match spawned {
+            Ok(child) => child.id() as i32,
+            Err(e) => {
+                let why = format!("cannot start {}: {e}", argv[0].to_string_lossy());
+                return ProgramRun {
+                    ended: Ended::NotStarted(why),
+                    timed_out: false,
+                };
+            }
+        };
+        let mut timed_out = false;
+        let status = self
+            .wait(pid, Some(Instant::now() + timeout))
+            .unwrap_or_else(|| {
+                timed_out = true;
+                signal_group(pid, libc::SIGTERM);
+                self.wait(pid, Some(Instant::now() + KILL_GRACE))
+                    .unwrap_or_else(|| {
+                        signal_group(pid, libc::SIGKILL);
+                        self.wait(pid, None).unwrap_or_default()
+                    })
+            });
+        let ended = if libc::WIFSIGNALED(status) {
+            Ended::Signalled(libc::WTERMSIG(status))
+        } else {
+            Ended::Exited(libc::WEXITSTATUS(status))
+        };
+        ProgramRun { ended, timed_out }
+    }
+}
+
+/// Blocks SIGCHLD so that only the reaper thread takes it. Call first in
+/// main, before any thread starts (the signal thread included): a thread
+/// that left it unblocked would swallow it, its default action being ignore.
+pub fn block_sigchld() {
+    let set = sigchld_set();
+    // SAFETY: plain libc call on a set we own.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+}
+
+fn signal_group(pid: i32, signal: i32) {
+    // SAFETY: signalling the process group we created for the child.
+    unsafe { libc::kill(-pid, signal) };
+}
+
+fn sigchld_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the set before sigaddset reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        set
+    }
+}
+
+/// A signal's name for the log.
+pub fn signal_name(signal: i32) -> String {
+    match signal {
+        libc::SIGTERM => "SIGTERM".into(),
+        libc::SIGKILL => "SIGKILL".into(),
+        libc::SIGINT => "SIGINT".into(),
+        libc::SIGSEGV => "SIGSEGV".into(),
+        libc::SIGABRT => "SIGABRT".into(),
+        n => format!("signal {n}"),
+    }
+}

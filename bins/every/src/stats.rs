@@ -1,0 +1,121 @@
+//! Run counts and durations, served as Prometheus metrics with `--listen`.
+
+use common::process_metrics::ProcessMetrics;
+use common::prom::{Histogram, Kind, Writer};
+use common::server::{Defer, Handler, Request, Response, PROMETHEUS_TEXT};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+pub struct Stats {
+    counts: Mutex<Counts>,
+    process: ProcessMetrics,
+}
+
+struct Counts {
+    successes: u64,
+    failures: u64,
+    skipped: u64,
+    durations: Histogram,
+    last_success: Option<f64>,
+}
+
+impl Stats {
+    pub fn new() -> Stats {
+        Stats {
+            counts: Mutex::new(Counts {
+                successes: 0,
+                failures: 0,
+                skipped: 0,
+                durations: Histogram::new(BUCKETS.to_vec()),
+                last_success: None,
+            }),
+            process: ProcessMetrics::new(),
+        }
+    }
+
+    pub fn record(&self, ok: bool, took: Duration) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts.durations.observe(took.as_secs_f64());
+        if ok {
+            counts.successes += 1;
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            counts.last_success = Some(now.as_secs_f64());
+        } else {
+            counts.failures += 1;
+        }
+    }
+
+    pub fn skipped(&self, ticks: u64) {
+        self.counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .skipped += ticks;
+    }
+
+    fn render(&self) -> String {
+        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut w = Writer::new();
+        w.family(
+            "every_runs_total",
+            Kind::Counter,
+            "Runs since start, by result.",
+        );
+        w.sample(
+            "every_runs_total",
+            &[("result", "success")],
+            counts.successes as f64,
+        );
+        w.sample(
+            "every_runs_total",
+            &[("result", "failure")],
+            counts.failures as f64,
+        );
+        w.single(
+            "every_skipped_total",
+            Kind::Counter,
+            "Ticks skipped because the previous run was still in flight.",
+            counts.skipped as f64,
+        );
+        w.family(
+            "every_run_duration_seconds",
+            Kind::Histogram,
+            "Duration of every run since start.",
+        );
+        w.histogram("every_run_duration_seconds", &[], &counts.durations);
+        w.family(
+            "every_last_success_timestamp_seconds",
+            Kind::Gauge,
+            "Unix time of the last successful run's end.",
+        );
+        if let Some(at) = counts.last_success {
+            w.sample("every_last_success_timestamp_seconds", &[], at);
+        }
+        drop(counts);
+        self.process.write(&mut w);
+        w.finish()
+    }
+}
+
+impl Handler for Stats {
+    fn paths(&self) -> &[&'static str] {
+        &["/", "/metrics", "/healthz"]
+    }
+
+    fn handle(&self, request: &Request, _: &mut Defer) -> Option<Response> {
+        Some(match request.path.as_str() {
+            "/metrics" => Response {
+                status: 200,
+                content_type: PROMETHEUS_TEXT,
+                body: self.render().into_bytes(),
+            },
+            "/healthz" => Response::text(200, "ok\n"),
+            _ => Response::text(200, "every: /metrics, /healthz\n"),
+        })
+    }
+}

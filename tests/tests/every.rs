@@ -1,0 +1,459 @@
+//! every: the schedule is measured where it lands, at a real target that
+//! records when each request arrived; programs are real child processes.
+
+use sidecars_tests::prom::{assert_promtool_clean, samples};
+use sidecars_tests::target::{Reply, Target};
+use sidecars_tests::{get, is_root, run, tempdir, wait_until, Daemon};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const TOLERANCE: Duration = Duration::from_millis(10);
+
+/// Each run's start (as the target saw it) against its ideal slot
+/// first + k*interval: the worst error, in both directions.
+fn assert_on_schedule(target: &Target, runs: usize, interval: Duration) {
+    let hits = target.hits();
+    assert_eq!(hits.len(), runs);
+    let first = hits[0].at;
+    for (k, hit) in hits.iter().enumerate() {
+        let ideal = first + interval * k as u32;
+        let error = if hit.at > ideal {
+            hit.at - ideal
+        } else {
+            ideal - hit.at
+        };
+        assert!(error < TOLERANCE, "run {k} is {error:?} off its slot");
+    }
+    let last = hits[runs - 1].at;
+    assert!(
+        last <= first + interval * (runs as u32 - 1) + TOLERANCE,
+        "the schedule drifted"
+    );
+}
+
+#[test]
+fn sixty_runs_land_on_their_slots_despite_a_20ms_target() {
+    let target = Target::start(|_| Reply::delayed(Duration::from_millis(20), "ok"));
+    let ran = run("every", &["50ms", "--count", "60", &target.url("/flush")]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_on_schedule(&target, 60, Duration::from_millis(50));
+}
+
+#[test]
+fn a_target_whose_time_varies_from_0_to_40ms_does_not_shift_the_schedule() {
+    let n = Arc::new(AtomicUsize::new(0));
+    let counter = n.clone();
+    let target = Target::start(move |_| {
+        let k = counter.fetch_add(1, Ordering::SeqCst) as u64;
+        Reply::delayed(Duration::from_millis((k * 17) % 41), "ok")
+    });
+    let ran = run("every", &["50ms", "--count", "60", &target.url("/flush")]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_on_schedule(&target, 60, Duration::from_millis(50));
+}
+
+#[test]
+fn a_slow_run_never_overlaps_and_missed_ticks_are_counted() {
+    let target = Target::start(|_| Reply::delayed(Duration::from_millis(150), "ok"));
+    let mut every = Daemon::start(
+        "every",
+        &[
+            "50ms",
+            "--timeout",
+            "1s",
+            "--listen",
+            "127.0.0.1:0",
+            &target.url("/"),
+        ],
+    );
+    wait_until("5 runs", Duration::from_secs(10), || target.answered() >= 5);
+    let (_, text) = get(&every.addr, "/metrics");
+    assert_promtool_clean(&text);
+    let values = samples(&text);
+    assert_eq!(target.max_in_flight(), 1, "two runs were in flight at once");
+    let runs = values["every_runs_total{result=\"success\"}"];
+    assert!(runs >= 4.0, "{text}");
+    // Each 150 ms run spans two more 50 ms ticks.
+    assert!(
+        values["every_skipped_total"] >= 2.0 * (runs - 1.0),
+        "{text}"
+    );
+    assert_eq!(
+        values["every_run_duration_seconds_count"],
+        runs + values["every_runs_total{result=\"failure\"}"]
+    );
+    assert!(values.contains_key("every_last_success_timestamp_seconds"));
+    assert!(values.contains_key("process_resident_memory_bytes"));
+    // A 150 ms run ends just past the third tick after its own: three skipped.
+    every.wait_log("msg=\"skipped ticks\" skipped=3");
+}
+
+#[test]
+fn program_runs_judge_exit_codes_and_pass_stdout_through() {
+    let ok = run(
+        "every",
+        &[
+            "100ms",
+            "--count",
+            "2",
+            "--",
+            "echo",
+            "hello from the program",
+        ],
+    );
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_eq!(
+        ok.stdout,
+        "hello from the program\nhello from the program\n"
+    );
+    assert!(
+        ok.stderr.contains("result=success exit_code=0"),
+        "{}",
+        ok.stderr
+    );
+    let failing = run(
+        "every",
+        &["100ms", "--count", "1", "--", "sh", "-c", "exit 3"],
+    );
+    assert_eq!(failing.code, 1);
+    assert!(
+        failing.stderr.contains("result=failure exit_code=3"),
+        "{}",
+        failing.stderr
+    );
+    let missing = run(
+        "every",
+        &["100ms", "--count", "1", "--", "/no/such/program"],
+    );
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("cannot start /no/such/program"),
+        "{}",
+        missing.stderr
+    );
+}
+
+/// The PID the program wrote, once it has.
+fn pid_in(path: &std::path::Path) -> i32 {
+    let mut pid = 0;
+    wait_until("the program's pid file", Duration::from_secs(5), || {
+        pid = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        pid > 0
+    });
+    pid
+}
+
+fn is_gone(pid: i32) -> bool {
+    // Reaped: no /proc entry at all (a zombie still has one, in state Z).
+    !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[test]
+fn a_program_that_outlives_the_timeout_is_killed_and_reaped() {
+    let dir = tempdir("timeout");
+    let pidfile = dir.join("pid");
+    let script = format!("echo $$ > {}; exec sleep 30", pidfile.display());
+    let mut every = Daemon::start(
+        "every",
+        &["10s", "--timeout", "200ms", "--", "sh", "-c", &script],
+    );
+    let pid = pid_in(&pidfile);
+    let line = every.wait_log("msg=run run=1");
+    assert!(
+        line.contains("error=\"timed out after 200ms, ended by SIGTERM\""),
+        "{line}"
+    );
+    wait_until(
+        "the killed program to be reaped",
+        Duration::from_secs(2),
+        || is_gone(pid),
+    );
+}
+
+#[test]
+fn a_program_that_ignores_sigterm_is_sigkilled_a_second_later() {
+    let dir = tempdir("ignores");
+    let pidfile = dir.join("pid");
+    let script = format!(
+        "trap '' TERM; echo $$ > {}; while :; do sleep 0.05; done",
+        pidfile.display()
+    );
+    let started = Instant::now();
+    let mut every = Daemon::start(
+        "every",
+        &["10s", "--timeout", "200ms", "--", "sh", "-c", &script],
+    );
+    let pid = pid_in(&pidfile);
+    let line = every.wait_log("msg=run run=1");
+    let took = started.elapsed();
+    assert!(line.contains("ended by SIGKILL"), "{line}");
+    assert!(
+        took >= Duration::from_millis(1200) && took < Duration::from_millis(2000),
+        "{took:?}"
+    );
+    wait_until(
+        "the killed program to be reaped",
+        Duration::from_secs(2),
+        || is_gone(pid),
+    );
+}
+
+#[test]
+fn count_stops_after_n_runs() {
+    let target = Target::start(|_| Reply::ok("ok"));
+    let ran = run("every", &["20ms", "--count", "5", &target.url("/")]);
+    assert_eq!(ran.code, 0);
+    assert_eq!(target.hit_count(), 5);
+    let failing = Target::start(|_| Reply::status(500, "no"));
+    let ran = run("every", &["20ms", "--count", "2", &failing.url("/")]);
+    assert_eq!(ran.code, 1, "the last run's status");
+    assert!(
+        ran.stderr.contains("result=failure status=500"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn max_failures_counts_failures_in_a_row_and_a_success_resets_it() {
+    // Runs 1, 2 fail, 3 succeeds, 4, 5, 6 fail: exit 1 after the sixth.
+    let n = Arc::new(AtomicUsize::new(0));
+    let counter = n.clone();
+    let target = Target::start(move |_| {
+        let k = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        if k == 3 {
+            Reply::ok("ok")
+        } else {
+            Reply::status(503, "no")
+        }
+    });
+    let ran = run("every", &["20ms", "--max-failures", "3", &target.url("/")]);
+    assert_eq!(ran.code, 1);
+    assert_eq!(target.hit_count(), 6);
+    assert!(
+        ran.stderr
+            .contains("msg=\"too many failures in a row\" failures=3"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn jitter_delays_each_tick_within_its_bound() {
+    let target = Target::start(|_| Reply::ok("ok"));
+    let interval = Duration::from_millis(60);
+    let ran = run(
+        "every",
+        &[
+            "60ms",
+            "--jitter",
+            "40ms",
+            "--count",
+            "25",
+            &target.url("/"),
+        ],
+    );
+    assert_eq!(ran.code, 0);
+    // hit_k - k*interval = start + jitter_k (+ a little latency).
+    let hits = target.hits();
+    let offsets: Vec<Instant> = hits
+        .iter()
+        .enumerate()
+        .map(|(k, h)| h.at - interval * k as u32)
+        .collect();
+    let earliest = *offsets.iter().min().unwrap();
+    let latest = *offsets.iter().max().unwrap();
+    let spread = latest - earliest;
+    assert!(
+        spread < Duration::from_millis(40) + TOLERANCE,
+        "jitter spread {spread:?} beyond 40 ms"
+    );
+    assert!(
+        spread > Duration::from_millis(15),
+        "jitter spread only {spread:?}: not random"
+    );
+}
+
+#[test]
+fn delay_first_waits_one_interval_before_the_first_run() {
+    let target = Target::start(|_| Reply::ok("ok"));
+    let started = Instant::now();
+    let ran = run("every", &["300ms", "--count", "1", &target.url("/")]);
+    assert_eq!(ran.code, 0);
+    assert!(
+        target.hits()[0].at - started < Duration::from_millis(150),
+        "runs at once by default"
+    );
+    let target = Target::start(|_| Reply::ok("ok"));
+    let started = Instant::now();
+    let ran = run(
+        "every",
+        &["300ms", "--delay-first", "--count", "1", &target.url("/")],
+    );
+    assert_eq!(ran.code, 0);
+    assert!(target.hits()[0].at - started >= Duration::from_millis(300));
+}
+
+#[test]
+fn method_headers_and_data_are_sent() {
+    let target = Target::start(|_| Reply::ok("ok"));
+    let ran = run(
+        "every",
+        &[
+            "1s",
+            "--count",
+            "1",
+            "--method",
+            "put",
+            "--header",
+            "X-Job: flush",
+            "--data",
+            "{\"all\":true}",
+            &target.url("/jobs"),
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let hit = &target.hits()[0];
+    assert_eq!((hit.method.as_str(), hit.path.as_str()), ("PUT", "/jobs"));
+    assert!(hit.head.to_lowercase().contains("x-job: flush"));
+    assert_eq!(hit.body, b"{\"all\":true}");
+}
+
+#[test]
+fn sigterm_while_idle_exits_0_at_once() {
+    let target = Target::start(|_| Reply::ok("ok"));
+    let mut every = Daemon::start("every", &["10s", &target.url("/")]);
+    every.wait_log("msg=run run=1");
+    every.signal(libc::SIGTERM);
+    let (code, took) = every.wait_exit(Duration::from_secs(5));
+    assert_eq!(code, 0);
+    assert!(took < Duration::from_millis(100), "took {took:?}");
+}
+
+#[test]
+fn sigterm_during_a_slow_run_lets_the_request_complete_then_exits_0() {
+    let target = Target::start(|_| Reply::delayed(Duration::from_millis(500), "ok"));
+    let mut every = Daemon::start("every", &["10s", &target.url("/")]);
+    wait_until("the request to arrive", Duration::from_secs(5), || {
+        target.hit_count() == 1
+    });
+    every.signal(libc::SIGTERM);
+    let (code, _) = every.wait_exit(Duration::from_secs(5));
+    assert_eq!(code, 0);
+    assert_eq!(target.answered(), 1, "the run in flight was cut short");
+    assert_eq!(target.hit_count(), 1, "a new run started after SIGTERM");
+    every.wait_log("msg=run run=1 result=success status=200");
+}
+
+/// As PID 1, orphans re-parented to `every` are reaped, not left as zombies.
+#[test]
+fn as_pid_1_orphans_are_reaped() {
+    if !is_root()
+        || std::process::Command::new("unshare")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        eprintln!(
+            "SKIPPED as_pid_1_orphans_are_reaped: needs root and unshare for a PID namespace"
+        );
+        return;
+    }
+    let dir = tempdir("orphans");
+    let orphan_pids = dir.join("orphans");
+    // The program leaves a background child behind and exits: the child is
+    // re-parented to PID 1, which is every.
+    let script = format!("sleep 0.1 & echo $! >> {}; exit 0", orphan_pids.display());
+    let mut unshare = Daemon::start_command(
+        std::process::Command::new("unshare")
+            .args(["--pid", "--fork", "--kill-child"])
+            .arg(sidecars_tests::bin("every"))
+            .args(["200ms", "--", "sh", "-c", &script]),
+        false,
+    );
+    unshare.wait_log("msg=run run=3");
+    let orphans: Vec<i32> = std::fs::read_to_string(&orphan_pids)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert!(orphans.len() >= 2);
+    // Orphans are seen by their namespace PIDs: look for any zombie whose
+    // parent is our every (unshare's only child).
+    let children = format!("/proc/{}/task/{}/children", unshare.pid(), unshare.pid());
+    let every_pid: i32 = std::fs::read_to_string(children)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let zombie_children = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("status")).ok())
+            .filter(|s| {
+                s.lines().any(|l| l == format!("PPid:\t{every_pid}")) && s.contains("State:\tZ")
+            })
+            .count()
+    };
+    // Each orphan lives 100 ms; none may stay a zombie longer than a moment.
+    let deadline = Instant::now() + Duration::from_millis(600);
+    while Instant::now() < deadline {
+        wait_until("orphans to be reaped", Duration::from_millis(50), || {
+            zombie_children() == 0
+        });
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unshare.signal(libc::SIGTERM);
+}
+
+#[test]
+fn bad_usage_exits_2_with_a_clear_line() {
+    let cases: &[(&[&str], &str)] = &[
+        (&[], "INTERVAL missing"),
+        (
+            &["0", "http://127.0.0.1:1/"],
+            "INTERVAL: must be greater than zero",
+        ),
+        (
+            &["soon", "http://127.0.0.1:1/"],
+            "INTERVAL: 'soon' is not a duration",
+        ),
+        (&["1s"], "nothing to run"),
+        (&["1s", "ftp://x/"], "URL: 'ftp://x/' is not an http:// URL"),
+        (&["1s", "--bogus", "http://x/"], "'--bogus'"),
+        (
+            &["1s", "--count", "0", "http://x/"],
+            "--count: must be at least 1",
+        ),
+        (
+            &["1s", "--count", "many", "http://x/"],
+            "--count: 'many' is not a valid number",
+        ),
+        (
+            &["1s", "--jitter", "2s", "http://x/"],
+            "--jitter: must be shorter than INTERVAL",
+        ),
+        (&["1s", "--"], "--: no PROGRAM after --"),
+        (&["1s", "http://x/", "--", "true"], "not both"),
+        (&["1s", "--data", "x", "--", "true"], "apply to a URL"),
+        (&["1s", "--listen", "nowhere", "http://x/"], "--listen:"),
+    ];
+    for (args, want) in cases {
+        let ran = run("every", args);
+        assert_eq!(ran.code, 2, "{args:?}: {}", ran.stderr);
+        let first = ran.stderr.lines().next().unwrap_or("");
+        assert!(
+            first.starts_with("every: ") && first.contains(want),
+            "{args:?}: {}",
+            ran.stderr
+        );
+        assert!(!ran.stderr.contains("panicked"));
+    }
+    let help = run("every", &["--help"]);
+    assert_eq!(help.code, 0);
+    assert!(help.stdout.matches("\n  every ").count() >= 2);
+}
