@@ -62,7 +62,7 @@ peak_rss_kib() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 mean_ms() {
   local json
   json=$(mktemp)
-  hyperfine -N --warmup 20 --runs "${RUNS:-300}" --export-json "$json" "$1" >/dev/null 2>&1
+  hyperfine -N --output=pipe --warmup "${WARMUP:-20}" --runs "${RUNS:-300}" --export-json "$json" "$1" >/dev/null 2>&1
   python3 -c 'import json,sys; print("%.3f" % (json.load(open(sys.argv[1]))["results"][0]["mean"]*1000))' "$json"
   rm -f "$json"
 }

@@ -73,7 +73,13 @@ pub struct Target {
 
 impl Target {
     pub fn start(handler: impl Fn(&Hit) -> Reply + Send + Sync + 'static) -> Target {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind target");
+        Target::start_on("127.0.0.1:0", handler)
+    }
+
+    /// On a given address, e.g. one a program was told to use before the
+    /// target came up.
+    pub fn start_on(addr: &str, handler: impl Fn(&Hit) -> Reply + Send + Sync + 'static) -> Target {
+        let listener = TcpListener::bind(addr).expect("bind target");
         let addr = listener.local_addr().unwrap().to_string();
         let shared = Arc::new(Shared::default());
         let handler: Arc<Handler> = Arc::new(handler);

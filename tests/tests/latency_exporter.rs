@@ -231,15 +231,24 @@ fn the_exported_latency_is_the_targets() {
         "--target",
         &format!("fast=http://{}/", fast.addr),
     ]);
-    let values = scrape_until(
-        &exporter,
-        "probe_latency_seconds_count{target=\"fast\"}",
-        |v| v >= 20.0,
-    );
-    let slow_duration = values["probe_duration_seconds{target=\"slow\"}"];
+    // The target sleeps 40 ms and a busy machine only ever adds to that:
+    // no probe may read less, and the best of ten must be within 2 ms.
+    let mut slow_durations = Vec::new();
+    let mut values = BTreeMap::new();
+    wait_until("ten probes of each target", Duration::from_secs(20), || {
+        values = scrape(&exporter).1;
+        if let Some(&d) = values.get("probe_duration_seconds{target=\"slow\"}") {
+            if slow_durations.last() != Some(&d) {
+                slow_durations.push(d);
+            }
+        }
+        let fast_probes = values.get("probe_latency_seconds_count{target=\"fast\"}");
+        slow_durations.len() >= 10 && fast_probes.is_some_and(|n| *n >= 20.0)
+    });
+    let best = slow_durations.iter().cloned().fold(f64::INFINITY, f64::min);
     assert!(
-        (slow_duration - 0.040).abs() < 0.002,
-        "40 ms target exported as {slow_duration}"
+        (0.040..0.042).contains(&best),
+        "40 ms target exported at best as {best}: {slow_durations:?}"
     );
     // Nearly every loopback probe of a fast target is under a millisecond.
     let count = values["probe_latency_seconds_count{target=\"fast\"}"];

@@ -1,0 +1,201 @@
+//! Publishing the counts: Prometheus metrics with `--listen`, a JSON POST
+//! with `--post`, the same JSON on stdout with `--once`.
+
+use crate::follow::Follower;
+use common::client::{Client, Request};
+use common::log;
+use common::process_metrics::ProcessMetrics;
+use common::prom::{Kind, Writer};
+use common::server::{Defer, Handler, Response, PROMETHEUS_TEXT};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The counts as of the last interval.
+#[derive(Clone)]
+pub struct Totals {
+    pub lines: u64,
+    pub bytes: u64,
+    pub matches: Vec<(String, u64)>,
+    pub rotations: u64,
+    pub truncations: u64,
+    pub up: bool,
+    pub peer_pid: Option<u32>,
+}
+
+impl Totals {
+    pub fn new(matches: &[(String, String)]) -> Totals {
+        Totals {
+            lines: 0,
+            bytes: 0,
+            matches: matches.iter().map(|(name, _)| (name.clone(), 0)).collect(),
+            rotations: 0,
+            truncations: 0,
+            up: false,
+            peer_pid: None,
+        }
+    }
+
+    pub fn update(&mut self, follower: &Follower, up: bool, peer_pid: Option<u32>) {
+        let counter = &follower.counter;
+        self.lines = counter.lines;
+        self.bytes = counter.bytes;
+        for (total, pattern) in self.matches.iter_mut().zip(&counter.patterns) {
+            total.1 = pattern.lines;
+        }
+        self.rotations = follower.rotations;
+        self.truncations = follower.truncations;
+        self.up = up;
+        self.peer_pid = peer_pid;
+    }
+}
+
+pub fn json(path: &Path, totals: &Totals) -> String {
+    let matches: serde_json::Map<String, serde_json::Value> = totals
+        .matches
+        .iter()
+        .map(|(name, n)| (name.clone(), (*n).into()))
+        .collect();
+    serde_json::json!({ "path": path.to_string_lossy(), "lines": totals.lines, "matches": matches })
+        .to_string()
+}
+
+pub struct Metrics {
+    totals: Arc<Mutex<Totals>>,
+    process: ProcessMetrics,
+}
+
+impl Metrics {
+    pub fn new(totals: Arc<Mutex<Totals>>) -> Metrics {
+        Metrics {
+            totals,
+            process: ProcessMetrics::new(),
+        }
+    }
+
+    fn render(&self) -> String {
+        let t = self
+            .totals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut w = Writer::new();
+        w.single(
+            "peerlog_lines_total",
+            Kind::Counter,
+            "Complete lines read from the log since start.",
+            t.lines as f64,
+        );
+        w.family(
+            "peerlog_matched_lines_total",
+            Kind::Counter,
+            "Complete lines containing each --match TEXT.",
+        );
+        for (name, n) in &t.matches {
+            w.sample("peerlog_matched_lines_total", &[("match", name)], *n as f64);
+        }
+        w.single(
+            "peerlog_bytes_total",
+            Kind::Counter,
+            "Bytes read from the log since start.",
+            t.bytes as f64,
+        );
+        w.single(
+            "peerlog_rotations_total",
+            Kind::Counter,
+            "Times the log was replaced or removed (the old one drained first).",
+            t.rotations as f64,
+        );
+        w.single(
+            "peerlog_truncations_total",
+            Kind::Counter,
+            "Times the log was truncated in place (copytruncate) and read again from its start.",
+            t.truncations as f64,
+        );
+        w.single(
+            "peerlog_up",
+            Kind::Gauge,
+            "Whether the log was found and read at the last interval.",
+            f64::from(u8::from(t.up)),
+        );
+        w.family(
+            "peerlog_peer_pid",
+            Kind::Gauge,
+            "PID of the process through whose root the log is read.",
+        );
+        if let Some(pid) = t.peer_pid {
+            w.sample("peerlog_peer_pid", &[], f64::from(pid));
+        }
+        self.process.write(&mut w);
+        w.finish()
+    }
+}
+
+impl Handler for Metrics {
+    fn paths(&self) -> &[&'static str] {
+        &["/", "/metrics", "/healthz"]
+    }
+
+    fn handle(&self, request: &common::server::Request, _: &mut Defer) -> Option<Response> {
+        Some(match request.path.as_str() {
+            "/metrics" => Response {
+                status: 200,
+                content_type: PROMETHEUS_TEXT,
+                body: self.render().into_bytes(),
+            },
+            "/healthz" => Response::text(200, "ok\n"),
+            _ => Response::text(200, "peerlog-count: /metrics, /healthz\n"),
+        })
+    }
+}
+
+/// `--post URL`: the totals as JSON each interval; a failure is logged and
+/// the next interval's post carries the totals anyway.
+pub struct Poster {
+    client: Client,
+    url: String,
+    path: std::path::PathBuf,
+    headers: Vec<(String, String)>,
+    failing: std::cell::Cell<bool>,
+}
+
+impl Poster {
+    pub fn new(url: &str, path: &Path) -> Poster {
+        Poster {
+            client: Client::new(concat!("peerlog-count/", env!("CARGO_PKG_VERSION")), false),
+            url: url.to_string(),
+            path: path.to_path_buf(),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            failing: std::cell::Cell::new(false),
+        }
+    }
+
+    pub fn post(&self, totals: &Totals) {
+        let body = json(&self.path, totals);
+        let request = Request {
+            method: "POST",
+            headers: &self.headers,
+            body: Some(body.as_bytes()),
+            ..Request::get(&self.url, Duration::from_secs(5))
+        };
+        let failure = match self.client.fetch(&request) {
+            Ok(reply) if (200..300).contains(&reply.status) => None,
+            Ok(reply) => Some(format!("status {}", reply.status)),
+            Err(e) => Some(e.to_string()),
+        };
+        match failure {
+            Some(error) => {
+                log::warn(
+                    "post failed; the next one carries the totals",
+                    &[("url", &self.url), ("error", &error)],
+                );
+                self.failing.set(true);
+            }
+            None if self.failing.get() => {
+                log::info("post succeeded again", &[("url", &self.url)]);
+                self.failing.set(false);
+            }
+            None => {}
+        }
+    }
+}
