@@ -123,6 +123,13 @@ impl Daemon {
         )
     }
 
+    /// Starts `name` listening on a free loopback port, with `args` after.
+    pub fn listening(name: &str, args: &[&str]) -> Daemon {
+        let mut all = vec!["--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        Daemon::start(name, &all)
+    }
+
     pub fn start_command(command: &mut Command, listens: bool) -> Daemon {
         let mut child = command
             .stdin(Stdio::null())
@@ -292,4 +299,19 @@ pub fn tempdir(name: &str) -> PathBuf {
 pub fn free_loopback_addr() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().to_string()
+}
+
+/// Marks a test as skipped for a reason outside the code (no root, a tool
+/// missing): printed, and listed by scripts/test at the end of the run.
+pub fn skip(test: &str, reason: &str) {
+    eprintln!("SKIPPED {test}: {reason}");
+    if let Some(path) = std::env::var_os("SIDECARS_SKIPPED") {
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(file, "{test}: {reason}");
+        }
+    }
 }

@@ -55,6 +55,41 @@ pub fn assert_promtool_clean(text: &str) {
     match promtool_check(text) {
         Some(Ok(())) => {}
         Some(Err(said)) => panic!("promtool check metrics: {said}\n---\n{text}"),
-        None => eprintln!("SKIPPED promtool check: promtool is not installed"),
+        None => crate::skip("promtool check", "promtool is not installed"),
     }
+}
+
+/// GETs `/metrics` from `addr`, checks the status and the content type, and
+/// returns the text and its samples.
+pub fn scrape(addr: &str) -> (String, BTreeMap<String, f64>) {
+    let (status, head, body) =
+        crate::http(addr, "GET", "/metrics").unwrap_or_else(|e| panic!("GET {addr}/metrics: {e}"));
+    assert_eq!(status, 200, "{head}");
+    assert!(
+        head.contains("Content-Type: text/plain; version=0.0.4; charset=utf-8"),
+        "{head}"
+    );
+    let parsed = samples(&body);
+    (body, parsed)
+}
+
+/// `scrape`, and promtool must find nothing to report.
+pub fn scrape_checked(addr: &str) -> (String, BTreeMap<String, f64>) {
+    let (text, parsed) = scrape(addr);
+    assert_promtool_clean(&text);
+    (text, parsed)
+}
+
+/// Scrapes (10 s at most) until sample `key` satisfies `want`; returns that scrape.
+pub fn wait_for_sample(addr: &str, key: &str, want: impl Fn(f64) -> bool) -> BTreeMap<String, f64> {
+    let mut last = BTreeMap::new();
+    crate::wait_until(
+        &format!("{key} in the scrape"),
+        std::time::Duration::from_secs(20),
+        || {
+            last = scrape(addr).1;
+            last.get(key).is_some_and(|v| want(*v))
+        },
+    );
+    last
 }

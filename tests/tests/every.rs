@@ -358,8 +358,9 @@ fn as_pid_1_orphans_are_reaped() {
             .output()
             .is_err()
     {
-        eprintln!(
-            "SKIPPED as_pid_1_orphans_are_reaped: needs root and unshare for a PID namespace"
+        sidecars_tests::skip(
+            "as_pid_1_orphans_are_reaped",
+            "needs root and unshare for a PID namespace",
         );
         return;
     }

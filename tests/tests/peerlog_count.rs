@@ -1,7 +1,7 @@
 //! peerlog-count: real files appended, rotated and truncated while it
 //! follows; discovery on a fake process table and on a real chroot'ed peer.
 
-use sidecars_tests::prom::{assert_promtool_clean, samples};
+use sidecars_tests::prom::{assert_promtool_clean, scrape, wait_for_sample};
 use sidecars_tests::target::{Reply, Target};
 use sidecars_tests::{get, is_root, run, tempdir, wait_until, Daemon};
 use std::collections::BTreeMap;
@@ -12,21 +12,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 fn metrics(daemon: &Daemon) -> BTreeMap<String, f64> {
-    let (status, text) = get(&daemon.addr, "/metrics");
-    assert_eq!(status, 200);
-    samples(&text)
+    scrape(&daemon.addr).1
 }
 
 fn wait_metric(daemon: &Daemon, key: &str, want: f64) -> BTreeMap<String, f64> {
-    let mut last = BTreeMap::new();
-    let mut seen = None;
-    let what = format!("{key} == {want}");
-    wait_until(&what, Duration::from_secs(20), || {
-        last = metrics(daemon);
-        seen = last.get(key).copied();
-        seen == Some(want)
-    });
-    last
+    wait_for_sample(&daemon.addr, key, |v| v == want)
 }
 
 fn append(path: &Path, text: &str) {
@@ -40,9 +30,9 @@ fn append(path: &Path, text: &str) {
 }
 
 fn follow(args: &[&str]) -> Daemon {
-    let mut all = vec!["--listen", "127.0.0.1:0", "--interval", "20ms"];
+    let mut all = vec!["--interval", "20ms"];
     all.extend_from_slice(args);
-    Daemon::start("peerlog-count", &all)
+    Daemon::listening("peerlog-count", &all)
 }
 
 #[test]
@@ -432,7 +422,10 @@ fn finds_a_real_chrooted_peer_through_proc() {
         .map(|target| target.join("x86_64-unknown-linux-musl/release/stand-in"))
         .unwrap();
     if !is_root() || !static_stand_in.exists() {
-        eprintln!("SKIPPED finds_a_real_chrooted_peer_through_proc: needs root and the static stand-in (scripts/build-release)");
+        sidecars_tests::skip(
+            "finds_a_real_chrooted_peer_through_proc",
+            "needs root and the static stand-in (scripts/build-release)",
+        );
         return;
     }
     let root = tempdir("chroot");

@@ -523,8 +523,9 @@ fn sigterm_stops_serve_as_pid_1() {
             .output()
             .is_err()
     {
-        eprintln!(
-            "SKIPPED sigterm_stops_serve_as_pid_1: needs root and unshare for a PID namespace"
+        sidecars_tests::skip(
+            "sigterm_stops_serve_as_pid_1",
+            "needs root and unshare for a PID namespace",
         );
         return;
     }
