@@ -1,6 +1,7 @@
 //! Helpers for the end-to-end tests: run the built binaries, wait on
 //! conditions with deadlines, and stand up real targets on 127.0.0.1.
 
+pub mod docker;
 pub mod hostile;
 pub mod prom;
 pub mod prometheus;

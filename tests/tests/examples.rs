@@ -1,0 +1,243 @@
+//! The manifests in examples/: valid against the Kubernetes schema, and every
+//! side-car command in them parses and works against a stand-in.
+
+use serde_json::Value;
+use sidecars_tests::prom::wait_for_sample;
+use sidecars_tests::{get, run, skip, tempdir, Daemon};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn examples() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "examples missing in {}", dir.display());
+    files
+}
+
+/// Every YAML document of a file, as JSON (through Python's yaml, which the
+/// schema validator brings).
+fn documents(path: &Path) -> Option<Vec<Value>> {
+    let out = Command::new("python3")
+        .args(["-c", "import sys, yaml, json; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))"])
+        .arg(path)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| serde_json::from_slice(&out.stdout).unwrap())
+}
+
+fn pod_spec(doc: &Value) -> Option<&Value> {
+    doc.pointer("/spec/template/spec")
+}
+
+#[test]
+fn every_manifest_validates_against_the_kubernetes_schema() {
+    if Command::new("kubernetes-validate")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        skip(
+            "every_manifest_validates_against_the_kubernetes_schema",
+            "kubernetes-validate is not installed (pip install kubernetes-validate)",
+        );
+        return;
+    }
+    for version in ["1.33.0", "1.37.0"] {
+        for file in examples() {
+            let docs = documents(&file).expect("YAML");
+            if docs
+                .iter()
+                .all(|d| d["apiVersion"] == "monitoring.coreos.com/v1")
+            {
+                continue; // a CRD: checked against the Deployments below
+            }
+            let out = Command::new("kubernetes-validate")
+                .args(["--strict", "-k", version])
+                .arg(&file)
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success() && said.contains("passed") && !said.contains("WARN"),
+                "{}: {said}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_podmonitor_selects_the_deployments_and_their_ports() {
+    let Some(docs) = examples()
+        .iter()
+        .map(|f| documents(f))
+        .collect::<Option<Vec<_>>>()
+    else {
+        skip(
+            "the_podmonitor_selects_the_deployments_and_their_ports",
+            "python3 with yaml is not installed",
+        );
+        return;
+    };
+    let docs: Vec<Value> = docs.into_iter().flatten().collect();
+    let monitor = docs
+        .iter()
+        .find(|d| d["kind"] == "PodMonitor")
+        .expect("a PodMonitor");
+    let selector = monitor["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .unwrap();
+    let deployment = docs
+        .iter()
+        .find(|d| {
+            d["kind"] == "Deployment"
+                && selector
+                    .iter()
+                    .all(|(k, v)| d["spec"]["template"]["metadata"]["labels"][k] == *v)
+        })
+        .expect("a Deployment the PodMonitor selects");
+    let spec = pod_spec(deployment).unwrap();
+    let ports: Vec<String> = ["initContainers", "containers"]
+        .iter()
+        .flat_map(|k| spec[k].as_array().unwrap())
+        .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| p["name"].as_str().map(str::to_owned))
+        .collect();
+    for endpoint in monitor["spec"]["podMetricsEndpoints"].as_array().unwrap() {
+        let port = endpoint["port"].as_str().unwrap();
+        assert!(
+            ports.iter().any(|p| p == port),
+            "PodMonitor port {port} is not in the Deployment: {ports:?}"
+        );
+    }
+}
+
+/// Every command of ours in the manifests, with the container it is in.
+fn sidecar_commands() -> Vec<(String, Vec<String>)> {
+    let mut commands = Vec::new();
+    for file in examples() {
+        for doc in documents(&file).unwrap_or_default() {
+            let Some(spec) = pod_spec(&doc) else { continue };
+            for container in ["initContainers", "containers"]
+                .iter()
+                .flat_map(|k| spec[k].as_array().cloned().unwrap_or_default())
+            {
+                let name = format!(
+                    "{}:{}",
+                    file.file_name().unwrap().to_string_lossy(),
+                    container["name"].as_str().unwrap()
+                );
+                let probes = ["readinessProbe", "livenessProbe", "startupProbe"]
+                    .map(|p| container.pointer(&format!("/{p}/exec/command")).cloned());
+                for command in std::iter::once(container.get("command").cloned())
+                    .chain(probes)
+                    .flatten()
+                {
+                    let argv: Vec<String> = command
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|a| a.as_str().unwrap().to_string())
+                        .collect();
+                    let program = Path::new(&argv[0])
+                        .file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .to_string();
+                    if ["ready-check", "latency-exporter", "every", "peerlog-count"]
+                        .contains(&program.as_str())
+                    {
+                        commands.push((
+                            name.clone(),
+                            std::iter::once(program)
+                                .chain(argv[1..].iter().cloned())
+                                .collect(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    commands
+}
+
+#[test]
+fn every_sidecar_command_in_the_manifests_runs_against_a_stand_in() {
+    let commands = sidecar_commands();
+    if commands.is_empty() {
+        skip(
+            "every_sidecar_command_in_the_manifests_runs_against_a_stand_in",
+            "python3 with yaml is not installed",
+        );
+        return;
+    }
+    // The app as the manifests expect it, its log where they look for it.
+    let root = tempdir("example-app");
+    let log = root.join("var/log/app/app.log");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    let app = Daemon::start(
+        "stand-in",
+        &["--listen", "127.0.0.1:0", "--log", log.to_str().unwrap()],
+    );
+    get(&app.addr, "/known-value");
+    let mut programs_seen = std::collections::BTreeSet::new();
+    for (container, argv) in commands {
+        // The Pod's loopback app becomes the stand-in; ports become free ones.
+        let mut args: Vec<String> = argv[1..]
+            .iter()
+            .map(|a| a.replace("127.0.0.1:8080", &app.addr))
+            .map(|a| {
+                if a.starts_with(':') && a[1..].parse::<u16>().is_ok() {
+                    "127.0.0.1:0".into()
+                } else {
+                    a
+                }
+            })
+            .collect();
+        let program = argv[0].as_str();
+        programs_seen.insert(program.to_string());
+        if program == "peerlog-count" {
+            // No shared process namespace here: read the app's root directly.
+            args.insert(0, root.to_str().unwrap().into());
+            args.insert(0, "--root".into());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let listens = args.contains(&"--listen") || args.contains(&"--serve");
+        if !listens {
+            let ran = run(program, &args);
+            assert_eq!(
+                ran.code, 0,
+                "{container}: {argv:?}: {}{}",
+                ran.stdout, ran.stderr
+            );
+            continue;
+        }
+        let mut daemon = Daemon::start(program, &args);
+        match program {
+            "ready-check" => assert_eq!(get(&daemon.addr, "/ready").0, 200, "{container}"),
+            "latency-exporter" => {
+                wait_for_sample(&daemon.addr, "probe_success{target=\"app\"}", |v| v == 1.0);
+            }
+            "every" => {
+                daemon.wait_log("msg=run run=1 result=success");
+            }
+            "peerlog-count" => {
+                wait_for_sample(&daemon.addr, "peerlog_lines_total", |v| v >= 1.0);
+            }
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(
+        programs_seen.len(),
+        4,
+        "the manifests use all four side-cars: {programs_seen:?}"
+    );
+}
