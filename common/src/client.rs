@@ -121,32 +121,32 @@ impl Client {
         Client { agent }
     }
 
+    fn send<B: ureq::AsSendBody>(
+        &self,
+        builder: http::request::Builder,
+        body: B,
+        timeout: Duration,
+    ) -> Result<(Instant, Result<http::Response<ureq::Body>, ureq::Error>), FetchError> {
+        let request = builder
+            .body(body)
+            .map_err(|e| FetchError::Other(e.to_string()))?;
+        let request = self
+            .agent
+            .configure_request(request)
+            .timeout_global(Some(timeout))
+            .build();
+        Ok((Instant::now(), self.agent.run(request)))
+    }
+
     pub fn fetch(&self, req: &Request) -> Result<Reply, FetchError> {
         let mut builder = http::Request::builder().method(req.method).uri(req.url);
         for (name, value) in req.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
-        let bad = |e: http::Error| FetchError::Other(e.to_string());
         // Without a body, send none: not even `Content-Length: 0` on a GET.
         let (started, sent) = match req.body {
-            Some(body) => {
-                let request = builder.body(body).map_err(bad)?;
-                let request = self
-                    .agent
-                    .configure_request(request)
-                    .timeout_global(Some(req.timeout))
-                    .build();
-                (Instant::now(), self.agent.run(request))
-            }
-            None => {
-                let request = builder.body(()).map_err(bad)?;
-                let request = self
-                    .agent
-                    .configure_request(request)
-                    .timeout_global(Some(req.timeout))
-                    .build();
-                (Instant::now(), self.agent.run(request))
-            }
+            Some(body) => self.send(builder, body, req.timeout)?,
+            None => self.send(builder, (), req.timeout)?,
         };
         let mut response = sent.map_err(|e| classify(e, req.timeout))?;
         let status = response.status().as_u16();

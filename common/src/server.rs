@@ -136,6 +136,48 @@ pub fn bind(spec: &str) -> Result<TcpListener, String> {
     TcpListener::bind(&addrs[..]).map_err(fail)
 }
 
+/// Binds `spec` (see `bind`) and serves `handler` on a background thread;
+/// returns the address bound, for the log.
+pub fn start(spec: &str, handler: Arc<dyn Handler>) -> Result<String, String> {
+    let listener = bind(spec)?;
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    spawn(listener, handler).map_err(|e| format!("cannot serve on '{spec}': {e}"))?;
+    Ok(addr)
+}
+
+/// What every exporter serves: `/metrics` from `render`, `/healthz`, and a
+/// short index at `/`.
+pub struct MetricsEndpoint<F> {
+    pub index: &'static str,
+    pub render: F,
+}
+
+impl<F: Fn() -> String + Send + Sync + 'static> Handler for MetricsEndpoint<F> {
+    fn paths(&self) -> &[&'static str] {
+        &["/", "/metrics", "/healthz"]
+    }
+
+    fn handle(&self, request: &Request, _: &mut Defer) -> Option<Response> {
+        Some(match request.path.as_str() {
+            "/metrics" => metrics_response((self.render)()),
+            "/healthz" => Response::text(200, "ok\n"),
+            _ => Response::text(200, self.index),
+        })
+    }
+}
+
+/// A Prometheus text exposition answer.
+pub fn metrics_response(text: String) -> Response {
+    Response {
+        status: 200,
+        content_type: PROMETHEUS_TEXT,
+        body: text.into_bytes(),
+    }
+}
+
 /// Starts serving on background threads and returns at once.
 pub fn spawn(listener: TcpListener, handler: Arc<dyn Handler>) -> io::Result<()> {
     listener.set_nonblocking(true)?;

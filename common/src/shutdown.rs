@@ -109,12 +109,18 @@ impl Default for Shutdown {
 }
 
 fn stop_signals() -> libc::sigset_t {
-    // SAFETY: sigemptyset initialises the set before sigaddset reads it.
+    signal_set(&[libc::SIGTERM, libc::SIGINT])
+}
+
+/// A signal set holding `signals`, for sigwait and masks.
+pub fn signal_set(signals: &[libc::c_int]) -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the set before sigaddset writes to it.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGINT);
+        for signal in signals {
+            libc::sigaddset(&mut set, *signal);
+        }
         set
     }
 }

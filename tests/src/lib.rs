@@ -139,20 +139,8 @@ impl Daemon {
             .spawn()
             .expect("spawn");
         let log = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let stdout = child.stdout.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(format!("stdout: {line}"));
-            }
-        });
+        collect_lines(child.stderr.take().unwrap(), log.clone(), "");
+        collect_lines(child.stdout.take().unwrap(), log.clone(), "stdout: ");
         let mut daemon = Daemon {
             child,
             log,
@@ -221,6 +209,55 @@ impl Daemon {
     pub fn rss_kib(&self) -> u64 {
         proc_status_kib(self.pid(), "VmRSS:")
     }
+}
+
+/// Appends each line read from `pipe` to `sink`, on a thread of its own.
+fn collect_lines(
+    pipe: impl Read + Send + 'static,
+    sink: Arc<Mutex<Vec<String>>>,
+    prefix: &'static str,
+) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(format!("{prefix}{line}"));
+        }
+    });
+}
+
+/// Starts a workspace binary as PID 1 of a new PID namespace (`unshare`),
+/// where the kernel ignores signals the program does not handle itself.
+/// Returns the `unshare` process and the program's PID, or None when this
+/// machine cannot (not root, or no unshare).
+pub fn start_as_pid_1(name: &str, args: &[&str], listens: bool) -> Option<(Daemon, i32)> {
+    if !is_root() || Command::new("unshare").arg("--version").output().is_err() {
+        return None;
+    }
+    let unshare = Daemon::start_command(
+        Command::new("unshare")
+            .args(["--pid", "--fork", "--kill-child"])
+            .arg(bin(name))
+            .args(args),
+        listens,
+    );
+    // The program is unshare's only child.
+    let children = format!("/proc/{}/task/{}/children", unshare.pid(), unshare.pid());
+    let mut pid = 0;
+    wait_until("unshare's child", Duration::from_secs(5), || {
+        pid = std::fs::read_to_string(&children)
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        pid > 0
+    });
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("NSpid:") && l.trim_end().ends_with("\t1")),
+        "not PID 1: {status}"
+    );
+    Some((unshare, pid))
 }
 
 impl Drop for Daemon {

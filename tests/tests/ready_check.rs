@@ -2,7 +2,7 @@
 //! per check) and an httpGet target (`--serve`).
 
 use sidecars_tests::target::{Reply, Target};
-use sidecars_tests::{get, hostile, is_root, run, tempdir, wait_until, Daemon};
+use sidecars_tests::{get, hostile, run, tempdir, Daemon};
 use std::time::{Duration, Instant, SystemTime};
 
 fn known_value(value: i64) -> Target {
@@ -517,45 +517,16 @@ fn sigterm_stops_serve_at_once_with_status_0() {
 /// take SIGTERM itself.
 #[test]
 fn sigterm_stops_serve_as_pid_1() {
-    if !is_root()
-        || std::process::Command::new("unshare")
-            .arg("--version")
-            .output()
-            .is_err()
-    {
-        sidecars_tests::skip(
+    let target = known_value(5);
+    let url = target.url("/");
+    let args = ["--serve", "127.0.0.1:0", "--http", &url];
+    let Some((mut unshare, pid)) = sidecars_tests::start_as_pid_1("ready-check", &args, true)
+    else {
+        return sidecars_tests::skip(
             "sigterm_stops_serve_as_pid_1",
             "needs root and unshare for a PID namespace",
         );
-        return;
-    }
-    let target = known_value(5);
-    let bin = sidecars_tests::bin("ready-check");
-    let mut unshare = Daemon::start_command(
-        std::process::Command::new("unshare")
-            .args(["--pid", "--fork", "--kill-child"])
-            .arg(&bin)
-            .args(["--serve", "127.0.0.1:0", "--http", &target.url("/")]),
-        true,
-    );
-    // The program is unshare's only child, and PID 1 of the new namespace.
-    let children = format!("/proc/{}/task/{}/children", unshare.pid(), unshare.pid());
-    let mut pid = 0;
-    wait_until("unshare's child", Duration::from_secs(5), || {
-        pid = std::fs::read_to_string(&children)
-            .unwrap_or_default()
-            .trim()
-            .parse()
-            .unwrap_or(0);
-        pid > 0
-    });
-    let nspid = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    assert!(
-        nspid
-            .lines()
-            .any(|l| l.starts_with("NSpid:") && l.trim_end().ends_with("\t1")),
-        "{nspid}"
-    );
+    };
     let started = Instant::now();
     // SAFETY: signalling a process this test started.
     unsafe { libc::kill(pid, libc::SIGTERM) };

@@ -8,6 +8,7 @@ mod stats;
 use common::cli::{Program, EXIT_FAILURE};
 use common::client::{Client, Request};
 use common::log;
+use common::server::MetricsEndpoint;
 use common::shutdown::Shutdown;
 use options::{Job, Options};
 use stats::Stats;
@@ -70,15 +71,13 @@ fn main() {
     let reaper = program::Reaper::start();
     let stats = Arc::new(Stats::new());
     if let Some(listen) = &options.listen {
-        let listener = common::server::bind(listen)
+        let stats = stats.clone();
+        let endpoint = MetricsEndpoint {
+            index: "every: /metrics, /healthz\n",
+            render: move || stats.render(),
+        };
+        let addr = common::server::start(listen, Arc::new(endpoint))
             .unwrap_or_else(|e| PROGRAM.config_exit(&format!("--listen: {e}")));
-        let addr = listener
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        if let Err(e) = common::server::spawn(listener, stats.clone()) {
-            PROGRAM.config_exit(&format!("--listen: {e}"));
-        }
         log::info("serving", &[("addr", &addr)]);
     }
     std::process::exit(schedule(&options, &stats, &shutdown, &reaper));

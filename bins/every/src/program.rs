@@ -104,9 +104,8 @@ impl Reaper {
         // exec: the program must start with none blocked.
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
-            command.pre_exec(|| {
-                let mut none: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut none);
+            let none = common::shutdown::signal_set(&[]);
+            command.pre_exec(move || {
                 libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
                 Ok(())
             });
@@ -162,13 +161,7 @@ fn signal_group(pid: i32, signal: i32) {
 }
 
 fn sigchld_set() -> libc::sigset_t {
-    // SAFETY: sigemptyset initialises the set before sigaddset reads it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGCHLD);
-        set
-    }
+    common::shutdown::signal_set(&[libc::SIGCHLD])
 }
 
 /// A signal's name for the log.

@@ -2,7 +2,6 @@
 
 use common::process_metrics::ProcessMetrics;
 use common::prom::{Histogram, Kind, Writer};
-use common::server::{Defer, Handler, Request, Response, PROMETHEUS_TEXT};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -58,7 +57,7 @@ impl Stats {
             .skipped += ticks;
     }
 
-    fn render(&self) -> String {
+    pub fn render(&self) -> String {
         let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         let mut w = Writer::new();
         w.family(
@@ -99,23 +98,5 @@ impl Stats {
         drop(counts);
         self.process.write(&mut w);
         w.finish()
-    }
-}
-
-impl Handler for Stats {
-    fn paths(&self) -> &[&'static str] {
-        &["/", "/metrics", "/healthz"]
-    }
-
-    fn handle(&self, request: &Request, _: &mut Defer) -> Option<Response> {
-        Some(match request.path.as_str() {
-            "/metrics" => Response {
-                status: 200,
-                content_type: PROMETHEUS_TEXT,
-                body: self.render().into_bytes(),
-            },
-            "/healthz" => Response::text(200, "ok\n"),
-            _ => Response::text(200, "every: /metrics, /healthz\n"),
-        })
     }
 }

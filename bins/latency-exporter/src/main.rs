@@ -10,7 +10,7 @@ use board::Board;
 use common::cli::Program;
 use common::client::Client;
 use common::log;
-use common::server::{Defer, Handler, Later, Request, Response, PROMETHEUS_TEXT};
+use common::server::{metrics_response, Defer, Handler, Later, Request, Response};
 use common::shutdown::Shutdown;
 use options::Schedule;
 use probe::Prober;
@@ -65,8 +65,6 @@ const INDEX: &str = "latency-exporter: Prometheus metrics of synthetic HTTP prob
 fn main() {
     let options = PROGRAM.parse(options::parse);
     let shutdown = Shutdown::install();
-    let listener = common::server::bind(&options.listen)
-        .unwrap_or_else(|e| PROGRAM.config_exit(&format!("--listen: {e}")));
     let prober = Arc::new(Prober {
         client: Client::new(
             concat!("latency-exporter/", env!("CARGO_PKG_VERSION")),
@@ -100,17 +98,12 @@ fn main() {
             Some(OnScrape::start(board.clone(), prober, options.timeout)),
         ),
     };
-    let addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
     let exporter = Arc::new(Exporter {
         board: board.clone(),
         on_scrape,
     });
-    if let Err(e) = common::server::spawn(listener, exporter) {
-        PROGRAM.config_exit(&format!("--listen: {e}"));
-    }
+    let addr = common::server::start(&options.listen, exporter)
+        .unwrap_or_else(|e| PROGRAM.config_exit(&format!("--listen: {e}")));
     log::info(
         "serving",
         &[
@@ -168,19 +161,11 @@ impl Handler for Exporter {
                     );
                     None
                 }
-                None => Some(metrics(self.board.render())),
+                None => Some(metrics_response(self.board.render())),
             },
             "/healthz" => Some(Response::text(200, "ok\n")),
             _ => Some(Response::text(200, INDEX)),
         }
-    }
-}
-
-fn metrics(text: String) -> Response {
-    Response {
-        status: 200,
-        content_type: PROMETHEUS_TEXT,
-        body: text.into_bytes(),
     }
 }
 
@@ -217,7 +202,7 @@ impl OnScrape {
                 let scrapes =
                     std::mem::take(&mut lock.lock().unwrap_or_else(|e| e.into_inner()).scrapes);
                 for later in scrapes {
-                    later.send(metrics(text.clone()));
+                    later.send(metrics_response(text.clone()));
                 }
             })
             .expect("spawn the scrape thread");

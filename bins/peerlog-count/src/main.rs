@@ -9,6 +9,7 @@ mod publish;
 
 use common::cli::{self, usage, Program, Stop, EXIT_FAILURE};
 use common::log;
+use common::server::MetricsEndpoint;
 use common::shutdown::Shutdown;
 use discover::{Found, Peer, PeerChoice};
 use follow::Follower;
@@ -153,16 +154,13 @@ fn main() {
     let shutdown = Shutdown::install();
     let totals = Arc::new(Mutex::new(Totals::new(&options.matches)));
     if let Some(listen) = &options.listen {
-        let listener = common::server::bind(listen)
+        let metrics = publish::Metrics::new(totals.clone());
+        let endpoint = MetricsEndpoint {
+            index: "peerlog-count: /metrics, /healthz\n",
+            render: move || metrics.render(),
+        };
+        let addr = common::server::start(listen, Arc::new(endpoint))
             .unwrap_or_else(|e| PROGRAM.config_exit(&format!("--listen: {e}")));
-        let addr = listener
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        let handler = Arc::new(publish::Metrics::new(totals.clone()));
-        if let Err(e) = common::server::spawn(listener, handler) {
-            PROGRAM.config_exit(&format!("--listen: {e}"));
-        }
         log::info("serving", &[("addr", &addr)]);
     }
     std::process::exit(follow_forever(&options, &totals, &shutdown));

@@ -6,7 +6,6 @@ use common::client::{Client, Request};
 use common::log;
 use common::process_metrics::ProcessMetrics;
 use common::prom::{Kind, Writer};
-use common::server::{Defer, Handler, Response, PROMETHEUS_TEXT};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -73,7 +72,7 @@ impl Metrics {
         }
     }
 
-    fn render(&self) -> String {
+    pub fn render(&self) -> String {
         let t = self
             .totals
             .lock()
@@ -128,24 +127,6 @@ impl Metrics {
         }
         self.process.write(&mut w);
         w.finish()
-    }
-}
-
-impl Handler for Metrics {
-    fn paths(&self) -> &[&'static str] {
-        &["/", "/metrics", "/healthz"]
-    }
-
-    fn handle(&self, request: &common::server::Request, _: &mut Defer) -> Option<Response> {
-        Some(match request.path.as_str() {
-            "/metrics" => Response {
-                status: 200,
-                content_type: PROMETHEUS_TEXT,
-                body: self.render().into_bytes(),
-            },
-            "/healthz" => Response::text(200, "ok\n"),
-            _ => Response::text(200, "peerlog-count: /metrics, /healthz\n"),
-        })
     }
 }
 

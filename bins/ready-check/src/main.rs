@@ -104,17 +104,10 @@ fn serve(
     cache: std::time::Duration,
 ) {
     let shutdown = common::shutdown::Shutdown::install();
-    let listener = common::server::bind(addr)
-        .unwrap_or_else(|e| PROGRAM.config_exit(&format!("--serve: {e}")));
-    let local = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
     let count = checks.len();
     let readiness = Arc::new(serve::Readiness::start(checks, client, budget, cache));
-    if let Err(e) = common::server::spawn(listener, readiness) {
-        PROGRAM.config_exit(&format!("--serve: {e}"));
-    }
+    let local = common::server::start(addr, readiness)
+        .unwrap_or_else(|e| PROGRAM.config_exit(&format!("--serve: {e}")));
     log::info("serving", &[("addr", &local), ("checks", &count)]);
     let signal = shutdown.wait();
     log::info("stopping", &[("signal", &signal)]);

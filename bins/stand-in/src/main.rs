@@ -150,21 +150,14 @@ fn main() {
             file.unwrap_or_else(|e| PROGRAM.config_exit(&format!("--log {}: {e}", path.display()))),
         )
     });
-    let listener = common::server::bind(&listen)
-        .unwrap_or_else(|e| PROGRAM.config_exit(&format!("--listen: {e}")));
-    let addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
     let app = App {
         value: AtomicI64::new(5),
         flushes: AtomicU64::new(0),
         requests: AtomicU64::new(0),
         log,
     };
-    if let Err(e) = common::server::spawn(listener, Arc::new(app)) {
-        PROGRAM.config_exit(&format!("--listen: {e}"));
-    }
+    let addr = common::server::start(&listen, Arc::new(app))
+        .unwrap_or_else(|e| PROGRAM.config_exit(&format!("--listen: {e}")));
     common::log::info("serving", &[("addr", &addr)]);
     let signal = shutdown.wait();
     common::log::info("stopping", &[("signal", &signal)]);
