@@ -60,12 +60,7 @@ pub fn run(name: &str, args: &[&str]) -> Ran {
 
 pub fn run_command(command: &mut Command) -> Ran {
     let started = Instant::now();
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn_piped(command);
     let stdout = drain(child.stdout.take().unwrap());
     let stderr = drain(child.stderr.take().unwrap());
     let (status, max_rss_kib) = wait4_with_deadline(&mut child, Duration::from_secs(30));
@@ -77,6 +72,16 @@ pub fn run_command(command: &mut Command) -> Ran {
         elapsed,
         max_rss_kib,
     }
+}
+
+/// Spawns with no stdin and both outputs piped to us.
+fn spawn_piped(command: &mut Command) -> Child {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn")
 }
 
 fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
@@ -132,12 +137,7 @@ impl Daemon {
     }
 
     pub fn start_command(command: &mut Command, listens: bool) -> Daemon {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
+        let mut child = spawn_piped(command);
         let log = Arc::new(Mutex::new(Vec::new()));
         collect_lines(child.stderr.take().unwrap(), log.clone(), "");
         collect_lines(child.stdout.take().unwrap(), log.clone(), "stdout: ");

@@ -190,21 +190,7 @@ fn a_whole_pod_runs_and_stops_cleanly() {
     assert_eq!(runs["every_skipped_total"], 0.0);
 
     // Stop the load makers as the kubelet stops side-cars: SIGTERM, exit 0 within 1 s.
-    for container in [&every, &latency, &ready] {
-        let (code, took) = container.stop();
-        assert_eq!(
-            code,
-            0,
-            "{} exited {code}: {}",
-            container.name,
-            container.logs()
-        );
-        assert!(
-            took < Duration::from_secs(1),
-            "{} took {took:?} to stop",
-            container.name
-        );
-    }
+    stop_cleanly(&[&every, &latency, &ready]);
     let flushes = get(&app_addr, "/stats").1;
     let flushes: f64 = flushes
         .split("\"flushes\": ")
@@ -231,7 +217,13 @@ fn a_whole_pod_runs_and_stops_cleanly() {
         log.len() as f64
     );
 
-    for container in [&peerlog, &app, &pause] {
+    stop_cleanly(&[&peerlog, &app, &pause]);
+}
+
+/// SIGTERM each in turn (the pause container last, as the kubelet does):
+/// each must exit 0 within a second.
+fn stop_cleanly(containers: &[&Container]) {
+    for container in containers {
         let (code, took) = container.stop();
         assert_eq!(
             code,
