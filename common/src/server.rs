@@ -262,12 +262,14 @@ impl Sockets {
             fds.push(pollfd(self.wake.as_raw_fd(), libc::POLLIN));
             let mut next_deadline = now + Duration::from_secs(1);
             for conn in &self.conns {
-                let events = match conn.state {
-                    State::Reading => libc::POLLIN,
-                    State::Writing { .. } => libc::POLLOUT,
-                    State::Waiting => 0,
+                // A waiting connection is not polled at all (fd -1): a client
+                // that hung up would otherwise report POLLHUP in a busy loop.
+                let (fd, events) = match conn.state {
+                    State::Reading => (conn.stream.as_raw_fd(), libc::POLLIN),
+                    State::Writing { .. } => (conn.stream.as_raw_fd(), libc::POLLOUT),
+                    State::Waiting => (-1, 0),
                 };
-                fds.push(pollfd(conn.stream.as_raw_fd(), events));
+                fds.push(pollfd(fd, events));
                 if !matches!(conn.state, State::Waiting) {
                     next_deadline = next_deadline.min(conn.deadline);
                 }

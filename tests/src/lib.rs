@@ -353,3 +353,13 @@ pub fn skip(test: &str, reason: &str) {
         }
     }
 }
+
+/// CPU time a process has used so far, all its threads, from schedstat.
+pub fn cpu_time(pid: i32) -> Duration {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the process's tasks");
+    let nanos: u64 = tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
+}

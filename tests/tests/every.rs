@@ -346,7 +346,11 @@ fn sigterm_during_a_slow_run_lets_the_request_complete_then_exits_0() {
     assert_eq!(code, 0);
     assert_eq!(target.answered(), 1, "the run in flight was cut short");
     assert_eq!(target.hit_count(), 1, "a new run started after SIGTERM");
-    every.wait_log("msg=run run=1 result=success status=200");
+    let line = every.wait_log("msg=run run=1 result=success status=200");
+    assert!(
+        line.contains(" start=20") && line.contains(" duration="),
+        "{line}"
+    );
 }
 
 /// As PID 1, orphans re-parented to `every` are reaped, not left as zombies.

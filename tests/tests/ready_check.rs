@@ -2,7 +2,7 @@
 //! per check) and an httpGet target (`--serve`).
 
 use sidecars_tests::target::{Reply, Target};
-use sidecars_tests::{get, hostile, run, tempdir, Daemon};
+use sidecars_tests::{get, hostile, run, tempdir, wait_until, Daemon};
 use std::time::{Duration, Instant, SystemTime};
 
 fn known_value(value: i64) -> Target {
@@ -537,4 +537,61 @@ fn sigterm_stops_serve_as_pid_1() {
         "took {:?}",
         started.elapsed()
     );
+}
+
+/// Probes that hang up while waiting for a slow check must not make the
+/// server spin: it keeps their slots, unpolled, until the check answers.
+#[test]
+fn probes_that_hang_up_while_waiting_cost_no_cpu() {
+    let target = Target::start(|_| Reply::delayed(Duration::from_millis(800), "{}"));
+    let probe = Daemon::start(
+        "ready-check",
+        &[
+            "--serve",
+            "127.0.0.1:0",
+            "--timeout",
+            "2s",
+            "--http",
+            &target.url("/"),
+        ],
+    );
+    let before = sidecars_tests::cpu_time(probe.pid());
+    for _ in 0..20 {
+        use std::io::Write;
+        let mut client = std::net::TcpStream::connect(&probe.addr).unwrap();
+        client
+            .write_all(b"GET /ready HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        // Gone before the answer, with a reset (linger 0): the socket then
+        // reports POLLHUP|POLLERR whatever events are asked for.
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        use std::os::fd::AsRawFd;
+        // SAFETY: setting a socket option on a socket we own.
+        unsafe {
+            libc::setsockopt(
+                client.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+    }
+    wait_until(
+        "the check to reach the target",
+        Duration::from_secs(5),
+        || target.hit_count() == 1,
+    );
+    wait_until("the slow check to finish", Duration::from_secs(5), || {
+        target.answered() == 1
+    });
+    let used = sidecars_tests::cpu_time(probe.pid()) - before;
+    assert!(
+        used < Duration::from_millis(50),
+        "the server used {used:?} of CPU while waiting"
+    );
+    assert_eq!(get(&probe.addr, "/live").0, 200);
 }

@@ -114,15 +114,17 @@ fn schedule(
         }
         runs += 1;
         let began = Instant::now();
+        let run_start = common::log::timestamp(std::time::SystemTime::now());
         let (ok, detail) = run_once(&options.job, options.timeout, &client, reaper);
         let took = began.elapsed();
         stats.record(ok, took);
         let result = if ok { "success" } else { "failure" };
         let duration = common::duration::format(took);
-        let fields: [common::log::Field; 4] = [
+        let fields: [common::log::Field; 5] = [
             ("run", &runs),
             ("result", &result),
             (detail.0, &detail.1),
+            ("start", &run_start),
             ("duration", &duration),
         ];
         if ok {
