@@ -111,10 +111,12 @@ impl Client {
             .max_idle_connections_per_host(0)
             .user_agent(user_agent)
             .allow_non_standard_methods(true)
-            // Below musl's mmap threshold: two fresh 128 KiB mappings per
-            // request are measurable in an exec probe that lives 1 ms.
-            .input_buffer_size(64 * 1024)
-            .output_buffer_size(16 * 1024)
+            // Every request has a fresh connection and so fresh, zero-filled
+            // buffers: ureq's 128 KiB defaults cost more than the request
+            // itself. 16 KiB holds any sane response head; 8 KiB the request's.
+            .input_buffer_size(16 * 1024)
+            .max_response_header_size(16 * 1024)
+            .output_buffer_size(8 * 1024)
             .build();
         let agent =
             ureq::Agent::with_parts(config, DefaultConnector::new(), LiteralFirst::default());
