@@ -1,19 +1,123 @@
-//! A whole Pod, for real, on the Docker engine: a pause-like first container
-//! holds the namespaces and is PID 1, the stand-in app runs in its own
-//! scratch image writing its log in its own filesystem, and the four
-//! side-cars join it with the users and capabilities the manifests set. A
-//! real Prometheus scrapes them through ports published on 127.0.0.1.
+//! A whole Pod, for real, two ways. On the Docker engine: a pause-like first
+//! container holds the namespaces and is PID 1, the stand-in app runs in its
+//! own scratch image writing its log in its own filesystem, and the four
+//! side-cars join it with the users and capabilities the manifests set,
+//! reached through ports published on 127.0.0.1. Without an engine (and as
+//! well, when root): a new PID namespace whose PID 1 is the pause, the
+//! stand-in chroot'ed into its own root directory, the side-cars entered
+//! into the namespace with nsenter. Either way a real Prometheus scrapes
+//! them, and every container stops on SIGTERM with status 0 within 1 s.
 
 use sidecars_tests::docker::{sidecars_image, stand_in_image, unavailable, Container};
 use sidecars_tests::prom::{scrape, wait_for_sample};
 use sidecars_tests::prometheus::Prometheus;
-use sidecars_tests::{get, skip, wait_until};
+use sidecars_tests::{get, is_root, skip, tempdir, wait_until, Daemon};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// Where the Pod's parts answer, as seen from the test.
+struct Addrs {
+    app: String,
+    ready: String,
+    latency: String,
+    every: String,
+    peerlog: String,
+}
+
+/// Everything the Pod must show while it runs (`app_url` as the side-cars
+/// reach the app; `peerlog_log` reads peerlog-count's log so far). Returns
+/// with the load makers still running.
+fn check_running_pod(
+    addrs: &Addrs,
+    started: Instant,
+    app_url: &str,
+    peerlog_log: impl Fn() -> String,
+) {
+    // ready-check passes, then fails when the app turns unready, and back.
+    wait_until("ready-check to answer 200", Duration::from_secs(10), || {
+        sidecars_tests::http(&addrs.ready, "GET", "/ready").is_ok_and(|(s, _, _)| s == 200)
+    });
+    get(&addrs.app, "/set?value=4");
+    let (status, body) = get(&addrs.ready, "/ready");
+    assert_eq!(
+        (status, body),
+        (503, format!("FAIL {app_url}: /value is 4, want == 5\n"))
+    );
+    get(&addrs.app, "/set?value=5");
+    assert_eq!(get(&addrs.ready, "/ready").0, 200);
+
+    // peerlog-count found the app by its root, not the namespace's PID 1.
+    wait_until(
+        "peerlog-count to find the app",
+        Duration::from_secs(10),
+        || peerlog_log().contains("msg=\"peer found\""),
+    );
+    let found = peerlog_log();
+    assert!(found.contains("comm=stand-in"), "{found}");
+    let peer_pid = wait_for_sample(&addrs.peerlog, "peerlog_up", |v| v == 1.0)["peerlog_peer_pid"];
+    assert!(peer_pid > 1.0, "picked PID {peer_pid}");
+
+    // A real Prometheus sees the probe, the runs and the line count.
+    match Prometheus::start(&[&addrs.latency, &addrs.every, &addrs.peerlog]) {
+        Some(prometheus) => {
+            prometheus.wait_for("probe_success{target=\"app\"}", |v| v == 1.0);
+            prometheus.wait_for("peerlog_lines_total", |v| v > 0.0);
+            prometheus.wait_for("sum(every_runs_total)", |v| v > 0.0);
+        }
+        None => skip("the Pod's Prometheus part", "prometheus is not installed"),
+    }
+
+    // every reaches its endpoint on schedule: a run per 200 ms since it
+    // started, none skipped.
+    let runs = wait_for_sample(&addrs.every, "every_runs_total{result=\"success\"}", |v| {
+        v >= 10.0
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let done = runs["every_runs_total{result=\"success\"}"];
+    assert!(
+        done <= elapsed / 0.2 + 1.0 && done >= elapsed / 0.2 - 10.0,
+        "{done} runs in {elapsed:.1}s at 200ms"
+    );
+    assert_eq!(runs["every_skipped_total"], 0.0);
+}
+
+/// After the load makers stopped: the app saw every flush, and peerlog-count
+/// counted exactly the lines of the now quiet log.
+fn check_quiet_pod(addrs: &Addrs, runs_before_stop: f64, read_log: impl Fn() -> Vec<u8>) {
+    let stats = get(&addrs.app, "/stats").1;
+    let flushes: f64 = stats
+        .split("\"flushes\": ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        flushes >= runs_before_stop,
+        "the app saw {flushes} flushes of {runs_before_stop} runs"
+    );
+    // The /stats request above was logged too: read the log after it.
+    let log = read_log();
+    let lines = log.iter().filter(|&&b| b == b'\n').count() as f64;
+    assert!(lines > 20.0);
+    wait_for_sample(&addrs.peerlog, "peerlog_lines_total", |v| v == lines);
+    assert_eq!(
+        scrape(&addrs.peerlog).1["peerlog_bytes_total"],
+        log.len() as f64
+    );
+}
+
+fn every_runs(addrs: &Addrs) -> f64 {
+    scrape(&addrs.every).1["every_runs_total{result=\"success\"}"]
+}
+
 #[test]
-fn a_whole_pod_runs_and_stops_cleanly() {
+fn a_whole_pod_on_docker_runs_and_stops_cleanly() {
     if let Some(why) = unavailable() {
-        return skip("a_whole_pod_runs_and_stops_cleanly", &why);
+        return skip("a_whole_pod_on_docker_runs_and_stops_cleanly", &why);
     }
     let image = sidecars_image();
     // The pause container: `every` with nothing due for a year is PID 1,
@@ -31,23 +135,24 @@ fn a_whole_pod_runs_and_stops_cleanly() {
     let pause = Container::run("pause", &args);
     pause.wait_log("msg=scheduled");
     let namespaces = format!("container:{}", pause.name);
-    let join = [
-        "--network",
-        namespaces.as_str(),
-        "--pid",
-        namespaces.as_str(),
-    ];
-    let locked = [
-        "--read-only",
-        "--cap-drop",
-        "ALL",
-        "--security-opt",
-        "no-new-privileges",
-    ];
-    let with = |user: &'static str, rest: &[&str]| -> Vec<String> {
+    let joined = |user: &str, rest: &[&str]| -> Vec<String> {
+        let locked = [
+            "--read-only",
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
+        ];
+        let join = [
+            "--network",
+            &namespaces,
+            "--pid",
+            &namespaces,
+            "--user",
+            user,
+        ];
         join.iter()
             .chain(&locked)
-            .chain(&["--user", user])
             .chain(rest)
             .map(|s| s.to_string())
             .collect()
@@ -57,22 +162,22 @@ fn a_whole_pod_runs_and_stops_cleanly() {
     };
 
     // The app: read-only root, its log on a writable tmpfs (the manifests' emptyDir).
-    let stand_in = stand_in_image();
     let app = run(
         "app",
-        with(
+        joined(
             "101:101",
             &[
                 "--tmpfs",
                 "/var/log/app:uid=101,gid=101,mode=0755",
-                &stand_in,
+                &stand_in_image(),
             ],
         ),
     );
     let started = Instant::now();
+    let app_url = "http://127.0.0.1:8080/known-value";
     let ready = run(
         "ready-check",
-        with(
+        joined(
             "65532:65532",
             &[
                 &image,
@@ -80,7 +185,7 @@ fn a_whole_pod_runs_and_stops_cleanly() {
                 "--serve",
                 ":8081",
                 "--http",
-                "http://127.0.0.1:8080/known-value",
+                app_url,
                 "--json",
                 "/value == 5",
             ],
@@ -88,7 +193,7 @@ fn a_whole_pod_runs_and_stops_cleanly() {
     );
     let latency = run(
         "latency-exporter",
-        with(
+        joined(
             "65532:65532",
             &[
                 &image,
@@ -98,13 +203,13 @@ fn a_whole_pod_runs_and_stops_cleanly() {
                 "--interval",
                 "500ms",
                 "--target",
-                "app=http://127.0.0.1:8080/known-value",
+                &format!("app={app_url}"),
             ],
         ),
     );
     let every = run(
         "every",
-        with(
+        joined(
             "65532:65532",
             &[
                 &image,
@@ -119,7 +224,7 @@ fn a_whole_pod_runs_and_stops_cleanly() {
     // The app's UID, so that its /proc/PID/root is ours to read.
     let peerlog = run(
         "peerlog-count",
-        with(
+        joined(
             "101:101",
             &[
                 &image,
@@ -133,95 +238,25 @@ fn a_whole_pod_runs_and_stops_cleanly() {
         ),
     );
 
-    let app_addr = pause.published(8080);
-    let ready_addr = pause.published(8081);
-    let (latency_addr, every_addr, peerlog_addr) = (
-        pause.published(9100),
-        pause.published(9101),
-        pause.published(9102),
-    );
-
-    // ready-check passes, then fails when the app turns unready, and back.
-    wait_until("ready-check to answer 200", Duration::from_secs(10), || {
-        sidecars_tests::http(&ready_addr, "GET", "/ready").is_ok_and(|(s, _, _)| s == 200)
-    });
-    get(&app_addr, "/set?value=4");
-    let (status, body) = get(&ready_addr, "/ready");
-    assert_eq!(
-        (status, body.as_str()),
-        (
-            503,
-            "FAIL http://127.0.0.1:8080/known-value: /value is 4, want == 5\n"
-        )
-    );
-    get(&app_addr, "/set?value=5");
-    assert_eq!(get(&ready_addr, "/ready").0, 200);
-
-    // peerlog-count found the app by its root, not the namespace's PID 1.
-    let found = peerlog.wait_log("msg=\"peer found\"");
-    assert!(found.contains("comm=stand-in"), "{found}");
-    let peer_pid = wait_for_sample(&peerlog_addr, "peerlog_up", |v| v == 1.0)["peerlog_peer_pid"];
-    assert!(peer_pid > 1.0, "picked PID {peer_pid}");
-
-    // A real Prometheus sees the probe and the line count.
-    if let Some(prometheus) = Prometheus::start(&[&latency_addr, &every_addr, &peerlog_addr]) {
-        prometheus.wait_for("probe_success{target=\"app\"}", |v| v == 1.0);
-        prometheus.wait_for("peerlog_lines_total", |v| v > 0.0);
-        prometheus.wait_for("sum(every_runs_total)", |v| v > 0.0);
-    } else {
-        skip(
-            "a_whole_pod_runs_and_stops_cleanly (Prometheus part)",
-            "prometheus is not installed",
-        );
-    }
-
-    // every reaches its endpoint on schedule: one run per 200 ms since it
-    // started, none skipped, each one seen by the app.
-    let runs = wait_for_sample(&every_addr, "every_runs_total{result=\"success\"}", |v| {
-        v >= 10.0
-    });
-    let elapsed = started.elapsed().as_secs_f64();
-    let expected = elapsed / 0.2;
-    let done = runs["every_runs_total{result=\"success\"}"];
-    assert!(
-        done <= expected + 1.0 && done >= expected - 10.0,
-        "{done} runs in {elapsed:.1}s at 200ms"
-    );
-    assert_eq!(runs["every_skipped_total"], 0.0);
-
-    // Stop the load makers as the kubelet stops side-cars: SIGTERM, exit 0 within 1 s.
+    let addrs = Addrs {
+        app: pause.published(8080),
+        ready: pause.published(8081),
+        latency: pause.published(9100),
+        every: pause.published(9101),
+        peerlog: pause.published(9102),
+    };
+    check_running_pod(&addrs, started, app_url, || peerlog.logs());
+    let runs = every_runs(&addrs);
+    // Side-cars stop first, as the kubelet does, the pause container last.
     stop_cleanly(&[&every, &latency, &ready]);
-    let flushes = get(&app_addr, "/stats").1;
-    let flushes: f64 = flushes
-        .split("\"flushes\": ")
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(
-        flushes >= done,
-        "the app saw {flushes} flushes of {done} runs"
-    );
-
-    // The log is quiet now: peerlog-count counts exactly its lines, read here
-    // through the app's root as the host sees it.
-    let log = std::fs::read(format!("/proc/{}/root/var/log/app/app.log", app.host_pid())).unwrap();
-    let lines = log.iter().filter(|&&b| b == b'\n').count() as f64;
-    assert!(lines > 20.0);
-    wait_for_sample(&peerlog_addr, "peerlog_lines_total", |v| v == lines);
-    assert_eq!(
-        scrape(&peerlog_addr).1["peerlog_bytes_total"],
-        log.len() as f64
-    );
-
+    let app_pid = app.host_pid();
+    check_quiet_pod(&addrs, runs, || {
+        std::fs::read(format!("/proc/{app_pid}/root/var/log/app/app.log")).unwrap()
+    });
     stop_cleanly(&[&peerlog, &app, &pause]);
 }
 
-/// SIGTERM each in turn (the pause container last, as the kubelet does):
-/// each must exit 0 within a second.
+/// SIGTERM each in turn: each must exit 0 within a second.
 fn stop_cleanly(containers: &[&Container]) {
     for container in containers {
         let (code, took) = container.stop();
@@ -238,4 +273,192 @@ fn stop_cleanly(containers: &[&Container]) {
             container.name
         );
     }
+}
+
+/// A process in the Pod's namespaces: `nsenter` and the program it forked.
+struct InPod {
+    nsenter: Daemon,
+    pid: i32,
+}
+
+impl InPod {
+    /// Enters the PID and mount namespaces of `pause` (so /proc is the
+    /// Pod's), then execs `argv`.
+    fn start(pause: i32, user: Option<&str>, argv: &[&str]) -> InPod {
+        let mut command = Command::new("nsenter");
+        command.args(["--target", &pause.to_string(), "--pid", "--mount"]);
+        if let Some(user) = user {
+            command.args(["--setuid", user, "--setgid", user]);
+        }
+        command.arg("--").args(argv);
+        let nsenter = Daemon::start_command(
+            &mut command,
+            argv.contains(&"--listen") || argv.contains(&"--serve"),
+        );
+        let pid = only_child(nsenter.pid());
+        InPod { nsenter, pid }
+    }
+
+    /// SIGTERM to the program: it must exit 0 within a second.
+    fn stop(&mut self, name: &str) {
+        let started = Instant::now();
+        // SAFETY: signalling a process this test started.
+        unsafe { libc::kill(self.pid, libc::SIGTERM) };
+        let (code, _) = self.nsenter.wait_exit(Duration::from_secs(5));
+        let took = started.elapsed();
+        assert_eq!(code, 0, "{name} exited {code}: {:?}", self.nsenter.log());
+        assert!(
+            took < Duration::from_secs(1),
+            "{name} took {took:?} to stop"
+        );
+    }
+}
+
+fn only_child(pid: i32) -> i32 {
+    let children = format!("/proc/{pid}/task/{pid}/children");
+    let mut child = 0;
+    wait_until("the forked child", Duration::from_secs(5), || {
+        child = std::fs::read_to_string(&children)
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        child > 0
+    });
+    child
+}
+
+#[test]
+fn a_whole_pod_in_a_pid_namespace_runs_and_stops_cleanly() {
+    let tools = ["unshare", "nsenter", "chroot"]
+        .iter()
+        .all(|t| Command::new(t).arg("--version").output().is_ok());
+    let release = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/x86_64-unknown-linux-musl/release");
+    if !is_root() || !tools || !release.join("stand-in").exists() {
+        return skip(
+            "a_whole_pod_in_a_pid_namespace_runs_and_stops_cleanly",
+            "needs root, unshare, nsenter, chroot and the static binaries (scripts/build-release)",
+        );
+    }
+    let static_bin = |name: &str| release.join(name).to_string_lossy().into_owned();
+    // The pause: PID 1 of a new PID namespace with its own /proc.
+    let every = static_bin("every");
+    let mut pause = Daemon::start_command(
+        Command::new("unshare").args([
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--kill-child",
+            &every,
+            "8760h",
+            "--delay-first",
+            "--",
+            "pause",
+        ]),
+        false,
+    );
+    pause.wait_log("msg=scheduled");
+    let pause_pid = only_child(pause.pid());
+
+    // The app, chroot'ed into its own root directory, as UID 101.
+    let root = tempdir("pod-root");
+    std::fs::create_dir_all(root.join("var/log/app")).unwrap();
+    std::fs::copy(static_bin("stand-in"), root.join("stand-in")).unwrap();
+    Command::new("chown")
+        .args(["-R", "101:101"])
+        .arg(root.join("var/log/app"))
+        .status()
+        .unwrap();
+    let chroot_dir = root.to_string_lossy().into_owned();
+    let mut app = InPod::start(
+        pause_pid,
+        None,
+        &[
+            "chroot",
+            "--userspec=101:101",
+            &chroot_dir,
+            "/stand-in",
+            "--listen",
+            "127.0.0.1:0",
+            "--log",
+            "/var/log/app/app.log",
+        ],
+    );
+    let started = Instant::now();
+    let app_url = format!("http://{}/known-value", app.nsenter.addr);
+    let (ready_check, latency_exporter, peerlog_count) = (
+        static_bin("ready-check"),
+        static_bin("latency-exporter"),
+        static_bin("peerlog-count"),
+    );
+    let mut ready = InPod::start(
+        pause_pid,
+        Some("65532"),
+        &[
+            &ready_check,
+            "--serve",
+            "127.0.0.1:0",
+            "--http",
+            &app_url,
+            "--json",
+            "/value == 5",
+        ],
+    );
+    let mut latency = InPod::start(
+        pause_pid,
+        Some("65532"),
+        &[
+            &latency_exporter,
+            "--listen",
+            "127.0.0.1:0",
+            "--interval",
+            "500ms",
+            "--target",
+            &format!("app={app_url}"),
+        ],
+    );
+    let flush = format!("http://{}/flush_queues", app.nsenter.addr);
+    let mut runner = InPod::start(
+        pause_pid,
+        Some("65532"),
+        &[&every, "200ms", "--listen", "127.0.0.1:0", &flush],
+    );
+    let mut peerlog = InPod::start(
+        pause_pid,
+        Some("101"),
+        &[
+            &peerlog_count,
+            "--listen",
+            "127.0.0.1:0",
+            "--interval",
+            "200ms",
+            "/var/log/app/app.log",
+        ],
+    );
+
+    let addrs = Addrs {
+        app: app.nsenter.addr.clone(),
+        ready: ready.nsenter.addr.clone(),
+        latency: latency.nsenter.addr.clone(),
+        every: runner.nsenter.addr.clone(),
+        peerlog: peerlog.nsenter.addr.clone(),
+    };
+    check_running_pod(&addrs, started, &app_url, || {
+        peerlog.nsenter.log().join("\n")
+    });
+    let runs = every_runs(&addrs);
+    runner.stop("every");
+    latency.stop("latency-exporter");
+    ready.stop("ready-check");
+    check_quiet_pod(&addrs, runs, || {
+        std::fs::read(root.join("var/log/app/app.log")).unwrap()
+    });
+    peerlog.stop("peerlog-count");
+    app.stop("stand-in");
+    // SAFETY: signalling a process this test started.
+    unsafe { libc::kill(pause_pid, libc::SIGTERM) };
+    let (code, took) = pause.wait_exit(Duration::from_secs(5));
+    assert_eq!(code, 0);
+    assert!(took < Duration::from_secs(1), "the pause took {took:?}");
 }
