@@ -363,3 +363,45 @@ pub fn cpu_time(pid: i32) -> Duration {
         .sum();
     Duration::from_nanos(nanos)
 }
+
+/// Each case (arguments, text) must exit 2 with one line on stderr that
+/// names the program and contains the text, then the `--help` hint (a bind
+/// failure, which is no usage mistake, may leave the hint out); never a panic.
+pub fn assert_usage_errors(program: &str, cases: &[(&[&str], &str)]) {
+    let hint = format!("Try '{program} --help' for more information.");
+    for (args, want) in cases {
+        let ran = run(program, args);
+        assert_eq!(ran.code, 2, "{args:?}: {}", ran.stderr);
+        let lines: Vec<&str> = ran.stderr.lines().collect();
+        assert!(
+            lines
+                .first()
+                .is_some_and(|l| l.starts_with(&format!("{program}: ")) && l.contains(want)),
+            "{args:?}: want {want:?} in {lines:?}"
+        );
+        assert!(
+            lines.len() == 1 || lines[1..] == [hint.as_str()],
+            "{args:?}: {lines:?}"
+        );
+        assert!(!ran.stderr.contains("panicked"), "{args:?}: {}", ran.stderr);
+    }
+}
+
+/// `--help` exits 0 with at least two examples; `--version` prints NAME VERSION.
+pub fn assert_help_and_version(program: &str) {
+    let help = run(program, &["--help"]);
+    assert_eq!(help.code, 0);
+    assert!(
+        help.stdout.matches(&format!("\n  {program} ")).count() >= 2,
+        "two examples: {}",
+        help.stdout
+    );
+    let version = run(program, &["--version"]);
+    assert_eq!(
+        (version.code, version.stdout.trim()),
+        (
+            0,
+            format!("{program} {}", env!("CARGO_PKG_VERSION")).as_str()
+        )
+    );
+}

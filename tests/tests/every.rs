@@ -429,18 +429,6 @@ fn bad_usage_exits_2_with_a_clear_line() {
         (&["1s", "--data", "x", "--", "true"], "apply to a URL"),
         (&["1s", "--listen", "nowhere", "http://x/"], "--listen:"),
     ];
-    for (args, want) in cases {
-        let ran = run("every", args);
-        assert_eq!(ran.code, 2, "{args:?}: {}", ran.stderr);
-        let first = ran.stderr.lines().next().unwrap_or("");
-        assert!(
-            first.starts_with("every: ") && first.contains(want),
-            "{args:?}: {}",
-            ran.stderr
-        );
-        assert!(!ran.stderr.contains("panicked"));
-    }
-    let help = run("every", &["--help"]);
-    assert_eq!(help.code, 0);
-    assert!(help.stdout.matches("\n  every ").count() >= 2);
+    sidecars_tests::assert_usage_errors("every", cases);
+    sidecars_tests::assert_help_and_version("every");
 }

@@ -4,7 +4,7 @@
 use sidecars_tests::prom::{scrape_checked, wait_for_sample};
 use sidecars_tests::prometheus::Prometheus;
 use sidecars_tests::target::{Reply, Target};
-use sidecars_tests::{get, hostile, http, run, Daemon};
+use sidecars_tests::{get, hostile, http, Daemon};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Scrapes until `key` has a value satisfying `want`.
@@ -362,18 +362,6 @@ fn bad_usage_exits_2_with_one_line_naming_the_flag() {
         ),
         (&["--target", "http://x/", "--what"], "'--what'"),
     ];
-    for (args, want) in cases {
-        let ran = run("latency-exporter", args);
-        assert_eq!(ran.code, 2, "{args:?}: {}", ran.stderr);
-        let first = ran.stderr.lines().next().unwrap_or("");
-        assert!(
-            first.starts_with("latency-exporter: ") && first.contains(want),
-            "{args:?}: {}",
-            ran.stderr
-        );
-        assert!(!ran.stderr.contains("panicked"));
-    }
-    let ran = run("latency-exporter", &["--help"]);
-    assert_eq!(ran.code, 0);
-    assert!(ran.stdout.matches("\n  latency-exporter --").count() >= 2);
+    sidecars_tests::assert_usage_errors("latency-exporter", cases);
+    sidecars_tests::assert_help_and_version("latency-exporter");
 }

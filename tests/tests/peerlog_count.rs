@@ -497,18 +497,6 @@ fn bad_usage_exits_2_with_a_clear_line() {
         (&["/a", "/b"], "unexpected argument"),
         (&["--zzz", "/a"], "'--zzz'"),
     ];
-    for (args, want) in cases {
-        let ran = run("peerlog-count", args);
-        assert_eq!(ran.code, 2, "{args:?}: {}", ran.stderr);
-        let first = ran.stderr.lines().next().unwrap_or("");
-        assert!(
-            first.starts_with("peerlog-count: ") && first.contains(want),
-            "{args:?}: {}",
-            ran.stderr
-        );
-        assert!(!ran.stderr.contains("panicked"));
-    }
-    let help = run("peerlog-count", &["--help"]);
-    assert_eq!(help.code, 0);
-    assert!(help.stdout.matches("\n  peerlog-count ").count() >= 2);
+    sidecars_tests::assert_usage_errors("peerlog-count", cases);
+    sidecars_tests::assert_help_and_version("peerlog-count");
 }

@@ -373,38 +373,8 @@ fn bad_usage_exits_2_with_one_line_naming_the_flag() {
         (&["--serve", "nonsense", "--tcp", "127.0.0.1:1"], "--serve:"),
         (&["stray"], "unexpected argument"),
     ];
-    for (args, want) in cases {
-        let ran = run("ready-check", args);
-        assert_eq!(ran.code, 2, "{args:?}: {}", ran.stderr);
-        let lines: Vec<&str> = ran.stderr.lines().collect();
-        assert!(
-            lines[0].starts_with("ready-check: ") && lines[0].contains(want),
-            "{args:?}: {lines:?}"
-        );
-        if !args.contains(&"--serve") {
-            assert_eq!(
-                lines,
-                [lines[0], "Try 'ready-check --help' for more information."]
-            );
-        }
-        assert!(!ran.stderr.contains("panicked"));
-    }
-}
-
-#[test]
-fn help_and_version_exit_0() {
-    let ran = run("ready-check", &["--help"]);
-    assert_eq!(ran.code, 0);
-    assert!(
-        ran.stdout.matches("\n  ready-check --").count() >= 2,
-        "two examples: {}",
-        ran.stdout
-    );
-    let ran = run("ready-check", &["--version"]);
-    assert_eq!(
-        (ran.code, ran.stdout.trim()),
-        (0, concat!("ready-check ", env!("CARGO_PKG_VERSION")))
-    );
+    sidecars_tests::assert_usage_errors("ready-check", cases);
+    sidecars_tests::assert_help_and_version("ready-check");
 }
 
 #[test]
