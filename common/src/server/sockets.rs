@@ -1,205 +1,19 @@
-//! The small HTTP server every listening program uses, on std's `TcpListener`
-//! and `httparse` rather than tiny_http, because probe and metrics ports are
-//! reachable from the whole cluster and tiny_http 0.12 falls to hostile
-//! clients by construction (it allocates a declared Content-Length on drop,
-//! sets no socket timeouts and spawns a thread per keep-alive connection).
-//!
-//! One thread owns every socket and polls them non-blocking: slow, idle or
-//! malformed clients cost a slot in a bounded table, never a thread, so they
-//! cannot delay a well-behaved request. Heads are capped at 8 KiB and must
-//! arrive within 10 s; bodies are never read (a request that has one is
-//! answered and closed); at most 512 connections are kept, and a new one
-//! evicts the oldest idle one when the table is full. An answer that takes
-//! time (a check, a probe) is not computed on the socket thread: the handler
-//! keeps a `Later` and sends through it from its own thread, so any number
-//! of waiting requests can share one run and cost no thread each.
+//! The socket thread: one poll loop over the listener, the wake pipe and
+//! every connection, reading heads, writing answers, enforcing deadlines and
+//! the connection cap.
 
+use super::wire::{encode, parse_head, Head, MAX_HEAD_BYTES};
+use super::{Defer, Done, Handler, Later, Request, Response};
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::{Arc, Mutex};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub const MAX_HEAD_BYTES: usize = 8 * 1024;
-pub const MAX_HEADERS: usize = 64;
 pub const MAX_CONNECTIONS: usize = 512;
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(120);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-
-pub const TEXT: &str = "text/plain; charset=utf-8";
-pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// A parsed request head. The body, if any, is never read.
-#[derive(Debug)]
-pub struct Request {
-    pub method: String,
-    pub path: String,
-    pub query: String,
-    pub headers: Vec<(String, String)>,
-}
-
-impl Request {
-    /// The first header of that name (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-pub struct Response {
-    pub status: u16,
-    pub content_type: &'static str,
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    pub fn text(status: u16, body: impl Into<String>) -> Response {
-        Response {
-            status,
-            content_type: TEXT,
-            body: body.into().into_bytes(),
-        }
-    }
-}
-
-/// What a program serves.
-pub trait Handler: Send + Sync + 'static {
-    /// The paths answered; any other gets 404, any method but GET and HEAD 405.
-    fn paths(&self) -> &[&'static str];
-    /// Called on the socket thread, so it must not block: return the answer,
-    /// or take `defer.later()`, return None, and answer from another thread.
-    fn handle(&self, request: &Request, defer: &mut Defer) -> Option<Response>;
-}
-
-/// Where a handler takes its `Later` when it cannot answer at once.
-pub struct Defer(Option<Later>);
-
-impl Defer {
-    pub fn later(&mut self) -> Later {
-        self.0.take().expect("a request is deferred once")
-    }
-}
-
-/// A promise to answer one request from any thread. Dropped unsent, it
-/// answers 500, so no client waits forever on a handler's mistake.
-pub struct Later {
-    id: u64,
-    head_only: bool,
-    keep_alive: bool,
-    done: Option<Arc<Done>>,
-}
-
-impl Later {
-    pub fn send(mut self, response: Response) {
-        self.deliver(&response);
-    }
-
-    fn deliver(&mut self, response: &Response) {
-        let Some(done) = self.done.take() else { return };
-        let bytes = encode(response, self.head_only, self.keep_alive);
-        done.answers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((self.id, bytes, self.keep_alive));
-        // SAFETY: writing one byte from a valid buffer to our own pipe.
-        unsafe { libc::write(done.wake.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
-    }
-}
-
-impl Drop for Later {
-    fn drop(&mut self) {
-        if self.done.is_some() {
-            self.deliver(&Response::text(500, "no answer\n"));
-        }
-    }
-}
-
-/// Binds `:PORT` (all addresses, IPv6 and IPv4), `HOST:PORT` or `[v6]:PORT`.
-pub fn bind(spec: &str) -> Result<TcpListener, String> {
-    let fail = |e: io::Error| format!("cannot listen on '{spec}': {e}");
-    if let Some(port) = spec.strip_prefix(':') {
-        let port: u16 = port
-            .parse()
-            .map_err(|_| format!("'{spec}' is not :PORT, HOST:PORT or [V6]:PORT"))?;
-        // [::] also takes IPv4 on Linux; fall back where IPv6 is disabled.
-        return TcpListener::bind(("::", port))
-            .or_else(|_| TcpListener::bind(("0.0.0.0", port)))
-            .map_err(fail);
-    }
-    let addrs: Vec<SocketAddr> = spec
-        .to_socket_addrs()
-        .map_err(|_| format!("'{spec}' is not :PORT, HOST:PORT or [V6]:PORT"))?
-        .collect();
-    TcpListener::bind(&addrs[..]).map_err(fail)
-}
-
-/// Binds `spec` (see `bind`) and serves `handler` on a background thread;
-/// returns the address bound, for the log.
-pub fn start(spec: &str, handler: Arc<dyn Handler>) -> Result<String, String> {
-    let listener = bind(spec)?;
-    let addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    spawn(listener, handler).map_err(|e| format!("cannot serve on '{spec}': {e}"))?;
-    Ok(addr)
-}
-
-/// What every exporter serves: `/metrics` from `render`, `/healthz`, and a
-/// short index at `/`.
-pub struct MetricsEndpoint<F> {
-    pub index: &'static str,
-    pub render: F,
-}
-
-impl<F: Fn() -> String + Send + Sync + 'static> Handler for MetricsEndpoint<F> {
-    fn paths(&self) -> &[&'static str] {
-        &["/", "/metrics", "/healthz"]
-    }
-
-    fn handle(&self, request: &Request, _: &mut Defer) -> Option<Response> {
-        Some(match request.path.as_str() {
-            "/metrics" => metrics_response((self.render)()),
-            "/healthz" => Response::text(200, "ok\n"),
-            _ => Response::text(200, self.index),
-        })
-    }
-}
-
-/// A Prometheus text exposition answer.
-pub fn metrics_response(text: String) -> Response {
-    Response {
-        status: 200,
-        content_type: PROMETHEUS_TEXT,
-        body: text.into_bytes(),
-    }
-}
-
-/// Starts serving on background threads and returns at once.
-pub fn spawn(listener: TcpListener, handler: Arc<dyn Handler>) -> io::Result<()> {
-    listener.set_nonblocking(true)?;
-    let (wake_read, wake_write) = wake_pipe()?;
-    let done = Arc::new(Done {
-        answers: Mutex::new(Vec::new()),
-        wake: wake_write,
-    });
-    let mut sockets = Sockets {
-        listener,
-        wake: wake_read,
-        conns: Vec::new(),
-        next_id: 0,
-        handler,
-        done,
-    };
-    std::thread::Builder::new()
-        .name("http".into())
-        .stack_size(256 * 1024)
-        .spawn(move || sockets.run())?;
-    Ok(())
-}
 
 /// What handling one request head left to do.
 enum Step {
@@ -215,12 +29,6 @@ fn step(keep: bool) -> Step {
     } else {
         Step::Close
     }
-}
-
-/// Answers sent through `Later`, waiting for the socket thread to write them.
-struct Done {
-    answers: Mutex<Vec<(u64, Vec<u8>, bool)>>,
-    wake: OwnedFd,
 }
 
 enum State {
@@ -243,7 +51,7 @@ struct Conn {
     accepted: Instant,
 }
 
-struct Sockets {
+pub(super) struct Sockets {
     listener: TcpListener,
     wake: OwnedFd,
     conns: Vec<Conn>,
@@ -253,7 +61,23 @@ struct Sockets {
 }
 
 impl Sockets {
-    fn run(&mut self) {
+    pub(super) fn new(
+        listener: TcpListener,
+        wake: OwnedFd,
+        handler: Arc<dyn Handler>,
+        done: Arc<Done>,
+    ) -> Sockets {
+        Sockets {
+            listener,
+            wake,
+            conns: Vec::new(),
+            next_id: 0,
+            handler,
+            done,
+        }
+    }
+
+    pub(super) fn run(&mut self) {
         let mut fds: Vec<libc::pollfd> = Vec::new();
         loop {
             let now = Instant::now();
@@ -368,50 +192,27 @@ impl Sockets {
     /// Acts on the first complete head in the buffer, if there is one.
     fn parse_one(&mut self, i: usize, now: Instant) -> Step {
         let conn = &mut self.conns[i];
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut parsed = httparse::Request::new(&mut headers);
-        let head_len = match parsed.parse(&conn.buf) {
-            Ok(httparse::Status::Complete(len)) => len,
-            Ok(httparse::Status::Partial) if conn.buf.len() <= MAX_HEAD_BYTES => {
+        let (request, keep_alive) = match parse_head(&conn.buf) {
+            Head::Complete {
+                request,
+                len,
+                keep_alive,
+            } => {
+                conn.buf.drain(..len);
+                (request, keep_alive)
+            }
+            Head::Partial => {
                 if conn.deadline > now + HEAD_TIMEOUT {
                     // First bytes of a request on an idle keep-alive connection.
                     conn.deadline = now + HEAD_TIMEOUT;
                 }
                 return Step::Wait;
             }
-            Ok(httparse::Status::Partial) | Err(httparse::Error::TooManyHeaders) => {
-                return step(reply_and_close(conn, now, 431, "request head too large\n"));
+            Head::TooLarge => {
+                return step(reply_and_close(conn, now, 431, "request head too large\n"))
             }
-            Err(_) => return step(reply_and_close(conn, now, 400, "malformed request\n")),
+            Head::Malformed => return step(reply_and_close(conn, now, 400, "malformed request\n")),
         };
-        let target = parsed.path.unwrap_or("/");
-        let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let method = parsed.method.unwrap_or("").to_string();
-        let has_body = parsed.headers.iter().any(|h| {
-            h.name.eq_ignore_ascii_case("transfer-encoding")
-                || (h.name.eq_ignore_ascii_case("content-length") && h.value.trim_ascii() != b"0")
-        });
-        let wants_close = parsed.headers.iter().any(|h| {
-            h.name.eq_ignore_ascii_case("connection") && h.value.eq_ignore_ascii_case(b"close")
-        });
-        // Keep-alive only where the next request can be found: no body to skip.
-        let keep_alive = parsed.version == Some(1) && !wants_close && !has_body;
-        let request = Request {
-            method,
-            path: path.to_string(),
-            query: query.to_string(),
-            headers: parsed
-                .headers
-                .iter()
-                .map(|h| {
-                    (
-                        h.name.to_string(),
-                        String::from_utf8_lossy(h.value).into_owned(),
-                    )
-                })
-                .collect(),
-        };
-        conn.buf.drain(..head_len);
         let head_only = request.method == "HEAD";
         if let Some(response) = route(&*self.handler, &request) {
             let out = encode(&response, head_only, keep_alive);
@@ -576,45 +377,6 @@ fn write_some(conn: &mut Conn, now: Instant) -> bool {
     true
 }
 
-fn encode(response: &Response, head_only: bool, keep_alive: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(160 + if head_only { 0 } else { response.body.len() });
-    let _ = write!(
-        out,
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}{}\r\n",
-        response.status,
-        reason(response.status),
-        response.content_type,
-        response.body.len(),
-        if response.status == 405 {
-            "Allow: GET, HEAD\r\n"
-        } else {
-            ""
-        },
-        if keep_alive {
-            ""
-        } else {
-            "Connection: close\r\n"
-        },
-    );
-    if !head_only {
-        out.extend_from_slice(&response.body);
-    }
-    out
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "",
-    }
-}
-
 fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
     libc::pollfd {
         fd,
@@ -625,14 +387,4 @@ fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
 
 fn is_out_of_fds(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
-}
-
-fn wake_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills two descriptors that we then own.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: both descriptors were just created and are owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
