@@ -207,3 +207,35 @@ fn wake_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     // SAFETY: both descriptors were just created and are owned by nobody else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::bind;
+
+    #[test]
+    fn listen_addresses_in_every_documented_form() {
+        // :PORT is every address: IPv6 and IPv4 both, or IPv4 where IPv6 is off.
+        let all = bind(":0").unwrap().local_addr().unwrap();
+        assert!(all.ip().is_unspecified(), "{all}");
+        assert!(bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .ip()
+            .is_loopback());
+        assert!(bind("localhost:0").is_ok());
+        if std::net::TcpListener::bind("[::1]:0").is_ok() {
+            assert!(bind("[::1]:0").unwrap().local_addr().unwrap().is_ipv6());
+        }
+        for bad in ["", ":", ":http", "9100", "host", "[::1]", "127.0.0.1:99999"] {
+            let err = bind(bad).unwrap_err();
+            assert!(
+                err.contains("is not :PORT, HOST:PORT or [V6]:PORT"),
+                "{bad}: {err}"
+            );
+        }
+        let taken = bind("127.0.0.1:0").unwrap();
+        let again = bind(&taken.local_addr().unwrap().to_string()).unwrap_err();
+        assert!(again.starts_with("cannot listen on"), "{again}");
+    }
+}
