@@ -240,16 +240,7 @@ pub fn start_as_pid_1(name: &str, args: &[&str], listens: bool) -> Option<(Daemo
         listens,
     );
     // The program is unshare's only child.
-    let children = format!("/proc/{}/task/{}/children", unshare.pid(), unshare.pid());
-    let mut pid = 0;
-    wait_until("unshare's child", Duration::from_secs(5), || {
-        pid = std::fs::read_to_string(&children)
-            .unwrap_or_default()
-            .trim()
-            .parse()
-            .unwrap_or(0);
-        pid > 0
-    });
+    let pid = only_child(unshare.pid());
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     assert!(
         status
@@ -404,4 +395,19 @@ pub fn assert_help_and_version(program: &str) {
             format!("{program} {}", env!("CARGO_PKG_VERSION")).as_str()
         )
     );
+}
+
+/// The single child a process forked (as unshare and nsenter do), once it has.
+pub fn only_child(pid: i32) -> i32 {
+    let children = format!("/proc/{pid}/task/{pid}/children");
+    let mut child = 0;
+    wait_until("the forked child", Duration::from_secs(5), || {
+        child = std::fs::read_to_string(&children)
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        child > 0
+    });
+    child
 }

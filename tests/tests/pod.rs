@@ -11,7 +11,7 @@
 use sidecars_tests::docker::{sidecars_image, stand_in_image, unavailable, Container};
 use sidecars_tests::prom::{scrape, wait_for_sample};
 use sidecars_tests::prometheus::Prometheus;
-use sidecars_tests::{get, is_root, skip, tempdir, wait_until, Daemon};
+use sidecars_tests::{get, is_root, only_child, skip, tempdir, wait_until, Daemon};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -312,20 +312,6 @@ impl InPod {
             "{name} took {took:?} to stop"
         );
     }
-}
-
-fn only_child(pid: i32) -> i32 {
-    let children = format!("/proc/{pid}/task/{pid}/children");
-    let mut child = 0;
-    wait_until("the forked child", Duration::from_secs(5), || {
-        child = std::fs::read_to_string(&children)
-            .unwrap_or_default()
-            .trim()
-            .parse()
-            .unwrap_or(0);
-        child > 0
-    });
-    child
 }
 
 #[test]
