@@ -299,6 +299,18 @@ fn delay_first_waits_one_interval_before_the_first_run() {
 }
 
 #[test]
+fn only_the_status_counts_even_with_a_body_over_the_cap() {
+    let target = Target::start(|_| Reply::Huge(3 << 20));
+    let ran = run("every", &["1s", "--count", "1", &target.url("/")]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("result=success status=200"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
 fn method_headers_and_data_are_sent() {
     let target = Target::start(|_| Reply::ok("ok"));
     let ran = run(
