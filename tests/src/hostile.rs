@@ -123,7 +123,7 @@ pub fn withstands_all(addr: &str, path: &str, pid: i32, max_rss_kib: u64) {
     random_bytes(addr, path);
     never_reads(addr, path);
     assert_prompt(addr, path, "after all hostile clients");
-    let rss = crate::proc_status_kib(pid, "VmRSS:");
+    let rss = crate::proc_status_value(pid, "VmRSS:");
     assert!(rss > 0, "the server died");
     assert!(rss < max_rss_kib, "resident set grew to {rss} KiB");
 }

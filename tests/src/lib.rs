@@ -207,7 +207,7 @@ impl Daemon {
 
     /// Current resident set in KiB, from /proc.
     pub fn rss_kib(&self) -> u64 {
-        proc_status_kib(self.pid(), "VmRSS:")
+        proc_status_value(self.pid(), "VmRSS:")
     }
 }
 
@@ -258,7 +258,9 @@ impl Drop for Daemon {
     }
 }
 
-pub fn proc_status_kib(pid: i32, key: &str) -> u64 {
+/// A number from /proc/PID/status, e.g. `VmRSS:` (in KiB) or
+/// `voluntary_ctxt_switches:`; 0 when absent.
+pub fn proc_status_value(pid: i32, key: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()

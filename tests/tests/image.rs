@@ -3,7 +3,7 @@
 
 use sidecars_tests::docker::{docker, docker_ok, sidecars_image, unavailable, Container};
 use sidecars_tests::prom::wait_for_sample;
-use sidecars_tests::{get, proc_status_kib, skip, tempdir, Daemon};
+use sidecars_tests::{get, proc_status_value, skip, tempdir, Daemon};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -219,7 +219,7 @@ fn each_binary_works_inside_the_image_as_uid_65532() {
         status.lines().any(|l| l.starts_with("Uid:\t65532\t")),
         "{status}"
     );
-    assert!(proc_status_kib(exporter.host_pid(), "VmRSS:") < 4096);
+    assert!(proc_status_value(exporter.host_pid(), "VmRSS:") < 4096);
 }
 
 #[test]

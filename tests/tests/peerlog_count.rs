@@ -3,7 +3,7 @@
 
 use sidecars_tests::prom::{assert_promtool_clean, scrape, wait_for_sample};
 use sidecars_tests::target::{Reply, Target};
-use sidecars_tests::{get, is_root, run, tempdir, wait_until, Daemon};
+use sidecars_tests::{field, get, is_root, run, tempdir, wait_until, Daemon};
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -499,4 +499,100 @@ fn bad_usage_exits_2_with_a_clear_line() {
     ];
     sidecars_tests::assert_usage_errors("peerlog-count", cases);
     sidecars_tests::assert_help_and_version("peerlog-count");
+}
+
+/// Without the app's UID (or root with SYS_PTRACE), /proc/PID/root cannot be
+/// read: said once, naming the fix, not taken for "no such file".
+#[test]
+fn a_root_it_may_not_read_is_reported_once_with_the_fix() {
+    let static_stand_in = sidecars_tests::bin("stand-in")
+        .parent()
+        .and_then(|debug| debug.parent())
+        .map(|target| target.join("x86_64-unknown-linux-musl/release/stand-in"))
+        .unwrap();
+    let tools = ["chroot", "setpriv"].iter().all(|t| {
+        std::process::Command::new(t)
+            .arg("--version")
+            .output()
+            .is_ok()
+    });
+    if !is_root() || !tools || !static_stand_in.exists() {
+        return sidecars_tests::skip(
+            "a_root_it_may_not_read_is_reported_once_with_the_fix",
+            "needs root, chroot, setpriv and the static stand-in",
+        );
+    }
+    let root = tempdir("denied");
+    std::fs::create_dir_all(root.join("var/log")).unwrap();
+    std::fs::copy(&static_stand_in, root.join("stand-in")).unwrap();
+    std::process::Command::new("chown")
+        .args(["-R", "101:101"])
+        .arg(root.join("var/log"))
+        .status()
+        .unwrap();
+    let name = format!("/var/log/sidecars-denied-{}.log", std::process::id());
+    let _app = Daemon::start_command(
+        std::process::Command::new("chroot")
+            .args(["--userspec=101:101"])
+            .arg(&root)
+            .args(["/stand-in", "--listen", "127.0.0.1:0", "--log", &name]),
+        true,
+    );
+    // Another unprivileged user than the app's.
+    let plc = static_stand_in.with_file_name("peerlog-count");
+    let mut follower = Daemon::start_command(
+        std::process::Command::new("setpriv")
+            .args([
+                "--reuid=102",
+                "--regid=102",
+                "--clear-groups",
+                "--inh-caps=-all",
+            ])
+            .arg(&plc)
+            .args(["--listen", "127.0.0.1:0", "--interval", "50ms", &name]),
+        true,
+    );
+    let line = follower.wait_log("permission denied reading /proc/PID/root");
+    assert!(
+        line.contains("main container's UID") && line.contains("SYS_PTRACE"),
+        "{line}"
+    );
+    // The PIDs it could not read are named (a few: a whole host has many).
+    assert!(
+        field(&line, "pids").is_some_and(|pids| !pids.is_empty()),
+        "{line}"
+    );
+    assert_eq!(metrics(&follower)["peerlog_up"], 0.0);
+    // Let it go round a few more times, each an interval's sleep and wake-up
+    // of its main thread, still denied.
+    let wakeups = || sidecars_tests::proc_status_value(follower.pid(), "voluntary_ctxt_switches:");
+    let before = wakeups();
+    wait_until("three more intervals", Duration::from_secs(5), || {
+        wakeups() >= before + 3
+    });
+    // A peer it may read (its own UID) appears: found, after rounds in
+    // which the app's root was denied again, and said no more.
+    let readable = tempdir("readable");
+    std::fs::create_dir_all(readable.join("var/log")).unwrap();
+    std::fs::copy(&static_stand_in, readable.join("stand-in")).unwrap();
+    std::process::Command::new("chown")
+        .args(["-R", "102:102"])
+        .arg(readable.join("var/log"))
+        .status()
+        .unwrap();
+    let _peer = Daemon::start_command(
+        std::process::Command::new("chroot")
+            .args(["--userspec=102:102"])
+            .arg(&readable)
+            .args(["/stand-in", "--listen", "127.0.0.1:0", "--log", &name]),
+        true,
+    );
+    follower.wait_log("msg=\"peer found\"");
+    wait_metric(&follower, "peerlog_up", 1.0);
+    let said = follower
+        .log()
+        .iter()
+        .filter(|l| l.contains("permission denied"))
+        .count();
+    assert_eq!(said, 1, "{:?}", follower.log());
 }

@@ -282,7 +282,12 @@ impl Source {
                 }
                 Found::None { denied } => {
                     if !denied.is_empty() && !self.denied_reported {
-                        let pids: Vec<String> = denied.iter().map(u32::to_string).collect();
+                        // A Pod's table is short; a whole host's is not: name a few.
+                        let mut pids: Vec<String> =
+                            denied.iter().take(10).map(u32::to_string).collect();
+                        if denied.len() > 10 {
+                            pids.push(format!("and {} more", denied.len() - 10));
+                        }
                         log::error(
                             "permission denied reading /proc/PID/root: run as the main container's UID, or as root with the SYS_PTRACE capability",
                             &[("pids", &pids.join(","))],
