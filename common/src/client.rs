@@ -49,7 +49,6 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// From just before connecting to the last body byte read.
     pub elapsed: Duration,
-    pub content_type: Option<String>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -81,20 +80,6 @@ impl fmt::Display for FetchError {
             FetchError::Closed => f.write_str("connection closed before a complete response"),
             FetchError::Reset => f.write_str("connection reset by peer"),
             FetchError::Other(msg) => f.write_str(msg),
-        }
-    }
-}
-
-impl FetchError {
-    /// A short stable word for metrics labels and log keys.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            FetchError::Refused => "refused",
-            FetchError::TimedOut(_) => "timeout",
-            FetchError::HostNotFound => "dns",
-            FetchError::BodyTooLarge { .. } => "body_too_large",
-            FetchError::Closed | FetchError::Reset => "connection",
-            FetchError::Other(_) => "error",
         }
     }
 }
@@ -152,11 +137,6 @@ impl Client {
         };
         let mut response = sent.map_err(|e| classify(e, req.timeout))?;
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
         let body = match req.max_body {
             None => Vec::new(),
             Some(cap) => response
@@ -175,7 +155,6 @@ impl Client {
             status,
             body,
             elapsed: started.elapsed(),
-            content_type,
         })
     }
 }

@@ -110,7 +110,7 @@ fn push_value(out: &mut String, value: f64) {
 }
 
 /// A sample value as Prometheus parses it.
-pub fn format_value(value: f64) -> String {
+fn format_value(value: f64) -> String {
     if value.is_nan() {
         "NaN".into()
     } else if value == f64::INFINITY {
@@ -159,10 +159,6 @@ impl Histogram {
         self.counts[bucket] += 1;
         self.sum += value;
         self.count += 1;
-    }
-
-    pub fn count(&self) -> u64 {
-        self.count
     }
 }
 

@@ -4,7 +4,7 @@
 //! `sigwait`: no async-signal-safety concerns, and sleepers wake at once.
 
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// A shared "stop now" flag that sleeping threads can wait on.
 #[derive(Clone)]
@@ -84,11 +84,6 @@ impl Shutdown {
         true
     }
 
-    /// Sleeps for `duration` or until a stop request; true when stopping.
-    pub fn sleep(&self, duration: Duration) -> bool {
-        self.sleep_until(Instant::now() + duration)
-    }
-
     /// Blocks until a stop is requested; returns its reason.
     pub fn wait(&self) -> &'static str {
         let (lock, cvar) = &*self.state;
@@ -128,13 +123,16 @@ pub fn signal_set(signals: &[libc::c_int]) -> libc::sigset_t {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn a_request_wakes_a_sleeper_at_once() {
         let shutdown = Shutdown::new();
         let sleeper = shutdown.clone();
         let started = Instant::now();
-        let thread = std::thread::spawn(move || sleeper.sleep(Duration::from_secs(30)));
+        let thread = std::thread::spawn(move || {
+            sleeper.sleep_until(Instant::now() + Duration::from_secs(30))
+        });
         shutdown.request("test");
         assert!(thread.join().unwrap());
         assert!(started.elapsed() < Duration::from_secs(5));
@@ -144,6 +142,6 @@ mod tests {
     #[test]
     fn a_sleep_without_request_runs_out() {
         let shutdown = Shutdown::new();
-        assert!(!shutdown.sleep(Duration::from_millis(10)));
+        assert!(!shutdown.sleep_until(Instant::now() + Duration::from_millis(10)));
     }
 }

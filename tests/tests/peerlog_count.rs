@@ -29,6 +29,15 @@ fn append(path: &Path, text: &str) {
         .unwrap();
 }
 
+/// Follows DIR/app.log through `--root DIR`, with `args` before the path.
+fn follow_log(dir: &Path, args: &[&str]) -> Daemon {
+    let root = dir.to_str().unwrap();
+    let mut all = vec!["--root", root];
+    all.extend_from_slice(args);
+    all.push("/app.log");
+    follow(&all)
+}
+
 fn follow(args: &[&str]) -> Daemon {
     let mut all = vec!["--interval", "20ms"];
     all.extend_from_slice(args);
@@ -69,7 +78,7 @@ fn counts_lines_and_matches_and_a_partial_line_only_when_its_newline_arrives() {
 fn a_file_that_is_absent_appears_disappears_and_appears_again() {
     let dir = tempdir("absent");
     let log = dir.join("app.log");
-    let follower = follow(&["--root", dir.to_str().unwrap(), "/app.log"]);
+    let follower = follow_log(&dir, &[]);
     let values = wait_metric(&follower, "peerlog_up", 0.0);
     assert_eq!(values["peerlog_lines_total"], 0.0);
     append(&log, "one\ntwo\n");
@@ -87,7 +96,7 @@ fn from_end_counts_only_what_is_appended() {
     let dir = tempdir("from-end");
     let log = dir.join("app.log");
     append(&log, "old\nold\nold\n");
-    let follower = follow(&["--root", dir.to_str().unwrap(), "--from-end", "/app.log"]);
+    let follower = follow_log(&dir, &["--from-end"]);
     wait_metric(&follower, "peerlog_up", 1.0);
     append(&log, "new\n");
     let values = wait_metric(&follower, "peerlog_lines_total", 1.0);
@@ -162,15 +171,7 @@ fn exact_counts(seed: u64) {
     let dir = tempdir(&format!("exact-{seed}"));
     let log = dir.join("app.log");
     let mut file = File::create(&log).unwrap();
-    let follower = follow(&[
-        "--root",
-        dir.to_str().unwrap(),
-        "--match",
-        "err=ERR",
-        "--match",
-        "slow=slow",
-        "/app.log",
-    ]);
+    let follower = follow_log(&dir, &["--match", "err=ERR", "--match", "slow=slow"]);
     let (mut lines, mut errs, mut slows) = (0u64, 0u64, 0u64);
     let (mut rotations, mut truncations) = (0.0, 0.0);
     for round in 0..12 {
@@ -233,7 +234,7 @@ fn a_rewritten_start_is_caught_by_the_fingerprint() {
     let dir = tempdir("fingerprint");
     let log = dir.join("app.log");
     append(&log, "first line\nfirst line\nfirst line\n");
-    let follower = follow(&["--root", dir.to_str().unwrap(), "/app.log"]);
+    let follower = follow_log(&dir, &[]);
     wait_metric(&follower, "peerlog_lines_total", 3.0);
     let file = OpenOptions::new().write(true).open(&log).unwrap();
     file.write_all_at("other\n".repeat(100).as_bytes(), 0)
@@ -246,13 +247,7 @@ fn a_rewritten_start_is_caught_by_the_fingerprint() {
 fn a_100_mb_line_without_newline_does_not_grow_memory() {
     let dir = tempdir("long-line");
     let log = dir.join("app.log");
-    let follower = follow(&[
-        "--root",
-        dir.to_str().unwrap(),
-        "--match",
-        "x=needle",
-        "/app.log",
-    ]);
+    let follower = follow_log(&dir, &["--match", "x=needle"]);
     let mut file = File::create(&log).unwrap();
     let block = vec![b'a'; 1 << 20];
     for _ in 0..100 {
@@ -380,15 +375,7 @@ fn post_sends_the_totals_and_a_receiver_that_was_down_gets_them_later() {
     append(&log, "x ERROR\ny\n");
     let receiver_addr = sidecars_tests::free_loopback_addr();
     let url = format!("http://{receiver_addr}/stats");
-    let mut follower = follow(&[
-        "--root",
-        dir.to_str().unwrap(),
-        "--match",
-        "errors=ERROR",
-        "--post",
-        &url,
-        "/app.log",
-    ]);
+    let mut follower = follow_log(&dir, &["--match", "errors=ERROR", "--post", &url]);
     follower.wait_log("msg=\"post failed; the next one carries the totals\"");
     append(&log, "z ERROR\n");
     let receiver = Target::start_on(&receiver_addr, |_| Reply::ok("thanks"));

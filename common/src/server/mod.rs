@@ -22,9 +22,6 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
-pub use sockets::MAX_CONNECTIONS;
-pub use wire::{MAX_HEADERS, MAX_HEAD_BYTES};
-
 pub const TEXT: &str = "text/plain; charset=utf-8";
 pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
