@@ -84,6 +84,30 @@ impl Shutdown {
         true
     }
 
+    /// Bounds the stop: `grace` after a stop is requested, the process exits
+    /// with status 0 wherever it is (a request in flight to a peer that
+    /// never answers, a long read). For programs that promise to stop within
+    /// a bound; what they counted is lost no more than by any exit.
+    pub fn exit_within(&self, grace: std::time::Duration) {
+        let handle = self.clone();
+        std::thread::Builder::new()
+            .name("stop-bound".into())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                let reason = handle.wait();
+                std::thread::sleep(grace);
+                crate::log::warn(
+                    "still busy after the stop signal; exiting now",
+                    &[
+                        ("signal", &reason),
+                        ("grace", &crate::duration::format(grace)),
+                    ],
+                );
+                std::process::exit(0);
+            })
+            .expect("spawn stop-bound thread");
+    }
+
     /// Blocks until a stop is requested; returns its reason.
     pub fn wait(&self) -> &'static str {
         let (lock, cvar) = &*self.state;

@@ -23,6 +23,9 @@ struct Addrs {
     latency: String,
     every: String,
     peerlog: String,
+    /// A second peerlog-count, following the log through an absolute
+    /// symlink of the app's image (`/var/log/current.log`).
+    peerlog_link: String,
 }
 
 /// Everything the Pod must show while it runs (`app_url` as the side-cars
@@ -103,11 +106,10 @@ fn check_quiet_pod(addrs: &Addrs, runs_before_stop: f64, read_log: impl Fn() -> 
     let log = read_log();
     let lines = log.iter().filter(|&&b| b == b'\n').count() as f64;
     assert!(lines > 20.0);
-    wait_for_sample(&addrs.peerlog, "peerlog_lines_total", |v| v == lines);
-    assert_eq!(
-        scrape(&addrs.peerlog).1["peerlog_bytes_total"],
-        log.len() as f64
-    );
+    for peerlog in [&addrs.peerlog, &addrs.peerlog_link] {
+        wait_for_sample(peerlog, "peerlog_lines_total", |v| v == lines);
+        assert_eq!(scrape(peerlog).1["peerlog_bytes_total"], log.len() as f64);
+    }
 }
 
 fn every_runs(addrs: &Addrs) -> f64 {
@@ -122,7 +124,8 @@ fn a_whole_pod_on_docker_runs_and_stops_cleanly() {
     let image = sidecars_image();
     // The pause container: `every` with nothing due for a year is PID 1,
     // reaps orphans and stops on SIGTERM, which is all a pause does.
-    let publish = ["8080", "8081", "9100", "9101", "9102"].map(|p| format!("127.0.0.1::{p}"));
+    let publish =
+        ["8080", "8081", "9100", "9101", "9102", "9103"].map(|p| format!("127.0.0.1::{p}"));
     let mut args: Vec<&str> = publish.iter().flat_map(|p| ["-p", p.as_str()]).collect();
     args.extend([
         image.as_str(),
@@ -237,6 +240,21 @@ fn a_whole_pod_on_docker_runs_and_stops_cleanly() {
             ],
         ),
     );
+    let peerlog_link = run(
+        "peerlog-count-link",
+        joined(
+            "101:101",
+            &[
+                &image,
+                "peerlog-count",
+                "--listen",
+                ":9103",
+                "--interval",
+                "200ms",
+                "/var/log/current.log",
+            ],
+        ),
+    );
 
     let addrs = Addrs {
         app: pause.published(8080),
@@ -244,6 +262,7 @@ fn a_whole_pod_on_docker_runs_and_stops_cleanly() {
         latency: pause.published(9100),
         every: pause.published(9101),
         peerlog: pause.published(9102),
+        peerlog_link: pause.published(9103),
     };
     check_running_pod(&addrs, started, app_url, || peerlog.logs());
     let runs = every_runs(&addrs);
@@ -253,7 +272,7 @@ fn a_whole_pod_on_docker_runs_and_stops_cleanly() {
     check_quiet_pod(&addrs, runs, || {
         std::fs::read(format!("/proc/{app_pid}/root/var/log/app/app.log")).unwrap()
     });
-    stop_cleanly(&[&peerlog, &app, &pause]);
+    stop_cleanly(&[&peerlog, &peerlog_link, &app, &pause]);
 }
 
 /// SIGTERM each in turn: each must exit 0 within a second.
@@ -351,6 +370,7 @@ fn a_whole_pod_in_a_pid_namespace_runs_and_stops_cleanly() {
     let root = tempdir("pod-root");
     std::fs::create_dir_all(root.join("var/log/app")).unwrap();
     std::fs::copy(static_bin("stand-in"), root.join("stand-in")).unwrap();
+    std::os::unix::fs::symlink("/var/log/app/app.log", root.join("var/log/current.log")).unwrap();
     Command::new("chown")
         .args(["-R", "101:101"])
         .arg(root.join("var/log/app"))
@@ -422,6 +442,18 @@ fn a_whole_pod_in_a_pid_namespace_runs_and_stops_cleanly() {
             "/var/log/app/app.log",
         ],
     );
+    let mut peerlog_link = InPod::start(
+        pause_pid,
+        Some("101"),
+        &[
+            &peerlog_count,
+            "--listen",
+            "127.0.0.1:0",
+            "--interval",
+            "200ms",
+            "/var/log/current.log",
+        ],
+    );
 
     let addrs = Addrs {
         app: app.nsenter.addr.clone(),
@@ -429,6 +461,7 @@ fn a_whole_pod_in_a_pid_namespace_runs_and_stops_cleanly() {
         latency: latency.nsenter.addr.clone(),
         every: runner.nsenter.addr.clone(),
         peerlog: peerlog.nsenter.addr.clone(),
+        peerlog_link: peerlog_link.nsenter.addr.clone(),
     };
     check_running_pod(&addrs, started, &app_url, || {
         peerlog.nsenter.log().join("\n")
@@ -441,6 +474,7 @@ fn a_whole_pod_in_a_pid_namespace_runs_and_stops_cleanly() {
         std::fs::read(root.join("var/log/app/app.log")).unwrap()
     });
     peerlog.stop("peerlog-count");
+    peerlog_link.stop("peerlog-count");
     app.stop("stand-in");
     // SAFETY: signalling a process this test started.
     unsafe { libc::kill(pause_pid, libc::SIGTERM) };

@@ -4,8 +4,9 @@
 //! whose root is not ours (by device and inode) and in which PATH exists;
 //! the pause container (PID 1) has no log, so it is never picked.
 
+use crate::in_root::{FileId, Problem, Root};
+use common::log;
 use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Which process to follow (`--peer`).
@@ -16,19 +17,17 @@ pub enum PeerChoice {
     Comm(String),
 }
 
-/// A root directory's identity.
-pub type RootId = (u64, u64);
-
-#[derive(Clone, Debug, PartialEq)]
 pub struct Peer {
     pub pid: u32,
+    /// The process's start time (`/proc/PID/stat`): with the PID, its
+    /// identity, so that a reused PID is a new discovery, not a silent switch.
+    pub started: Option<u64>,
     pub comm: String,
-    pub root: RootId,
-    /// `PROC/PID/root`, through which the log is read.
+    /// `PROC/PID/root`, held open; the log is resolved inside it.
+    pub root: Root,
     pub root_dir: PathBuf,
 }
 
-#[derive(Debug, PartialEq)]
 pub enum Found {
     One(Peer),
     /// Nothing yet; `denied` lists PIDs whose root we may not read.
@@ -39,18 +38,14 @@ pub enum Found {
     Ambiguous(Vec<Peer>),
 }
 
-pub fn root_id(dir: &Path) -> Option<RootId> {
-    let meta = std::fs::metadata(dir).ok()?;
-    Some((meta.dev(), meta.ino()))
-}
-
-/// Scans `proc` for the process whose root holds `path`.
+/// Scans `proc` for the process whose root holds `path`: PATH resolves
+/// inside that root, or is there as something that is not a log (a FIFO, a
+/// link to standard output), so that its message can be given.
 pub fn discover(proc: &Path, path: &Path, choice: &PeerChoice) -> Found {
-    let ours = root_id(Path::new("/"));
-    let relative = path.strip_prefix("/").unwrap_or(path);
+    let ours = Root::open(Path::new("/")).ok().map(|root| root.id);
     let mut denied = Vec::new();
     // Candidates by root: several processes of one container share a root.
-    let mut roots: BTreeMap<RootId, Peer> = BTreeMap::new();
+    let mut roots: BTreeMap<FileId, Peer> = BTreeMap::new();
     for pid in pids(proc) {
         if let PeerChoice::Pid(wanted) = choice {
             if pid != *wanted {
@@ -58,15 +53,15 @@ pub fn discover(proc: &Path, path: &Path, choice: &PeerChoice) -> Found {
             }
         }
         let root_dir = proc.join(pid.to_string()).join("root");
-        let root = match std::fs::metadata(&root_dir) {
-            Ok(meta) => (meta.dev(), meta.ino()),
+        let root = match Root::open(&root_dir) {
+            Ok(root) => root,
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
                 denied.push(pid);
                 continue;
             }
             Err(_) => continue, // exited meanwhile, or a kernel thread
         };
-        if Some(root) == ours || roots.contains_key(&root) {
+        if Some(root.id) == ours || roots.contains_key(&root.id) {
             continue;
         }
         let comm = comm(proc, pid);
@@ -75,17 +70,23 @@ pub fn discover(proc: &Path, path: &Path, choice: &PeerChoice) -> Found {
                 continue;
             }
         }
-        if root_dir.join(relative).exists() {
-            roots.insert(
-                root,
-                Peer {
-                    pid,
-                    comm,
-                    root,
-                    root_dir,
-                },
-            );
+        match root.locate(path) {
+            Ok(_) => {}
+            Err(problem) if problem.is_there() => {}
+            Err(Problem::Denied) => {
+                denied.push(pid);
+                continue;
+            }
+            Err(_) => continue,
         }
+        let peer = Peer {
+            pid,
+            started: start_time(proc, pid),
+            comm,
+            root,
+            root_dir,
+        };
+        roots.insert(peer.root.id, peer);
     }
     let mut peers: Vec<Peer> = roots.into_values().collect();
     match peers.len() {
@@ -98,9 +99,145 @@ pub fn discover(proc: &Path, path: &Path, choice: &PeerChoice) -> Found {
     }
 }
 
-/// True while `peer` still runs with the same root (not restarted).
-pub fn still_there(peer: &Peer) -> bool {
-    root_id(&peer.root_dir) == Some(peer.root)
+/// True while `peer` is the same process (PID and start time) with the same
+/// root: not exited, not restarted, its PID not reused.
+pub fn still_there(proc: &Path, peer: &Peer) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    start_time(proc, peer.pid) == peer.started
+        && std::fs::metadata(&peer.root_dir).is_ok_and(|m| (m.dev(), m.ino()) == peer.root.id)
+}
+
+/// Field 22 of `/proc/PID/stat`, after the command, which may hold spaces
+/// and parentheses.
+fn start_time(proc: &Path, pid: u32) -> Option<u64> {
+    let stat = std::fs::read(proc.join(pid.to_string()).join("stat")).ok()?;
+    let after_comm = &stat[stat.iter().rposition(|&b| b == b')')? + 1..];
+    std::str::from_utf8(after_comm)
+        .ok()?
+        .split_ascii_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
+}
+
+/// Where the log is read: a fixed `--root`, or the peer that discovery
+/// found; and what was last said about it, so that each state is logged
+/// once, not each interval.
+pub struct Source {
+    fixed: Option<Root>,
+    proc: PathBuf,
+    path: PathBuf,
+    choice: PeerChoice,
+    pub peer: Option<Peer>,
+    denied_reported: bool,
+    /// The problem last logged; None while the log is read.
+    said: Option<String>,
+}
+
+impl Source {
+    pub fn new(fixed: Option<Root>, proc: &Path, path: &Path, choice: &PeerChoice) -> Source {
+        Source {
+            fixed,
+            proc: proc.to_path_buf(),
+            path: path.to_path_buf(),
+            choice: choice.clone(),
+            peer: None,
+            denied_reported: false,
+            said: None,
+        }
+    }
+
+    /// The root to read PATH in: `--root`, or the current peer's, discovering
+    /// one when there is none or it is gone. Err lists the candidates when
+    /// several roots hold PATH.
+    pub fn root(&mut self) -> Result<Option<&Root>, String> {
+        if self.fixed.is_some() {
+            return Ok(self.fixed.as_ref());
+        }
+        if let Some(peer) = &self.peer {
+            if !still_there(&self.proc, peer) {
+                log::warn(
+                    "peer gone; discovering again",
+                    &[("pid", &peer.pid), ("comm", &peer.comm)],
+                );
+                self.peer = None;
+            }
+        }
+        if self.peer.is_none() {
+            match discover(&self.proc, &self.path, &self.choice) {
+                Found::One(peer) => {
+                    log::info(
+                        "peer found",
+                        &[
+                            ("pid", &peer.pid),
+                            ("comm", &peer.comm),
+                            ("root", &peer.root_dir.display()),
+                        ],
+                    );
+                    self.peer = Some(peer);
+                }
+                Found::Ambiguous(peers) => {
+                    let list: Vec<String> = peers
+                        .iter()
+                        .map(|p| format!("{} ({})", p.pid, p.comm))
+                        .collect();
+                    return Err(list.join(", "));
+                }
+                Found::None { denied } => self.report_denied(&denied),
+            }
+        }
+        Ok(self.peer.as_ref().map(|peer| &peer.root))
+    }
+
+    pub fn peer_pid(&self) -> Option<u32> {
+        self.peer.as_ref().map(|p| p.pid)
+    }
+
+    fn report_denied(&mut self, denied: &[u32]) {
+        if denied.is_empty() || self.denied_reported {
+            return;
+        }
+        // A Pod's table is short; a whole host's is not: name a few.
+        let mut pids: Vec<String> = denied.iter().take(10).map(u32::to_string).collect();
+        if denied.len() > 10 {
+            pids.push(format!("and {} more", denied.len() - 10));
+        }
+        log::error(
+            "permission denied reading /proc/PID/root: run as the main container's UID, or as root with the SYS_PTRACE capability",
+            &[("pids", &pids.join(","))],
+        );
+        self.denied_reported = true;
+    }
+
+    /// Logs how this interval went when it differs from the last: the log
+    /// missing or unreadable (with the reason), or found again.
+    pub fn note(&mut self, read: &Result<(), Problem>) {
+        let path = self.path.display();
+        match read {
+            Ok(()) => {
+                if self.said.take().is_some() {
+                    log::info("log found", &[("path", &path)]);
+                }
+            }
+            Err(problem) => {
+                let reason = problem.to_string();
+                if self.said.as_deref() == Some(reason.as_str()) {
+                    return;
+                }
+                match problem {
+                    Problem::Absent if self.fixed.is_none() && self.peer.is_none() => {
+                        log::warn("log not found", &[("path", &path), ("peer", &"none yet")])
+                    }
+                    Problem::Absent => log::warn("log not found", &[("path", &path)]),
+                    _ => log::warn(
+                        "cannot follow the log",
+                        &[("path", &path), ("reason", &reason)],
+                    ),
+                }
+                self.said = Some(reason);
+            }
+        }
+    }
 }
 
 /// Numeric entries of the process table, ascending.
@@ -151,6 +288,16 @@ mod tests {
     }
 
     #[test]
+    fn the_start_time_is_read_after_a_command_with_spaces_and_parentheses() {
+        let proc = fake_proc("stat", &[(9, Path::new("/"), "x")]);
+        let stat = "9 (a) b (c) S 1 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 123456 0 0\n";
+        std::fs::write(proc.join("9/stat"), stat).unwrap();
+        assert_eq!(start_time(&proc, 9), Some(123456));
+        assert_eq!(start_time(&proc, 10), None);
+        assert!(start_time(Path::new("/proc"), std::process::id()).is_some());
+    }
+
+    #[test]
     fn the_pause_root_and_our_own_root_are_never_picked() {
         let pause = container("pause", false);
         let app = container("app", true);
@@ -165,7 +312,7 @@ mod tests {
         );
         match discover(&proc, Path::new("/var/log/app.log"), &PeerChoice::Auto) {
             Found::One(peer) => assert_eq!((peer.pid, peer.comm.as_str()), (12, "app")),
-            other => panic!("{other:?}"),
+            _ => panic!("not one peer"),
         }
     }
 
@@ -173,10 +320,10 @@ mod tests {
     fn no_peer_yet_and_two_candidates() {
         let pause = container("pause2", false);
         let proc = fake_proc("none", &[(1, &pause, "pause")]);
-        assert_eq!(
+        assert!(matches!(
             discover(&proc, Path::new("/var/log/app.log"), &PeerChoice::Auto),
-            Found::None { denied: vec![] }
-        );
+            Found::None { denied } if denied.is_empty()
+        ));
         let a = container("a", true);
         let b = container("b", true);
         let proc = fake_proc(
@@ -187,21 +334,15 @@ mod tests {
             Found::Ambiguous(peers) => {
                 assert_eq!(peers.iter().map(|p| p.pid).collect::<Vec<_>>(), [20, 30])
             }
-            other => panic!("{other:?}"),
+            _ => panic!("not ambiguous"),
         }
         let by_comm = discover(
             &proc,
             Path::new("/var/log/app.log"),
             &PeerChoice::Comm("app".into()),
         );
-        assert!(
-            matches!(by_comm, Found::One(ref p) if p.pid == 30),
-            "{by_comm:?}"
-        );
+        assert!(matches!(by_comm, Found::One(ref p) if p.pid == 30));
         let by_pid = discover(&proc, Path::new("/var/log/app.log"), &PeerChoice::Pid(20));
-        assert!(
-            matches!(by_pid, Found::One(ref p) if p.pid == 20),
-            "{by_pid:?}"
-        );
+        assert!(matches!(by_pid, Found::One(ref p) if p.pid == 20));
     }
 }

@@ -4,9 +4,11 @@
 //! truncation (copytruncate), with a truncated file that grew past the old
 //! offset between two polls and with a new file reusing the old inode (both
 //! caught by a fingerprint of the first bytes, as log shippers keep), and
-//! with the file being absent.
+//! with the file being absent. The file is found anew each interval inside
+//! the peer's root (`in_root`), so a retargeted symlink counts as a rotation.
 
 use crate::count::Counter;
+use crate::in_root::{FileId, Problem, Root};
 use std::fs::File;
 use std::io::ErrorKind;
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -27,7 +29,7 @@ pub struct Follower {
 
 struct Open {
     file: File,
-    id: (u64, u64),
+    id: FileId,
     offset: u64,
     /// The file's first bytes, up to FINGERPRINT, as read.
     fingerprint: Vec<u8>,
@@ -45,27 +47,26 @@ impl Follower {
         }
     }
 
-    /// Reads what was appended to `path`; Ok(false) while it does not exist.
-    pub fn poll(&mut self, path: &Path) -> std::io::Result<bool> {
-        let meta = match std::fs::metadata(path) {
-            Ok(meta) => meta,
-            Err(e) => {
-                // Gone (deleted, or renamed and not yet re-created): finish the old one.
+    /// Reads what was appended to the log at `path` inside `root`; Err says
+    /// why there is nothing to read (absent, not a regular file, ...).
+    pub fn poll(&mut self, root: &Root, path: &Path) -> Result<(), Problem> {
+        let located = match root.locate(path) {
+            Ok(located) => located,
+            Err(problem) => {
+                // Gone (deleted, renamed and not yet re-created, replaced by
+                // something unreadable): finish the old one.
                 if let Some(old) = self.open.take() {
-                    self.drain(old)?;
                     self.rotations += 1;
+                    self.drain(old).map_err(Problem::Io)?;
                 }
-                return if e.kind() == ErrorKind::NotFound {
-                    Ok(false)
-                } else {
-                    Err(e)
-                };
+                return Err(problem);
             }
         };
-        let id = (meta.dev(), meta.ino());
         match self.open.take() {
-            Some(mut open) if open.id == id => {
-                if meta.len() < open.offset || !self.fingerprint_holds(&open)? {
+            Some(mut open) if open.id == located.id => {
+                if located.size < open.offset
+                    || !self.fingerprint_holds(&open).map_err(Problem::Io)?
+                {
                     self.truncations += 1;
                     open.offset = 0;
                     open.fingerprint.clear();
@@ -73,24 +74,24 @@ impl Follower {
                 }
                 let result = self.read_new(&mut open);
                 self.open = Some(open);
-                result?;
+                result.map_err(Problem::Io)
             }
             Some(old) => {
-                self.drain(old)?;
                 self.rotations += 1;
-                self.start(path, false)?;
+                self.drain(old).map_err(Problem::Io)?;
+                self.start(root.open_for_reading(&located)?, false)
+                    .map_err(Problem::Io)
             }
             None => {
+                let file = root.open_for_reading(&located)?;
                 let skip = std::mem::take(&mut self.skip_existing);
-                self.start(path, skip)?;
+                self.start(file, skip).map_err(Problem::Io)
             }
         }
-        Ok(true)
     }
 
-    fn start(&mut self, path: &Path, from_end: bool) -> std::io::Result<()> {
-        let file = File::open(path)?;
-        // The identity of what we opened, not of what stat saw a moment ago.
+    fn start(&mut self, file: File, from_end: bool) -> std::io::Result<()> {
+        // The identity of what we opened, not of what was resolved a moment ago.
         let meta = file.metadata()?;
         let mut open = Open {
             file,

@@ -5,16 +5,18 @@
 mod count;
 mod discover;
 mod follow;
+mod in_root;
 mod publish;
 
 use common::cli::{self, usage, Program, Stop, EXIT_FAILURE};
 use common::log;
 use common::server::MetricsEndpoint;
 use common::shutdown::Shutdown;
-use discover::{Found, Peer, PeerChoice};
+use discover::{PeerChoice, Source};
 use follow::Follower;
+use in_root::{Problem, Root};
 use publish::Totals;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,11 +33,14 @@ Usage: peerlog-count [OPTIONS] PATH
 
 PATH is the log as the main container sees it (e.g. /var/log/app.log). With
 shareProcessNamespace, the main container is the process whose root is not
-ours and holds PATH; it is read through /proc/PID/root/PATH.
+ours and holds PATH. PATH is resolved inside that root as the main container
+sees it: its absolute symlinks stay inside it, links to /proc are refused,
+and only a regular file is read (a FIFO, a device or a link to the app's
+standard output is named as such).
 
   --peer auto|PID|comm:NAME   which process (default auto: the one root that
                               holds PATH; several are an error naming them)
-  --root DIR          read DIR/PATH directly, no discovery (a shared volume)
+  --root DIR          resolve PATH inside DIR, no discovery (a shared volume)
   --proc DIR          the process table to scan (default /proc)
   --interval DURATION read what was appended this often (default 10s)
   --match NAME=TEXT   also count lines containing TEXT (repeatable)
@@ -44,7 +49,8 @@ ours and holds PATH; it is read through /proc/PID/root/PATH.
                       peerlog_bytes_total, peerlog_rotations_total,
                       peerlog_truncations_total, peerlog_up, peerlog_peer_pid
   --post URL          POST {\"path\", \"lines\", \"matches\"} as JSON each interval
-  --once              read once, print the counts as JSON, exit (1 if the log is absent)
+  --once              read once, print the counts as JSON, exit (1 if the log is
+                      absent or cannot be read, with the reason on stderr)
   -h, --help, -V, --version
 
 Reading another container's /proc/PID/root needs its UID, or root with the
@@ -143,7 +149,7 @@ fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
     if options.root.is_some() && !matches!(options.peer, PeerChoice::Auto) {
         return Err(usage(
             "--root",
-            "reads DIR/PATH directly: it cannot go with --peer",
+            "resolves PATH inside DIR without discovery: it cannot go with --peer",
         ));
     }
     Ok(options)
@@ -152,6 +158,9 @@ fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
 fn main() {
     let options = PROGRAM.parse(parse);
     let shutdown = Shutdown::install();
+    // Whatever is in flight (a post to a receiver that never answers, a
+    // read of a huge append), SIGTERM ends it within a second.
+    shutdown.exit_within(Duration::from_millis(900));
     let totals = Arc::new(Mutex::new(Totals::new(&options.matches)));
     if let Some(listen) = &options.listen {
         let metrics = publish::Metrics::new(totals.clone());
@@ -168,55 +177,36 @@ fn main() {
 
 /// The main loop, at a fixed rate; returns the exit status.
 fn follow_forever(options: &Options, totals: &Mutex<Totals>, shutdown: &Shutdown) -> i32 {
-    let relative = options
-        .path
-        .strip_prefix("/")
-        .unwrap_or(&options.path)
-        .to_path_buf();
+    let fixed = options.root.as_ref().map(|dir| {
+        Root::open(dir)
+            .unwrap_or_else(|e| PROGRAM.config_exit(&format!("--root {}: {e}", dir.display())))
+    });
+    let mut source = Source::new(fixed, &options.proc, &options.path, &options.peer);
     let mut follower = Follower::new(count::Counter::new(&options.matches), options.from_end);
     let poster = options
         .post
         .as_ref()
         .map(|url| publish::Poster::new(url, &options.path));
-    let mut source = Source {
-        peer: None,
-        denied_reported: false,
-        absent_reported: false,
-    };
     let start = Instant::now();
     let mut tick: u32 = 0;
     loop {
-        let file = match &options.root {
-            Some(root) => Some(root.join(&relative)),
-            None => match source.find(options) {
-                Ok(peer) => peer.map(|p| p.root_dir.join(&relative)),
-                Err(message) => {
-                    log::error(
-                        "several containers have this file",
-                        &[("candidates", &message)],
-                    );
-                    eprintln!("peerlog-count: {} is in several containers' roots: {message}; pick one with --peer PID or --peer comm:NAME", options.path.display());
-                    return cli::EXIT_USAGE;
-                }
-            },
+        let read = match source.root() {
+            Ok(Some(root)) => follower.poll(root, &options.path),
+            Ok(None) => Err(Problem::Absent),
+            Err(candidates) => {
+                log::error(
+                    "several containers have this file",
+                    &[("candidates", &candidates)],
+                );
+                eprintln!("peerlog-count: {} is in several containers' roots: {candidates}; pick one with --peer PID or --peer comm:NAME", options.path.display());
+                return cli::EXIT_USAGE;
+            }
         };
-        let up = match &file {
-            Some(file) => match follower.poll(file) {
-                Ok(up) => up,
-                Err(e) => {
-                    log::warn(
-                        "cannot read the log",
-                        &[("path", &file.display()), ("error", &e)],
-                    );
-                    false
-                }
-            },
-            None => false,
-        };
-        source.note_absent(up, file.as_deref());
+        source.note(&read);
+        let up = read.is_ok();
         let snapshot = {
             let mut totals = totals.lock().unwrap_or_else(|e| e.into_inner());
-            totals.update(&follower, up, source.peer.as_ref().map(|p| p.pid));
+            totals.update(&follower, up, source.peer_pid());
             totals.clone()
         };
         if options.once {
@@ -237,84 +227,5 @@ fn follow_forever(options: &Options, totals: &Mutex<Totals>, shutdown: &Shutdown
         // A slow interval (a huge append) skips slots rather than bunching up.
         let due = (start.elapsed().as_secs_f64() / options.interval.as_secs_f64()) as u32;
         tick = tick.max(due);
-    }
-}
-
-/// Where the log is: the peer found, and what was said about it once.
-struct Source {
-    peer: Option<Peer>,
-    denied_reported: bool,
-    absent_reported: bool,
-}
-
-impl Source {
-    /// The current peer, discovering one when there is none or it is gone;
-    /// Err lists the candidates when several roots hold PATH.
-    fn find(&mut self, options: &Options) -> Result<Option<&Peer>, String> {
-        if let Some(peer) = &self.peer {
-            if !discover::still_there(peer) {
-                log::warn(
-                    "peer gone; discovering again",
-                    &[("pid", &peer.pid), ("comm", &peer.comm)],
-                );
-                self.peer = None;
-            }
-        }
-        if self.peer.is_none() {
-            match discover::discover(&options.proc, &options.path, &options.peer) {
-                Found::One(peer) => {
-                    log::info(
-                        "peer found",
-                        &[
-                            ("pid", &peer.pid),
-                            ("comm", &peer.comm),
-                            ("root", &peer.root_dir.display()),
-                        ],
-                    );
-                    self.peer = Some(peer);
-                }
-                Found::Ambiguous(peers) => {
-                    let list: Vec<String> = peers
-                        .iter()
-                        .map(|p| format!("{} ({})", p.pid, p.comm))
-                        .collect();
-                    return Err(list.join(", "));
-                }
-                Found::None { denied } => {
-                    if !denied.is_empty() && !self.denied_reported {
-                        // A Pod's table is short; a whole host's is not: name a few.
-                        let mut pids: Vec<String> =
-                            denied.iter().take(10).map(u32::to_string).collect();
-                        if denied.len() > 10 {
-                            pids.push(format!("and {} more", denied.len() - 10));
-                        }
-                        log::error(
-                            "permission denied reading /proc/PID/root: run as the main container's UID, or as root with the SYS_PTRACE capability",
-                            &[("pids", &pids.join(","))],
-                        );
-                        self.denied_reported = true;
-                    }
-                }
-            }
-        }
-        Ok(self.peer.as_ref())
-    }
-
-    /// Logs once when the log is missing, and once when it is back.
-    fn note_absent(&mut self, up: bool, file: Option<&Path>) {
-        if !up && !self.absent_reported {
-            let at = file.map_or("(no peer yet)".to_string(), |f| f.display().to_string());
-            log::warn("log not found; waiting", &[("path", &at)]);
-            self.absent_reported = true;
-        } else if up && self.absent_reported {
-            log::info(
-                "log found",
-                &[(
-                    "path",
-                    &file.map(|f| f.display().to_string()).unwrap_or_default(),
-                )],
-            );
-            self.absent_reported = false;
-        }
     }
 }
