@@ -20,14 +20,17 @@ fn wait_metric(daemon: &Daemon, key: &str, want: f64) -> BTreeMap<String, f64> {
     wait_for_sample(&daemon.addr, key, |v| v == want)
 }
 
-fn append(path: &Path, text: &str) {
+/// The file opened for appending, as a writer that keeps it open would.
+fn appender(path: &Path) -> File {
     OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
         .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
+}
+
+fn append(path: &Path, text: &str) {
+    appender(path).write_all(text.as_bytes()).unwrap();
 }
 
 /// Follows DIR/app.log through `--root DIR`, with `args` before the path.
@@ -1039,4 +1042,285 @@ fn sigterm_during_a_post_that_never_gets_an_answer_stops_it_within_a_second() {
     let (code, took) = follower.wait_exit(Duration::from_secs(5));
     assert_eq!(code, 0);
     assert!(took < Duration::from_secs(1), "took {took:?}");
+}
+
+// Exact under rotation: every line that reached a file, the current log or
+// a rotated copy, is counted once.
+
+/// Follows DIR/app.log at a slow `interval`, so that a test can do several
+/// file operations well inside one interval.
+fn follow_slowly(dir: &Path, interval: &str, extra: &[&str]) -> Daemon {
+    let mut args = vec!["--interval", interval, "--root", dir.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.push("/app.log");
+    Daemon::listening("peerlog-count", &args)
+}
+
+/// copytruncate by hand: copy, then cut the log to 0.
+fn copytruncate(log: &Path, copy: &Path) {
+    std::fs::copy(log, copy).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(log)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+}
+
+#[test]
+fn copytruncate_right_after_an_unread_append_reads_the_rest_from_the_copy() {
+    let dir = tempdir("copytruncate");
+    let log = dir.join("app.log");
+    append(&log, "1\n2\n3\n");
+    let follower = follow_slowly(&dir, "500ms", &[]);
+    wait_metric(&follower, "peerlog_lines_total", 3.0);
+    // Inside one interval: an append not yet read, the copy, the cut, more.
+    append(&log, "4\n5 unfinished");
+    append(&log, " line\n");
+    copytruncate(&log, &dir.join("app.log.1"));
+    append(&log, "6\n");
+    let values = wait_metric(&follower, "peerlog_lines_total", 6.0);
+    assert_eq!(values["peerlog_truncations_total"], 1.0);
+    assert_eq!(values["peerlog_truncations_unrecovered_total"], 0.0);
+    assert_eq!(values["peerlog_bytes_total"], (6 + 14 + 6 + 2) as f64);
+}
+
+#[test]
+fn a_copy_compressed_or_removed_before_it_was_read_is_counted_unrecovered_and_said_once() {
+    let dir = tempdir("unrecovered");
+    let log = dir.join("app.log");
+    append(&log, "1\n2\n3\n");
+    let mut follower = follow_slowly(&dir, "300ms", &[]);
+    wait_metric(&follower, "peerlog_lines_total", 3.0);
+    for round in 0..2 {
+        append(&log, "lost\nlost\n");
+        // compress right away: what logrotate does without delaycompress.
+        copytruncate(&log, &dir.join("app.log.1"));
+        std::fs::remove_file(dir.join("app.log.1")).unwrap();
+        std::fs::write(dir.join(format!("app.log.{round}.gz")), b"\x1f\x8b...").unwrap();
+        append(&log, &format!("kept {round} and more\n"));
+        wait_metric(
+            &follower,
+            "peerlog_truncations_unrecovered_total",
+            f64::from(round + 1),
+        );
+    }
+    let values = wait_metric(&follower, "peerlog_lines_total", 5.0);
+    assert_eq!(values["peerlog_truncations_total"], 2.0);
+    let line = follower.wait_log("copy not found");
+    assert!(line.contains("delaycompress"), "{line}");
+    let said = follower
+        .log()
+        .iter()
+        .filter(|l| l.contains("copy not found"))
+        .count();
+    assert_eq!(said, 1);
+}
+
+/// The descriptors a process holds on files whose name contains `name`.
+fn holds(pid: i32, name: &str) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .any(|target| target.to_string_lossy().contains(name))
+}
+
+#[test]
+fn a_writer_that_keeps_appending_to_the_renamed_file_loses_nothing() {
+    let dir = tempdir("late-reopen");
+    let log = dir.join("app.log");
+    let mut writer = appender(&log);
+    writer.write_all(b"1\n2\n3\n4\n5\n").unwrap();
+    let follower = follow_slowly(&dir, "50ms", &["--rotate-wait", "1s"]);
+    wait_metric(&follower, "peerlog_lines_total", 5.0);
+    // logrotate's `create`: renamed, a new file made; the app has not
+    // reopened and writes on to the renamed file for two seconds.
+    std::fs::rename(&log, dir.join("app.log.1")).unwrap();
+    append(&log, "new 1\n");
+    for i in 0..20 {
+        writer.write_all(format!("late {i}\n").as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let values = wait_metric(&follower, "peerlog_lines_total", 26.0);
+    assert_eq!(values["peerlog_rotations_total"], 1.0);
+    assert!(
+        holds(follower.pid(), "app.log.1"),
+        "closed while still written"
+    );
+    // Quiet for --rotate-wait: closed.
+    wait_until("the renamed file closed", Duration::from_secs(5), || {
+        !holds(follower.pid(), "app.log.1")
+    });
+}
+
+#[test]
+fn a_renamed_file_that_is_deleted_is_read_to_its_end_and_closed_at_once() {
+    let dir = tempdir("deleted");
+    let log = dir.join("app.log");
+    let mut writer = appender(&log);
+    writer.write_all(b"1\n").unwrap();
+    let follower = follow_slowly(&dir, "50ms", &["--rotate-wait", "1h"]);
+    wait_metric(&follower, "peerlog_lines_total", 1.0);
+    std::fs::rename(&log, dir.join("app.log.1")).unwrap();
+    wait_metric(&follower, "peerlog_rotations_total", 1.0);
+    writer.write_all(b"2\n3\n").unwrap();
+    std::fs::remove_file(dir.join("app.log.1")).unwrap();
+    wait_metric(&follower, "peerlog_lines_total", 3.0);
+    // Not kept for an hour: its disk space is freed.
+    wait_until("the deleted file closed", Duration::from_secs(2), || {
+        !holds(follower.pid(), "app.log.1")
+    });
+}
+
+#[test]
+fn two_renames_inside_one_interval_lose_nothing() {
+    let dir = tempdir("two-renames");
+    let log = dir.join("app.log");
+    append(&log, "1\n2\n3\n");
+    let follower = follow_slowly(&dir, "500ms", &[]);
+    wait_metric(&follower, "peerlog_lines_total", 3.0);
+    // Two logrotate `create` runs well inside one interval; the middle
+    // generation is never at app.log when peerlog-count looks.
+    append(&log, "4\n");
+    std::fs::rename(&log, dir.join("app.log.1")).unwrap();
+    append(&log, "5\n6\n");
+    std::fs::rename(dir.join("app.log.1"), dir.join("app.log.2")).unwrap();
+    std::fs::rename(&log, dir.join("app.log.1")).unwrap();
+    append(&log, "7\n");
+    let values = wait_metric(&follower, "peerlog_lines_total", 7.0);
+    assert_eq!(values["peerlog_bytes_total"], 14.0);
+}
+
+/// The real logrotate, ten times under load: `create` with the app reopening
+/// at once or 400 ms late, and `copytruncate`. peerlog-count's total is the
+/// number of lines in all the files at the end.
+#[test]
+fn exact_under_the_real_logrotate_with_a_writer_under_load() {
+    let logrotate = ["logrotate", "/usr/sbin/logrotate"]
+        .into_iter()
+        .find(|l| Command::new(l).arg("--version").output().is_ok());
+    let curl = Command::new("curl").arg("--version").output().is_ok();
+    let (Some(logrotate), true) = (logrotate, curl) else {
+        return sidecars_tests::skip(
+            "exact_under_the_real_logrotate_with_a_writer_under_load",
+            "needs logrotate and curl (scripts/setup installs them)",
+        );
+    };
+    let dir = tempdir("logrotate");
+    let log = dir.join("app.log");
+    let app = Daemon::start(
+        "stand-in",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--log",
+            log.to_str().unwrap(),
+            "--flood",
+            "4MiB",
+        ],
+    );
+    let follower = follow_slowly(&dir, "100ms", &["--rotate-wait", "2s"]);
+    let config = |name: &str, body: &str| {
+        let path = dir.join(name);
+        let text = format!(
+            "{} {{\n  rotate 30\n  missingok\n  nocompress\n{body}}}\n",
+            log.display()
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let reopen = |delay: u32| {
+        config(
+            &format!("create-{delay}.conf"),
+            &format!(
+                "  create\n  postrotate\n    curl -s 'http://{}/reopen?delay_ms={delay}' >/dev/null\n  endscript\n",
+                app.addr
+            ),
+        )
+    };
+    let (create, create_late, copy) = (
+        reopen(0),
+        reopen(400),
+        config("copytruncate.conf", "  copytruncate\n"),
+    );
+    let state = dir.join("logrotate.state");
+    let plan = [
+        &create,
+        &create_late,
+        &copy,
+        &create,
+        &create_late,
+        &copy,
+        &create,
+        &create_late,
+        &copy,
+        &create_late,
+    ];
+    for conf in plan {
+        wait_until("the app to write", Duration::from_secs(5), || {
+            std::fs::metadata(&log).is_ok_and(|m| m.len() > 1 << 20)
+        });
+        let out = Command::new(logrotate)
+            .arg("-f")
+            .arg("-s")
+            .arg(&state)
+            .arg(conf)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "logrotate: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    wait_until(
+        "the app to write after the last rotation",
+        Duration::from_secs(5),
+        || std::fs::metadata(&log).is_ok_and(|m| m.len() > 1 << 20),
+    );
+    drop(app); // killed: every line it wrote is in a file, or was lost by logrotate itself
+    let mut in_files = 0u64;
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("app.log") {
+            files += 1;
+            in_files += std::fs::read(&path)
+                .unwrap()
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
+        }
+    }
+    assert_eq!(files, 11, "the current log and ten rotated files");
+    assert!(in_files > 100_000, "only {in_files} lines: not under load");
+    let values = wait_metric(&follower, "peerlog_lines_total", in_files as f64);
+    assert_eq!(values["peerlog_rotations_total"], 7.0);
+    assert_eq!(values["peerlog_truncations_total"], 3.0);
+    assert_eq!(values["peerlog_truncations_unrecovered_total"], 0.0);
+}
+
+#[test]
+fn a_file_closed_after_rotate_wait_that_comes_back_is_not_counted_twice() {
+    let dir = tempdir("comes-back");
+    append(&dir.join("blue.log"), "b1\nb2\nb3\n");
+    append(&dir.join("green.log"), "g1\n");
+    let retarget = |to: &str| {
+        symlink(to, dir.join("app.log.new")).unwrap();
+        std::fs::rename(dir.join("app.log.new"), dir.join("app.log")).unwrap();
+    };
+    retarget("blue.log");
+    let follower = follow_slowly(&dir, "20ms", &["--rotate-wait", "100ms"]);
+    wait_metric(&follower, "peerlog_lines_total", 3.0);
+    retarget("green.log");
+    wait_metric(&follower, "peerlog_lines_total", 4.0);
+    wait_until("blue.log closed", Duration::from_secs(5), || {
+        !holds(follower.pid(), "blue.log")
+    });
+    // Blue-green: back to blue, which goes on from where it was read to.
+    append(&dir.join("blue.log"), "b4\n");
+    retarget("blue.log");
+    let values = wait_metric(&follower, "peerlog_rotations_total", 2.0);
+    assert_eq!(values["peerlog_lines_total"], 5.0);
 }

@@ -2,7 +2,8 @@
 //! chunks. A line counts when its newline arrives; a pattern counts once per
 //! line, also when it straddles two chunks. Memory stays bounded whatever
 //! the line length: per pattern, only the last len-1 bytes of the open line
-//! are kept.
+//! are kept. Several files may be read at once (rotated generations), each
+//! with its own open line: the totals are shared, the `OpenLine` is a file's.
 
 use memchr::memmem::Finder;
 
@@ -10,16 +11,24 @@ pub struct Pattern {
     finder: Finder<'static>,
     /// Lines that contained the pattern.
     pub lines: u64,
-    /// The line still open (no newline yet) already contains the pattern.
-    open_line_matched: bool,
-    /// The open line's last bytes, at most len-1, for a match across chunks.
-    tail: Vec<u8>,
 }
 
 pub struct Counter {
     pub lines: u64,
     pub bytes: u64,
     pub patterns: Vec<Pattern>,
+}
+
+/// One stream's line still open (no newline yet), per pattern.
+#[derive(Default)]
+pub struct OpenLine(Vec<PatternState>);
+
+#[derive(Default, Clone)]
+struct PatternState {
+    /// The open line already contains the pattern.
+    matched: bool,
+    /// The open line's last bytes, at most len-1, for a match across chunks.
+    tail: Vec<u8>,
 }
 
 impl Counter {
@@ -29,8 +38,6 @@ impl Counter {
             .map(|(_, text)| Pattern {
                 finder: Finder::new(text.as_bytes()).into_owned(),
                 lines: 0,
-                open_line_matched: false,
-                tail: Vec::new(),
             })
             .collect();
         Counter {
@@ -40,19 +47,13 @@ impl Counter {
         }
     }
 
-    pub fn feed(&mut self, chunk: &[u8]) {
+    /// Counts `chunk`, the next bytes of the stream whose open line is `open`.
+    pub fn feed(&mut self, open: &mut OpenLine, chunk: &[u8]) {
         self.bytes += chunk.len() as u64;
         self.lines += count_newlines(chunk);
-        for pattern in &mut self.patterns {
-            pattern.feed(chunk);
-        }
-    }
-
-    /// Forgets the open line (a truncation or rotation abandoned it).
-    pub fn abandon_open_line(&mut self) {
-        for pattern in &mut self.patterns {
-            pattern.open_line_matched = false;
-            pattern.tail.clear();
+        open.0.resize(self.patterns.len(), PatternState::default());
+        for (pattern, state) in self.patterns.iter_mut().zip(&mut open.0) {
+            pattern.feed(state, chunk);
         }
     }
 }
@@ -62,25 +63,25 @@ impl Pattern {
         self.finder.needle().len()
     }
 
-    fn feed(&mut self, chunk: &[u8]) {
+    fn feed(&mut self, state: &mut PatternState, chunk: &[u8]) {
         let first_newline = memchr::memchr(b'\n', chunk);
         // A match that starts in the open line's tail and ends in this chunk.
-        if !self.open_line_matched && !self.tail.is_empty() {
+        if !state.matched && !state.tail.is_empty() {
             let line_part = &chunk[..first_newline.unwrap_or(chunk.len())];
             let take = line_part.len().min(self.needle_len() - 1);
-            let mut window = Vec::with_capacity(self.tail.len() + take);
-            window.extend_from_slice(&self.tail);
+            let mut window = Vec::with_capacity(state.tail.len() + take);
+            window.extend_from_slice(&state.tail);
             window.extend_from_slice(&line_part[..take]);
             if self.finder.find(&window).is_some() {
-                self.open_line_matched = true;
+                state.matched = true;
             }
         }
         let mut pos = 0;
-        if self.open_line_matched {
+        if state.matched {
             match first_newline {
                 Some(end) => {
                     self.lines += 1;
-                    self.open_line_matched = false;
+                    state.matched = false;
                     pos = end + 1;
                 }
                 None => return, // the open line goes on and is already counted in
@@ -95,29 +96,30 @@ impl Pattern {
                     pos = at + end + 1;
                 }
                 None => {
-                    self.open_line_matched = true;
-                    self.tail.clear();
+                    state.matched = true;
+                    state.tail.clear();
                     return;
                 }
             }
         }
-        self.keep_tail(chunk);
+        self.keep_tail(state, chunk);
     }
 
     /// Keeps the open line's last len-1 bytes for the next chunk.
-    fn keep_tail(&mut self, chunk: &[u8]) {
+    fn keep_tail(&self, state: &mut PatternState, chunk: &[u8]) {
         let keep = self.needle_len().saturating_sub(1);
         let open = match memchr::memrchr(b'\n', chunk) {
             Some(end) => {
-                self.tail.clear();
+                state.tail.clear();
                 &chunk[end + 1..]
             }
             None => chunk,
         };
-        self.tail
+        state
+            .tail
             .extend_from_slice(&open[open.len().saturating_sub(keep)..]);
-        let excess = self.tail.len().saturating_sub(keep);
-        self.tail.drain(..excess);
+        let excess = state.tail.len().saturating_sub(keep);
+        state.tail.drain(..excess);
     }
 }
 
@@ -139,8 +141,9 @@ mod tests {
             .map(|(n, t)| (n.to_string(), t.to_string()))
             .collect();
         let mut counter = Counter::new(&patterns);
+        let mut open = OpenLine::default();
         for piece in text.chunks(chunk) {
-            counter.feed(piece);
+            counter.feed(&mut open, piece);
         }
         (
             counter.lines,
@@ -212,14 +215,27 @@ mod tests {
     }
 
     #[test]
+    fn two_streams_read_in_turn_keep_their_own_open_lines() {
+        let mut counter = Counter::new(&[("e".into(), "ERROR".into())]);
+        let (mut a, mut b) = (OpenLine::default(), OpenLine::default());
+        counter.feed(&mut a, b"x ERR");
+        counter.feed(&mut b, b"OR\ny ER");
+        counter.feed(&mut a, b"OR\n");
+        counter.feed(&mut b, b"ROR\n");
+        // "ERR" + "OR" joined across streams would be a false match.
+        assert_eq!((counter.lines, counter.patterns[0].lines), (3, 2));
+    }
+
+    #[test]
     fn a_long_line_without_newline_keeps_memory_bounded() {
         let mut counter = Counter::new(&[("x".into(), "needle".into())]);
+        let mut open = OpenLine::default();
         let chunk = vec![b'a'; 1 << 20];
         for _ in 0..100 {
-            counter.feed(&chunk);
+            counter.feed(&mut open, &chunk);
         }
-        assert!(counter.patterns[0].tail.len() <= 5);
-        counter.feed(b"needle\n");
+        assert!(open.0[0].tail.len() <= 5);
+        counter.feed(&mut open, b"needle\n");
         assert_eq!((counter.lines, counter.patterns[0].lines), (1, 1));
     }
 }

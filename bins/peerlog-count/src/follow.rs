@@ -1,29 +1,60 @@
-//! Following one log file: each poll reads only the bytes appended since the
-//! last (cost proportional to new bytes, not to the file's size), and copes
-//! with rotation by rename+create (the old file is drained first), with
-//! truncation (copytruncate), with a truncated file that grew past the old
-//! offset between two polls and with a new file reusing the old inode (both
-//! caught by a fingerprint of the first bytes, as log shippers keep), and
-//! with the file being absent. The file is found anew each interval inside
-//! the peer's root (`in_root`), so a retargeted symlink counts as a rotation.
+//! Following one log, exactly under rotation: every line that reached a
+//! file, the current log or a rotated copy, is counted once.
+//!
+//! - Each poll resolves PATH inside the peer's root (`in_root`) and reads
+//!   only the bytes appended since the last one (cost proportional to new
+//!   bytes, not to the file's size).
+//! - Rename rotation (logrotate's `create`, a retargeted symlink, a removed
+//!   file): the old file is kept open and read while it is still written,
+//!   until it has been quiet for `--rotate-wait` (an app reopens its log when
+//!   it gets to it); a deleted one is read to its end and closed at once.
+//!   Several generations may be open, and a generation that was created and
+//!   renamed away between two polls is found in the directory and read too.
+//! - Truncation (copytruncate), told by the size, or by a fingerprint of the
+//!   first bytes when the file grew past the old offset or was rewritten:
+//!   the copy is found in the log's directory (its first bytes and the bytes
+//!   before the offset match what was read) and read on from the offset, then
+//!   the log from its start. No copy found is counted as unrecovered.
 
-use crate::count::Counter;
+use crate::count::{Counter, OpenLine};
 use crate::in_root::{FileId, Problem, Root};
+use common::log;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::ErrorKind;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
 
 const READ_BUFFER: usize = 128 * 1024;
+/// Bytes kept of a file's head, and of what was read last, to know it again.
 const FINGERPRINT: usize = 64;
+/// Rotated generations read at once; past this the oldest is closed.
+const MAX_ROTATED: usize = 8;
+/// Entries of the log's directory looked at for a copy or a generation.
+const MAX_DIR_ENTRIES: usize = 4096;
+/// Files closed lately, so that a directory scan never reads one twice.
+const REMEMBERED: usize = 64;
+/// Names of compressed generations: never read as text.
+const COMPRESSED: [&[u8]; 7] = [b".gz", b".xz", b".bz2", b".zst", b".lz4", b".Z", b".zip"];
 
 pub struct Follower {
-    open: Option<Open>,
+    current: Option<Open>,
+    /// Renamed or removed generations, read until quiet for `rotate_wait`.
+    rotated: Vec<Rotated>,
+    /// Files read and closed, or copies read from: never read twice.
+    finished: VecDeque<Done>,
     pub counter: Counter,
     pub rotations: u64,
     pub truncations: u64,
+    pub unrecovered: u64,
+    rotate_wait: Duration,
     /// `--from-end`: the first file seen is counted from its end.
     skip_existing: bool,
+    /// When PATH was last resolved: a generation born after it was missed.
+    last_poll: Option<SystemTime>,
+    unrecovered_said: bool,
     buf: Vec<u8>,
 }
 
@@ -32,120 +63,320 @@ struct Open {
     id: FileId,
     offset: u64,
     /// The file's first bytes, up to FINGERPRINT, as read.
-    fingerprint: Vec<u8>,
+    head: Vec<u8>,
+    /// The last bytes read, up to FINGERPRINT, ending at `offset`.
+    tail: Vec<u8>,
+    line: OpenLine,
+}
+
+struct Rotated {
+    open: Open,
+    quiet_since: Instant,
+}
+
+/// A file closed, known again by its identity and its first bytes (an
+/// inode is soon reused once logrotate deletes the oldest generation).
+struct Done {
+    id: FileId,
+    head: Vec<u8>,
+    offset: u64,
+}
+
+impl Open {
+    fn new(file: File, id: FileId) -> Open {
+        Open {
+            file,
+            id,
+            offset: 0,
+            head: Vec::new(),
+            tail: Vec::new(),
+            line: OpenLine::default(),
+        }
+    }
+
+    /// False when the first bytes are no longer those read there: the file
+    /// was truncated and rewritten, or replaced in place.
+    fn head_holds(&self) -> std::io::Result<bool> {
+        Ok(self.head.is_empty() || starts_with(&self.file, &self.head)?)
+    }
 }
 
 impl Follower {
-    pub fn new(counter: Counter, from_end: bool) -> Follower {
+    pub fn new(counter: Counter, from_end: bool, rotate_wait: Duration) -> Follower {
         Follower {
-            open: None,
+            current: None,
+            rotated: Vec::new(),
+            finished: VecDeque::new(),
             counter,
             rotations: 0,
             truncations: 0,
+            unrecovered: 0,
+            rotate_wait,
             skip_existing: from_end,
+            last_poll: None,
+            unrecovered_said: false,
             buf: vec![0; READ_BUFFER],
         }
     }
 
-    /// Reads what was appended to the log at `path` inside `root`; Err says
-    /// why there is nothing to read (absent, not a regular file, ...).
+    /// Reads what was appended to the log at `path` inside `root`, and to
+    /// the generations still open; Err says why the log itself could not be
+    /// read (absent, not a regular file, ...).
     pub fn poll(&mut self, root: &Root, path: &Path) -> Result<(), Problem> {
+        let now = SystemTime::now();
+        let result = self.poll_current(root, path);
+        self.poll_rotated();
+        self.last_poll = Some(now);
+        result
+    }
+
+    /// Reads the rotated generations only (no root to resolve PATH in).
+    pub fn poll_rotated(&mut self) {
+        let now = Instant::now();
+        let mut index = 0;
+        while index < self.rotated.len() {
+            let rotated = &mut self.rotated[index];
+            let read = read_new(&mut self.counter, &mut self.buf, &mut rotated.open);
+            if read.as_ref().is_ok_and(|&n| n > 0) {
+                rotated.quiet_since = now;
+            }
+            let deleted = rotated
+                .open
+                .file
+                .metadata()
+                .map_or(true, |m| m.nlink() == 0);
+            let quiet = now.duration_since(rotated.quiet_since) >= self.rotate_wait;
+            if read.is_err() || deleted || quiet || self.rotated.len() > MAX_ROTATED {
+                let done = self.rotated.remove(index).open;
+                self.remember(done.id, done.head, done.offset);
+            } else {
+                index += 1;
+            }
+        }
+    }
+
+    fn poll_current(&mut self, root: &Root, path: &Path) -> Result<(), Problem> {
         let located = match root.locate(path) {
             Ok(located) => located,
             Err(problem) => {
                 // Gone (deleted, renamed and not yet re-created, replaced by
-                // something unreadable): finish the old one.
-                if let Some(old) = self.open.take() {
+                // something unreadable): read on in what it was.
+                if let Some(old) = self.current.take() {
                     self.rotations += 1;
-                    self.drain(old).map_err(Problem::Io)?;
+                    self.retire(old);
                 }
                 return Err(problem);
             }
         };
-        match self.open.take() {
-            Some(mut open) if open.id == located.id => {
-                if located.size < open.offset
-                    || !self.fingerprint_holds(&open).map_err(Problem::Io)?
-                {
+        if let Some(mut open) = self.current.take() {
+            if open.id == located.id {
+                let truncated =
+                    located.size < open.offset || !open.head_holds().map_err(Problem::Io)?;
+                if truncated {
                     self.truncations += 1;
+                    self.recover_from_copy(root, path, &mut open);
                     open.offset = 0;
-                    open.fingerprint.clear();
-                    self.counter.abandon_open_line();
+                    open.head.clear();
+                    open.tail.clear();
+                    open.line = OpenLine::default();
                 }
-                let result = self.read_new(&mut open);
-                self.open = Some(open);
-                result.map_err(Problem::Io)
+                let read = read_new(&mut self.counter, &mut self.buf, &mut open);
+                self.current = Some(open);
+                return read.map(drop).map_err(Problem::Io);
             }
-            Some(old) => {
-                self.rotations += 1;
-                self.drain(old).map_err(Problem::Io)?;
-                self.start(root.open_for_reading(&located)?, false)
-                    .map_err(Problem::Io)
-            }
+            self.rotations += 1;
+            self.retire(open);
+        }
+        // A generation still open comes back (renamed back, a symlink
+        // retargeted back): go on where it was.
+        let open = match self.rotated.iter().position(|r| r.open.id == located.id) {
+            Some(index) => self.rotated.remove(index).open,
             None => {
                 let file = root.open_for_reading(&located)?;
-                let skip = std::mem::take(&mut self.skip_existing);
-                self.start(file, skip).map_err(Problem::Io)
+                let mut open = Open::new(file, located.id);
+                // A file closed earlier is back (renamed back after
+                // --rotate-wait): on from where it was, nothing twice.
+                if let Some(offset) = self.finished_at(located.id, &open.file) {
+                    open.offset = offset.min(located.size);
+                    open.head = read_head(&open.file, located.size)?;
+                } else if std::mem::take(&mut self.skip_existing) {
+                    open.offset = located.size;
+                    open.head = read_head(&open.file, located.size)?;
+                } else if self.last_poll.is_some() {
+                    self.read_missed_generations(root, path, &open);
+                }
+                open
             }
-        }
-    }
-
-    fn start(&mut self, file: File, from_end: bool) -> std::io::Result<()> {
-        // The identity of what we opened, not of what was resolved a moment ago.
-        let meta = file.metadata()?;
-        let mut open = Open {
-            file,
-            id: (meta.dev(), meta.ino()),
-            offset: 0,
-            fingerprint: Vec::new(),
         };
-        if from_end {
-            open.offset = meta.len();
-            let mut first = vec![0; FINGERPRINT.min(meta.len() as usize)];
-            let n = open.file.read_at(&mut first, 0)?;
-            first.truncate(n);
-            open.fingerprint = first;
-        }
-        let result = self.read_new(&mut open);
-        self.open = Some(open);
-        result
+        let open = self.current.insert(open);
+        read_new(&mut self.counter, &mut self.buf, open)
+            .map(drop)
+            .map_err(Problem::Io)
     }
 
-    /// False when the first bytes are no longer those we read there: the file
-    /// was truncated and rewritten, or replaced in place.
-    fn fingerprint_holds(&self, open: &Open) -> std::io::Result<bool> {
-        if open.fingerprint.is_empty() {
-            return Ok(true);
-        }
-        let mut now = [0u8; FINGERPRINT];
-        let n = open.file.read_at(&mut now[..open.fingerprint.len()], 0)?;
-        Ok(now[..n] == open.fingerprint[..])
+    /// The old current file joins the generations read until quiet.
+    fn retire(&mut self, mut open: Open) {
+        // What it has now is read at once; later appends in poll_rotated.
+        let _ = read_new(&mut self.counter, &mut self.buf, &mut open);
+        self.rotated.push(Rotated {
+            open,
+            quiet_since: Instant::now(),
+        });
     }
 
-    fn read_new(&mut self, open: &mut Open) -> std::io::Result<()> {
-        loop {
-            let n = match open.file.read_at(&mut self.buf, open.offset) {
-                Ok(0) => return Ok(()),
-                Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+    fn remember(&mut self, id: FileId, head: Vec<u8>, offset: u64) {
+        if self.finished.len() == REMEMBERED {
+            self.finished.pop_front();
+        }
+        self.finished.push_back(Done { id, head, offset });
+    }
+
+    /// Where a file closed earlier was read up to, if `file` is that file.
+    fn finished_at(&self, id: FileId, file: &File) -> Option<u64> {
+        let done = self.finished.iter().rev().find(|d| d.id == id)?;
+        let same = !done.head.is_empty() && starts_with(file, &done.head).ok()?;
+        same.then_some(done.offset)
+    }
+
+    fn known(&self, id: FileId, file: &File) -> bool {
+        self.current.as_ref().is_some_and(|o| o.id == id)
+            || self.rotated.iter().any(|r| r.open.id == id)
+            || self.finished_at(id, file).is_some()
+    }
+
+    /// copytruncate: the copy continues what `open` read up to its offset
+    /// (its first bytes and the bytes before the offset are the same): read
+    /// it from there to its end, with `open`'s unfinished line. A copy
+    /// shorter than the offset (made before the last read) has nothing new.
+    fn recover_from_copy(&mut self, root: &Root, path: &Path, open: &mut Open) {
+        let mut older_copy = None;
+        let head = open.head.clone();
+        let found = root.dir_of(path).ok().and_then(|dir| {
+            dir.names(MAX_DIR_ENTRIES).into_iter().find_map(|name| {
+                let (file, id, size) = dir.open_file(&name)?;
+                if id == open.id || open.head.is_empty() || !starts_with(&file, &open.head).ok()? {
+                    return None;
+                }
+                if size < open.offset {
+                    older_copy = Some((id, size));
+                    return None;
+                }
+                let at = open.offset - open.tail.len() as u64;
+                matches_at(&file, &open.tail, at)
+                    .ok()?
+                    .then_some((file, id))
+            })
+        });
+        if let Some((file, id)) = found {
+            let mut copy = Open {
+                file,
+                id,
+                offset: open.offset,
+                head: std::mem::take(&mut open.head),
+                tail: Vec::new(),
+                line: std::mem::take(&mut open.line),
             };
-            let chunk = &self.buf[..n];
-            if (open.offset as usize) < FINGERPRINT
-                && open.fingerprint.len() == open.offset as usize
-            {
-                let take = (FINGERPRINT - open.fingerprint.len()).min(n);
-                open.fingerprint.extend_from_slice(&chunk[..take]);
-            }
-            self.counter.feed(chunk);
-            open.offset += n as u64;
+            let _ = read_new(&mut self.counter, &mut self.buf, &mut copy);
+            self.remember(id, copy.head, copy.offset);
+            return;
+        }
+        if let Some((id, size)) = older_copy {
+            self.remember(id, head, size);
+            return;
+        }
+        self.unrecovered += 1;
+        if !self.unrecovered_said {
+            log::warn(
+                "log truncated and its copy not found: lines written since the last read may be lost",
+                &[(
+                    "advice",
+                    &"with copytruncate, use logrotate's delaycompress so that the copy stays readable for one cycle",
+                )],
+            );
+            self.unrecovered_said = true;
         }
     }
 
-    /// Reads a replaced file to its end; its unfinished last line is dropped.
-    fn drain(&mut self, mut old: Open) -> std::io::Result<()> {
-        let result = self.read_new(&mut old);
-        self.counter.abandon_open_line();
-        result
+    /// A rename rotation was seen. Generations born since the last poll and
+    /// already renamed away (two rotations in one interval) are in the
+    /// directory under the log's name plus a suffix: read them whole.
+    fn read_missed_generations(&mut self, root: &Root, path: &Path, new: &Open) {
+        let (Some(since), Some(base)) = (self.last_poll, path.file_name()) else {
+            return;
+        };
+        // Filesystem timestamps come from a coarse clock: allow for it.
+        let since = since - Duration::from_millis(20);
+        let Ok(dir) = root.dir_of(path) else {
+            return;
+        };
+        let base = base.as_bytes();
+        for name in dir.names(MAX_DIR_ENTRIES) {
+            let name_bytes = name.to_bytes();
+            if name_bytes.len() <= base.len()
+                || !name_bytes.starts_with(base)
+                || COMPRESSED.iter().any(|suffix| name_bytes.ends_with(suffix))
+            {
+                continue;
+            }
+            let Some((file, id, _)) = dir.open_file(&name) else {
+                continue;
+            };
+            if id == new.id || self.known(id, &file) || !modified_since(&file, since) {
+                continue;
+            }
+            self.rotated.push(Rotated {
+                open: Open::new(file, id),
+                quiet_since: Instant::now(),
+            });
+        }
     }
+}
+
+/// Reads `open` from its offset to the end; returns the bytes read.
+fn read_new(counter: &mut Counter, buf: &mut [u8], open: &mut Open) -> std::io::Result<u64> {
+    let mut total = 0;
+    loop {
+        let n = match open.file.read_at(buf, open.offset) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let chunk = &buf[..n];
+        if (open.offset as usize) < FINGERPRINT && open.head.len() == open.offset as usize {
+            let take = (FINGERPRINT - open.head.len()).min(n);
+            open.head.extend_from_slice(&chunk[..take]);
+        }
+        let keep = n.min(FINGERPRINT);
+        let excess = (open.tail.len() + keep).saturating_sub(FINGERPRINT);
+        open.tail.drain(..excess);
+        open.tail.extend_from_slice(&chunk[n - keep..]);
+        counter.feed(&mut open.line, chunk);
+        open.offset += n as u64;
+        total += n as u64;
+    }
+}
+
+fn read_head(file: &File, size: u64) -> Result<Vec<u8>, Problem> {
+    let mut head = vec![0; FINGERPRINT.min(size as usize)];
+    let n = file.read_at(&mut head, 0).map_err(Problem::Io)?;
+    head.truncate(n);
+    Ok(head)
+}
+
+fn starts_with(file: &File, head: &[u8]) -> std::io::Result<bool> {
+    matches_at(file, head, 0)
+}
+
+fn matches_at(file: &File, bytes: &[u8], at: u64) -> std::io::Result<bool> {
+    let mut now = [0u8; FINGERPRINT];
+    let now = &mut now[..bytes.len()];
+    let n = file.read_at(now, at)?;
+    Ok(n == bytes.len() && now == bytes)
+}
+
+fn modified_since(file: &File, since: SystemTime) -> bool {
+    file.metadata()
+        .and_then(|m| m.modified())
+        .is_ok_and(|modified| modified >= since)
 }

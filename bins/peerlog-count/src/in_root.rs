@@ -148,23 +148,41 @@ impl Root {
         })
     }
 
-    /// Resolves `path` (as the main container sees it) inside this root.
+    /// Resolves `path` (as the main container sees it) inside this root to
+    /// a regular file.
     pub fn locate(&self, path: &Path) -> Result<Located, Problem> {
+        let (found, reopen) = self.resolve(path)?;
+        let (id, size) = classify(found.as_fd())?;
+        Ok(Located {
+            id,
+            size,
+            found,
+            reopen,
+        })
+    }
+
+    /// The directory that holds `path`, open for listing: where logrotate
+    /// leaves its copies and renamed generations.
+    pub fn dir_of(&self, path: &Path) -> Result<Dir, Problem> {
+        let parent = path.parent().unwrap_or(Path::new("/"));
+        let (found, _) = self.resolve(parent)?;
+        if is_pseudo_fs(found.as_fd()) {
+            return Err(Problem::PseudoFile);
+        }
+        let fd = openat(found.as_fd(), c".", libc::O_RDONLY | libc::O_DIRECTORY)
+            .map_err(Problem::from_errno)?;
+        Ok(Dir { fd })
+    }
+
+    /// An `O_PATH` descriptor of what `path` names inside the root, and how
+    /// to open it again for reading.
+    fn resolve(&self, path: &Path) -> Result<(OwnedFd, Reopen), Problem> {
         let relative = cstring(relative(path)).map_err(Problem::Io)?;
         if self.walk || NO_OPENAT2.load(Ordering::Relaxed) {
             return self.walk(path);
         }
         match self.openat2(&relative, libc::O_PATH) {
-            Ok(fd) => {
-                let reopen = Reopen::InRoot(relative);
-                let (id, size) = classify(fd.as_fd())?;
-                Ok(Located {
-                    id,
-                    size,
-                    found: fd,
-                    reopen,
-                })
-            }
+            Ok(fd) => Ok((fd, Reopen::InRoot(relative))),
             Err(errno) if errno == libc::ENOSYS || errno == libc::EPERM => {
                 if !NO_OPENAT2.swap(true, Ordering::Relaxed) {
                     common::log::info(
@@ -236,8 +254,8 @@ impl Root {
 
     /// One component at a time, with a stack of open directories: `..`
     /// pops (never above the root), an absolute link restarts at the root.
-    fn walk(&self, path: &Path) -> Result<Located, Problem> {
-        let mut dirs: Vec<OwnedFd> = Vec::new();
+    fn walk(&self, path: &Path) -> Result<(OwnedFd, Reopen), Problem> {
+        let mut dirs: Vec<(OwnedFd, CString)> = Vec::new();
         let mut pending: VecDeque<OsString> = components(path.as_os_str());
         let mut links = 0;
         while let Some(name) = pending.pop_front() {
@@ -250,7 +268,7 @@ impl Root {
                 _ => {}
             }
             let name = cstring(&name).map_err(Problem::Io)?;
-            let dir = dirs.last().map_or(self.fd.as_fd(), |d| d.as_fd());
+            let dir = dirs.last().map_or(self.fd.as_fd(), |(d, _)| d.as_fd());
             let fd =
                 openat(dir, &name, libc::O_PATH | libc::O_NOFOLLOW).map_err(Problem::from_errno)?;
             let meta = stat(fd.as_fd()).map_err(Problem::Io)?;
@@ -269,23 +287,92 @@ impl Root {
                         pending.push_front(part);
                     }
                 }
-                libc::S_IFDIR => dirs.push(fd),
+                libc::S_IFDIR => dirs.push((fd, name)),
                 _ if !pending.is_empty() => return Err(Problem::Absent), // ENOTDIR
                 _ => {
-                    let (id, size) = classify(fd.as_fd())?;
-                    let dir = dirs
-                        .pop()
-                        .map_or_else(|| self.fd.try_clone().map_err(Problem::Io), Ok)?;
-                    return Ok(Located {
-                        id,
-                        size,
-                        found: fd,
-                        reopen: Reopen::At(dir, name),
-                    });
+                    let parent = match dirs.pop() {
+                        Some((dir, _)) => dir,
+                        None => self.fd.try_clone().map_err(Problem::Io)?,
+                    };
+                    return Ok((fd, Reopen::At(parent, name)));
                 }
             }
         }
-        Err(Problem::NotRegular("a directory"))
+        // Ended on a directory (or the root itself).
+        match dirs.pop() {
+            Some((dir, name)) => {
+                let parent = match dirs.pop() {
+                    Some((parent, _)) => parent,
+                    None => self.fd.try_clone().map_err(Problem::Io)?,
+                };
+                Ok((dir, Reopen::At(parent, name)))
+            }
+            None => {
+                let root = self.fd.try_clone().map_err(Problem::Io)?;
+                let again = self.fd.try_clone().map_err(Problem::Io)?;
+                Ok((root, Reopen::At(again, c".".into())))
+            }
+        }
+    }
+}
+
+/// A directory inside the peer's root, open for listing.
+pub struct Dir {
+    fd: OwnedFd,
+}
+
+impl Dir {
+    /// The names of its entries, `.` and `..` left out, at most `limit`.
+    pub fn names(&self, limit: usize) -> Vec<CString> {
+        let mut names = Vec::new();
+        let Ok(fd) = self.fd.try_clone() else {
+            return names;
+        };
+        // SAFETY: fdopendir takes the duplicate, closedir releases it; each
+        // entry's name is copied out before the next readdir.
+        unsafe {
+            let dirp = libc::fdopendir(fd.as_raw_fd());
+            if dirp.is_null() {
+                return names;
+            }
+            std::mem::forget(fd); // closedir closes it
+            libc::rewinddir(dirp);
+            while names.len() < limit {
+                let entry = libc::readdir(dirp);
+                if entry.is_null() {
+                    break;
+                }
+                let name = CStr::from_ptr((*entry).d_name.as_ptr());
+                if name != c"." && name != c".." {
+                    names.push(name.to_owned());
+                }
+            }
+            libc::closedir(dirp);
+        }
+        names
+    }
+
+    /// A regular file of this directory, opened for reading without
+    /// following a link; None for anything else.
+    pub fn open_file(&self, name: &CStr) -> Option<(File, FileId, u64)> {
+        // SAFETY: stat is plain data that fstatat fills.
+        let mut meta: libc::stat = unsafe { std::mem::zeroed() };
+        let ok = unsafe {
+            libc::fstatat(
+                self.fd.as_raw_fd(),
+                name.as_ptr(),
+                &mut meta,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        } == 0;
+        if !ok || meta.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return None;
+        }
+        let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_NOFOLLOW;
+        let fd = openat(self.fd.as_fd(), name, flags).ok()?;
+        let opened = stat(fd.as_fd()).ok()?;
+        (opened.st_mode & libc::S_IFMT == libc::S_IFREG && id_of(&opened) == id_of(&meta))
+            .then(|| (File::from(fd), id_of(&opened), opened.st_size as u64))
     }
 }
 

@@ -43,11 +43,16 @@ standard output is named as such).
   --root DIR          resolve PATH inside DIR, no discovery (a shared volume)
   --proc DIR          the process table to scan (default /proc)
   --interval DURATION read what was appended this often (default 10s)
+  --rotate-wait DURATION
+                      keep reading a renamed (rotated) log until it has been
+                      quiet this long, as the app reopens its log when it gets
+                      to it (default 5s); a deleted one is closed at once
   --match NAME=TEXT   also count lines containing TEXT (repeatable)
   --from-end          start counting at the file's end (default: its start)
   --listen ADDR       serve /metrics: peerlog_lines_total, peerlog_matched_lines_total{match},
                       peerlog_bytes_total, peerlog_rotations_total,
-                      peerlog_truncations_total, peerlog_up, peerlog_peer_pid
+                      peerlog_truncations_total, peerlog_truncations_unrecovered_total,
+                      peerlog_up, peerlog_peer_pid
   --post URL          POST {\"path\", \"lines\", \"matches\"} as JSON each interval
   --once              read once, print the counts as JSON, exit (1 if the log is
                       absent or cannot be read, with the reason on stderr)
@@ -68,6 +73,7 @@ struct Options {
     root: Option<PathBuf>,
     proc: PathBuf,
     interval: Duration,
+    rotate_wait: Duration,
     matches: Vec<(String, String)>,
     from_end: bool,
     listen: Option<String>,
@@ -84,6 +90,7 @@ fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         root: None,
         proc: PathBuf::from("/proc"),
         interval: Duration::from_secs(10),
+        rotate_wait: Duration::from_secs(5),
         matches: Vec::new(),
         from_end: false,
         listen: None,
@@ -114,6 +121,9 @@ fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
             Long("proc") => options.proc = parser.value()?.into(),
             Long("interval") => {
                 options.interval = cli::positive_duration(&mut parser, "--interval")?
+            }
+            Long("rotate-wait") => {
+                options.rotate_wait = cli::duration(&mut parser, "--rotate-wait")?
             }
             Long("match") => {
                 let text = cli::text(&mut parser, "--match")?;
@@ -182,7 +192,11 @@ fn follow_forever(options: &Options, totals: &Mutex<Totals>, shutdown: &Shutdown
             .unwrap_or_else(|e| PROGRAM.config_exit(&format!("--root {}: {e}", dir.display())))
     });
     let mut source = Source::new(fixed, &options.proc, &options.path, &options.peer);
-    let mut follower = Follower::new(count::Counter::new(&options.matches), options.from_end);
+    let mut follower = Follower::new(
+        count::Counter::new(&options.matches),
+        options.from_end,
+        options.rotate_wait,
+    );
     let poster = options
         .post
         .as_ref()
@@ -192,7 +206,10 @@ fn follow_forever(options: &Options, totals: &Mutex<Totals>, shutdown: &Shutdown
     loop {
         let read = match source.root() {
             Ok(Some(root)) => follower.poll(root, &options.path),
-            Ok(None) => Err(Problem::Absent),
+            Ok(None) => {
+                follower.poll_rotated();
+                Err(Problem::Absent)
+            }
             Err(candidates) => {
                 log::error(
                     "several containers have this file",

@@ -18,6 +18,7 @@ pub struct Totals {
     pub matches: Vec<(String, u64)>,
     pub rotations: u64,
     pub truncations: u64,
+    pub unrecovered: u64,
     pub up: bool,
     pub peer_pid: Option<u32>,
 }
@@ -30,6 +31,7 @@ impl Totals {
             matches: matches.iter().map(|(name, _)| (name.clone(), 0)).collect(),
             rotations: 0,
             truncations: 0,
+            unrecovered: 0,
             up: false,
             peer_pid: None,
         }
@@ -44,6 +46,7 @@ impl Totals {
         }
         self.rotations = follower.rotations;
         self.truncations = follower.truncations;
+        self.unrecovered = follower.unrecovered;
         self.up = up;
         self.peer_pid = peer_pid;
     }
@@ -102,7 +105,7 @@ impl Metrics {
         w.single(
             "peerlog_rotations_total",
             Kind::Counter,
-            "Times the log was replaced or removed (the old one drained first).",
+            "Times the log was replaced or removed (the old one read on until quiet for --rotate-wait).",
             t.rotations as f64,
         );
         w.single(
@@ -110,6 +113,12 @@ impl Metrics {
             Kind::Counter,
             "Times the log was truncated in place (copytruncate) and read again from its start.",
             t.truncations as f64,
+        );
+        w.single(
+            "peerlog_truncations_unrecovered_total",
+            Kind::Counter,
+            "Truncations whose copy was not found in the log's directory (compressed or removed at once): lines written since the last read may be lost.",
+            t.unrecovered as f64,
         );
         w.single(
             "peerlog_up",

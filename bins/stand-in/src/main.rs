@@ -16,10 +16,12 @@ const PROGRAM: Program = Program {
     help: "\
 stand-in: a stand-in main container for the sidecars demo and tests.
 
-Usage: stand-in [--listen ADDR] [--log PATH]
+Usage: stand-in [--listen ADDR] [--log PATH] [--flood RATE]
 
   --listen ADDR   where to serve (default :8080)
   --log PATH      append one line per request to PATH
+  --flood RATE    also write log lines at RATE bytes a second (e.g. 20MiB),
+                  each with one write(2), numbered; GET /flood tells how many
 
 Paths:
   /known-value        {\"value\": V, \"queue\": {\"depth\": 12}} (V starts at 5)
@@ -27,6 +29,8 @@ Paths:
   /flush_queues       counts a flush, answers 'flushed'
   /stats              {\"flushes\": N, \"requests\": N}
   /slow?ms=N          answers after N milliseconds
+  /reopen?delay_ms=N  reopen the log after N ms (what logrotate's postrotate asks)
+  /flood              {\"lines\": N}: lines the flood wrote so far
   /                   hello
 
 Examples:
@@ -39,7 +43,9 @@ struct App {
     value: AtomicI64,
     flushes: AtomicU64,
     requests: AtomicU64,
-    log: Option<Mutex<File>>,
+    log: Option<Arc<Mutex<File>>>,
+    log_path: Option<std::path::PathBuf>,
+    flooded: AtomicU64,
 }
 
 impl Handler for App {
@@ -51,6 +57,8 @@ impl Handler for App {
             "/flush_queues",
             "/stats",
             "/slow",
+            "/reopen",
+            "/flood",
         ]
     }
 
@@ -81,6 +89,15 @@ impl Handler for App {
                 }
                 None => Response::text(400, "want /set?value=N\n"),
             },
+            "/reopen" => {
+                let delay = query_number(&request.query, "delay_ms").unwrap_or(0);
+                self.reopen_later(Duration::from_millis(delay.clamp(0, 60_000) as u64));
+                Response::text(200, "reopening\n")
+            }
+            "/flood" => json(format!(
+                "{{\"lines\": {}}}",
+                self.flooded.load(Ordering::SeqCst)
+            )),
             "/flush_queues" => {
                 self.flushes.fetch_add(1, Ordering::Relaxed);
                 Response::text(200, "flushed\n")
@@ -97,6 +114,45 @@ impl Handler for App {
 }
 
 impl App {
+    /// Reopens the log at its path (a rotation renamed the old one away),
+    /// `delay` later, as an app that reopens on its next flush.
+    fn reopen_later(&self, delay: Duration) {
+        let (Some(log), Some(path)) = (self.log.clone(), self.log_path.clone()) else {
+            return;
+        };
+        std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            if let Ok(file) = open_log(&path) {
+                *log.lock().unwrap_or_else(|e| e.into_inner()) = file;
+            }
+        });
+    }
+
+    /// Writes numbered lines at `rate` bytes a second, each with one write.
+    fn flood(&self, rate: u64) {
+        let Some(log) = &self.log else { return };
+        let started = std::time::Instant::now();
+        let mut written: u64 = 0;
+        loop {
+            let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
+            if written >= due {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            let seq = self.flooded.load(Ordering::SeqCst) + 1;
+            let line = format!(
+                "ts={} seq={seq} msg=\"flood line for the rotation tests\" path=/flood\n",
+                common::log::timestamp(std::time::SystemTime::now()),
+            );
+            let mut file = log.lock().unwrap_or_else(|e| e.into_inner());
+            if file.write_all(line.as_bytes()).is_ok() {
+                self.flooded.store(seq, Ordering::SeqCst);
+            }
+            drop(file);
+            written += line.len() as u64;
+        }
+    }
+
     fn log(&self, request: &Request, status: u16) {
         if let Some(log) = &self.log {
             let line = format!(
@@ -127,36 +183,51 @@ fn query_number(query: &str, key: &str) -> Option<i64> {
         .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
 }
 
+fn open_log(path: &std::path::Path) -> std::io::Result<File> {
+    File::options().create(true).append(true).open(path)
+}
+
 fn main() {
-    let (listen, log_path) = PROGRAM.parse(|mut parser| {
+    let (listen, log_path, flood) = PROGRAM.parse(|mut parser| {
         use lexopt::prelude::*;
         let mut listen = ":8080".to_string();
         let mut log = None;
+        let mut flood = None;
         while let Some(arg) = parser.next()? {
             match arg {
                 Short('h') | Long("help") => return Err(Stop::Help),
                 Short('V') | Long("version") => return Err(Stop::Version),
                 Long("listen") => listen = cli::text(&mut parser, "--listen")?,
                 Long("log") => log = Some(std::path::PathBuf::from(parser.value()?)),
+                Long("flood") => flood = Some(cli::byte_size(&mut parser, "--flood")?),
                 _ => return Err(arg.unexpected().into()),
             }
         }
-        Ok((listen, log))
+        if flood.is_some() && log.is_none() {
+            return Err(cli::usage("--flood", "needs --log PATH"));
+        }
+        Ok((listen, log, flood))
     });
     let shutdown = common::shutdown::Shutdown::install();
-    let log = log_path.map(|path| {
-        let file = File::options().create(true).append(true).open(&path);
-        Mutex::new(
-            file.unwrap_or_else(|e| PROGRAM.config_exit(&format!("--log {}: {e}", path.display()))),
-        )
+    let log = log_path.as_ref().map(|path| {
+        let file = open_log(path);
+        Arc::new(Mutex::new(file.unwrap_or_else(|e| {
+            PROGRAM.config_exit(&format!("--log {}: {e}", path.display()))
+        })))
     });
-    let app = App {
+    let app = Arc::new(App {
         value: AtomicI64::new(5),
         flushes: AtomicU64::new(0),
         requests: AtomicU64::new(0),
         log,
-    };
-    let addr = common::server::start(&listen, Arc::new(app))
+        log_path,
+        flooded: AtomicU64::new(0),
+    });
+    if let Some(rate) = flood {
+        let app = app.clone();
+        std::thread::spawn(move || app.flood(rate));
+    }
+    let addr = common::server::start(&listen, app)
         .unwrap_or_else(|e| PROGRAM.config_exit(&format!("--listen: {e}")));
     common::log::info("serving", &[("addr", &addr)]);
     let signal = shutdown.wait();
