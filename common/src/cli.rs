@@ -31,6 +31,16 @@ impl From<lexopt::Error> for Stop {
     }
 }
 
+impl Stop {
+    /// The usage error's text, if it is one.
+    pub fn usage_text(&self) -> Option<&str> {
+        match self {
+            Stop::Usage(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
 /// A usage error about one flag.
 pub fn usage(flag: &str, what: impl std::fmt::Display) -> Stop {
     Stop::Usage(format!("{flag}: {what}"))
@@ -101,6 +111,16 @@ pub fn positive_duration(parser: &mut lexopt::Parser, flag: &str) -> Result<Dura
         return Err(usage(flag, "must be greater than zero"));
     }
     Ok(value)
+}
+
+/// The value of `flag` as a listening address (`:PORT`, `HOST:PORT`,
+/// `[V6]:PORT`), checked now so that a bad one is a usage error.
+pub fn listen_addr(
+    parser: &mut lexopt::Parser,
+    flag: &str,
+) -> Result<crate::server::ListenAddr, Stop> {
+    let value = text(parser, flag)?;
+    crate::server::ListenAddr::parse(&value).map_err(|e| usage(flag, e))
 }
 
 /// The value of `flag` as a number of any `FromStr` type.

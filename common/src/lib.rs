@@ -7,5 +7,6 @@ pub mod duration;
 pub mod log;
 pub mod process_metrics;
 pub mod prom;
+pub mod schedule;
 pub mod server;
 pub mod shutdown;

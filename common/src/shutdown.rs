@@ -1,7 +1,10 @@
 //! Clean stop on SIGTERM and SIGINT, also as PID 1 (where the kernel ignores
-//! signals that have no handler). The signals are blocked before any thread
-//! starts, so every thread inherits the mask, and one thread takes them with
-//! `sigwait`: no async-signal-safety concerns, and sleepers wake at once.
+//! signals that have no handler). Every signal a program waits for is
+//! blocked in one call before any thread starts, so every thread inherits
+//! the mask, and each is taken with `sigwait` by the one thread it is for:
+//! the stop signals by the signal thread here, SIGCHLD by whoever holds the
+//! `ChildSignals` that only that same call hands out. No async-signal-safety
+//! concerns, and sleepers wake at once.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
@@ -14,15 +17,22 @@ pub struct Shutdown {
 
 impl Shutdown {
     /// Blocks SIGTERM and SIGINT and starts the thread that waits for them.
-    /// Call it first in `main`, before any other thread exists. Children
-    /// spawned through `std::process::Command` get an empty mask again.
+    /// Call it first in `main`, before any other thread exists.
     pub fn install() -> Shutdown {
+        block(&[libc::SIGTERM, libc::SIGINT]);
+        Shutdown::start_signal_thread()
+    }
+
+    /// As `install`, for a program that reaps children: SIGCHLD is blocked in
+    /// the same call, and its stream handed to the reaper.
+    pub fn install_reaping() -> (Shutdown, ChildSignals) {
+        block(&[libc::SIGTERM, libc::SIGINT, libc::SIGCHLD]);
+        (Shutdown::start_signal_thread(), ChildSignals(()))
+    }
+
+    fn start_signal_thread() -> Shutdown {
         let shutdown = Shutdown::new();
         let set = stop_signals();
-        // SAFETY: plain libc calls on a sigset we own.
-        unsafe {
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        }
         let handle = shutdown.clone();
         std::thread::Builder::new()
             .name("signals".into())
@@ -125,6 +135,26 @@ impl Default for Shutdown {
     fn default() -> Self {
         Shutdown::new()
     }
+}
+
+/// SIGCHLD, blocked in every thread: the holder takes each with `wait`.
+/// Only `Shutdown::install_reaping` makes one, after blocking it.
+pub struct ChildSignals(());
+
+impl ChildSignals {
+    /// Blocks until a child changed state (one or more: they coalesce).
+    pub fn wait(&self) {
+        let set = signal_set(&[libc::SIGCHLD]);
+        let mut signal = 0;
+        // SAFETY: `set` is initialised; sigwait writes one int.
+        unsafe { libc::sigwait(&set, &mut signal) };
+    }
+}
+
+fn block(signals: &[libc::c_int]) {
+    let set = signal_set(signals);
+    // SAFETY: plain libc call on a sigset we own.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
 }
 
 fn stop_signals() -> libc::sigset_t {

@@ -14,21 +14,66 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A workspace binary built next to this test executable (`cargo build`
-/// before `cargo test`, as scripts/test does).
-pub fn bin(name: &str) -> PathBuf {
+/// The workspace's target directory, where this test executable was built.
+pub fn target_dir() -> PathBuf {
     let mut dir = std::env::current_exe().expect("current exe");
     dir.pop();
     if dir.ends_with("deps") {
         dir.pop();
     }
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --workspace` first",
-        path.display()
+    dir.pop(); // the profile's directory
+    dir
+}
+
+/// Runs cargo in the workspace with `args`, once per distinct call.
+fn cargo_once(
+    cell: &'static std::sync::OnceLock<Result<(), String>>,
+    args: &[&str],
+) -> Result<(), String> {
+    cell.get_or_init(|| {
+        let out = Command::new(env!("CARGO"))
+            .args(args)
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    })
+    .clone()
+}
+
+/// A workspace binary (debug build), built on first use, so that `cargo
+/// test` on a fresh clone needs no step before it.
+pub fn bin(name: &str) -> PathBuf {
+    static BUILT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    if let Err(e) = cargo_once(&BUILT, &["build", "--workspace", "--bins"]) {
+        panic!("cargo build --workspace --bins failed: {e}");
+    }
+    target_dir().join("debug").join(name)
+}
+
+/// A static (musl, release) binary, as a chroot'ed peer needs: built on
+/// first use where the musl target is installed. Callers skip when it is
+/// not there.
+pub fn static_bin(name: &str) -> PathBuf {
+    const TARGET: &str = "x86_64-unknown-linux-musl";
+    static BUILT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let _ = cargo_once(
+        &BUILT,
+        &[
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            TARGET,
+            "--workspace",
+            "--bins",
+        ],
     );
-    path
+    target_dir().join(TARGET).join("release").join(name)
 }
 
 /// Polls `condition` until it holds or `timeout` passes, then panics naming `what`.
@@ -49,7 +94,7 @@ pub struct Ran {
     pub stdout: String,
     pub stderr: String,
     pub elapsed: Duration,
-    /// Peak resident set, from wait4's rusage.
+    /// Peak resident set in KiB, the program's own (-1 if unknown).
     pub max_rss_kib: i64,
 }
 
@@ -58,13 +103,34 @@ pub fn run(name: &str, args: &[&str]) -> Ran {
     run_command(Command::new(bin(name)).args(args))
 }
 
+/// Runs `command` to completion (killed after 30 s), through `peak-rss` so
+/// that its peak resident set is its own (see src/bin/peak-rss.rs).
 pub fn run_command(command: &mut Command) -> Ran {
+    let measured = tempdir("peak-rss").join("kib");
+    let mut wrapped = Command::new(bin("peak-rss"));
+    wrapped
+        .arg(command.get_program())
+        .args(command.get_args())
+        .env("PEAK_RSS_OUT", &measured);
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    if let Some(dir) = command.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
     let started = Instant::now();
-    let mut child = spawn_piped(command);
+    let mut child = spawn_piped(&mut wrapped);
     let stdout = drain(child.stdout.take().unwrap());
     let stderr = drain(child.stderr.take().unwrap());
-    let (status, max_rss_kib) = wait4_with_deadline(&mut child, Duration::from_secs(30));
+    let (status, _) = wait4_with_deadline(&mut child, Duration::from_secs(30));
     let elapsed = started.elapsed();
+    let max_rss_kib = std::fs::read_to_string(&measured)
+        .ok()
+        .and_then(|kib| kib.trim().parse().ok())
+        .unwrap_or(-1);
     Ran {
         code: status.code().unwrap_or(-1),
         stdout: stdout.join().unwrap(),

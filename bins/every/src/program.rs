@@ -5,6 +5,7 @@
 //! `waitpid(-1)` rather than through std's `Child`: as PID 1 we inherit
 //! orphans, and they must not stay zombies.
 
+use common::shutdown::ChildSignals;
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
@@ -35,9 +36,8 @@ pub struct Reaper {
 }
 
 impl Reaper {
-    /// Starts the reaping thread; `block_sigchld` must have run first.
-    pub fn start() -> Arc<Reaper> {
-        let set = sigchld_set();
+    /// Starts the reaping thread, which takes every SIGCHLD.
+    pub fn start(children: ChildSignals) -> Arc<Reaper> {
         let reaper = Arc::new(Reaper {
             exited: Mutex::default(),
             changed: Condvar::new(),
@@ -47,9 +47,7 @@ impl Reaper {
             .name("reaper".into())
             .stack_size(64 * 1024)
             .spawn(move || loop {
-                let mut signal = 0;
-                // SAFETY: `set` is initialised; sigwait writes one int.
-                unsafe { libc::sigwait(&set, &mut signal) };
+                children.wait();
                 shared.reap();
             })
             .expect("spawn the reaper thread");
@@ -146,22 +144,9 @@ impl Reaper {
     }
 }
 
-/// Blocks SIGCHLD so that only the reaper thread takes it. Call first in
-/// main, before any thread starts (the signal thread included): a thread
-/// that left it unblocked would swallow it, its default action being ignore.
-pub fn block_sigchld() {
-    let set = sigchld_set();
-    // SAFETY: plain libc call on a set we own.
-    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
-}
-
 fn signal_group(pid: i32, signal: i32) {
     // SAFETY: signalling the process group we created for the child.
     unsafe { libc::kill(-pid, signal) };
-}
-
-fn sigchld_set() -> libc::sigset_t {
-    common::shutdown::signal_set(&[libc::SIGCHLD])
 }
 
 /// A signal's name for the log.

@@ -2,8 +2,8 @@
 //! rendering as Prometheus text. A scrape reads this board; it never waits
 //! on a target (except in `--interval scrape` mode, by design).
 
-use crate::options::{JsonGauge, Target};
 use crate::probe::Probe;
+use crate::probe::{JsonGauge, Target};
 use common::log;
 use common::process_metrics::ProcessMetrics;
 use common::prom::{Histogram, Kind, Writer};

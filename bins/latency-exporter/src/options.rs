@@ -1,30 +1,58 @@
-//! Command-line parsing for latency-exporter.
+//! latency-exporter's command line: the help text, the options, and their
+//! parsing, side by side.
 
+use crate::probe::{JsonGauge, Target};
 use common::cli::{self, usage, Stop};
+use common::server::ListenAddr;
 use std::time::Duration;
 
-pub struct Target {
-    /// The `target` label: the NAME given, or the URL.
-    pub name: String,
-    pub url: String,
-}
+pub const HELP: &str = "\
+latency-exporter: Prometheus metrics of synthetic HTTP probes of the main container.
 
-#[derive(Clone)]
-pub struct JsonGauge {
-    pub name: String,
-    pub pointer: String,
-}
+Usage: latency-exporter [--listen ADDR] --target [NAME=]URL [--target ...] [OPTIONS]
 
-pub enum Schedule {
+  --listen ADDR            serve /metrics here (default :9100); :PORT, HOST:PORT, [V6]:PORT
+  --target [NAME=]URL      probe URL with GET; label target=NAME (default: the URL); repeatable
+  --interval DURATION      probe each target this often (default 10s), or 'scrape':
+                           probe on each scrape, concurrent scrapes sharing one probe,
+                           within Prometheus's X-Prometheus-Scrape-Timeout-Seconds
+  --timeout DURATION       per probe (default 5s)
+  --header 'Name: value'   send this header with every probe (repeatable)
+  --json-gauge NAME=POINTER
+                           when a target answers JSON, export the number at the
+                           RFC 6901 POINTER as gauge NAME (repeatable)
+  --buckets S,S,...        probe_latency_seconds buckets in seconds
+                           (default 0.0001 ... 5, suited to loopback)
+  --max-body SIZE          read at most this much of a body (default 1MiB; more fails)
+  -h, --help, -V, --version
+
+Serves:
+  /metrics   probe_success, probe_duration_seconds, probe_http_status_code,
+             probe_http_content_length, probe_latency_seconds (histogram),
+             probe_total{result}, probe_last_success_timestamp_seconds,
+             the JSON gauges, and process_* metrics
+  /healthz   200 ok
+  /          this index
+
+A probe succeeds on a 2xx answer within the timeout and the body cap.
+
+Examples:
+  latency-exporter --listen :9100 --target http://127.0.0.1:8080/healthz
+  latency-exporter --listen :9100 --interval 5s --target app=http://127.0.0.1:8080/ \\
+      --target stats=http://127.0.0.1:8080/stats --json-gauge app_queue_depth=/queue/depth
+  latency-exporter --listen 127.0.0.1:9100 --interval scrape --target http://127.0.0.1:8080/
+";
+
+pub enum Probing {
     Every(Duration),
     /// Probe on each scrape; concurrent scrapes share one probe.
     OnScrape,
 }
 
 pub struct Options {
-    pub listen: String,
+    pub listen: ListenAddr,
     pub targets: Vec<Target>,
-    pub schedule: Schedule,
+    pub probing: Probing,
     pub timeout: Duration,
     pub max_body: u64,
     pub headers: Vec<(String, String)>,
@@ -40,9 +68,9 @@ const DEFAULT_BUCKETS: [f64; 15] = [
 pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
     use lexopt::prelude::*;
     let mut options = Options {
-        listen: ":9100".into(),
+        listen: ListenAddr::parse(":9100").expect("the default address"),
         targets: Vec::new(),
-        schedule: Schedule::Every(Duration::from_secs(10)),
+        probing: Probing::Every(Duration::from_secs(10)),
         timeout: Duration::from_secs(5),
         max_body: common::client::DEFAULT_MAX_BODY,
         headers: Vec::new(),
@@ -53,7 +81,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         match arg {
             Short('h') | Long("help") => return Err(Stop::Help),
             Short('V') | Long("version") => return Err(Stop::Version),
-            Long("listen") => options.listen = cli::text(&mut parser, "--listen")?,
+            Long("listen") => options.listen = cli::listen_addr(&mut parser, "--listen")?,
             Long("target") => {
                 let target = target(&cli::text(&mut parser, "--target")?)
                     .map_err(|e| usage("--target", e))?;
@@ -67,11 +95,11 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
             }
             Long("interval") => {
                 let text = cli::text(&mut parser, "--interval")?;
-                options.schedule = if text == "scrape" {
-                    Schedule::OnScrape
+                options.probing = if text == "scrape" {
+                    Probing::OnScrape
                 } else {
                     match common::duration::parse(&text) {
-                        Ok(d) if !d.is_zero() => Schedule::Every(d),
+                        Ok(d) if !d.is_zero() => Probing::Every(d),
                         Ok(_) => return Err(usage("--interval", "must be greater than zero")),
                         Err(e) => return Err(usage("--interval", format!("{e}, or 'scrape'"))),
                     }
@@ -150,4 +178,59 @@ fn json_gauge(text: &str) -> Result<JsonGauge, String> {
         name: name.to_string(),
         pointer: pointer.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(args: &[&str]) -> Result<Options, Stop> {
+        parse(lexopt::Parser::from_args(args.iter().copied()))
+    }
+
+    fn refused(args: &[&str]) -> String {
+        match parsed(args) {
+            Err(stop) => stop.usage_text().expect("a usage error").to_string(),
+            Ok(_) => panic!("{args:?} was accepted"),
+        }
+    }
+
+    #[test]
+    fn defaults_and_named_targets() {
+        let options = parsed(&[
+            "--target",
+            "http://127.0.0.1:1/",
+            "--target",
+            "app=http://127.0.0.1:2/x",
+        ])
+        .unwrap();
+        assert_eq!(options.listen, ListenAddr::parse(":9100").unwrap());
+        assert!(matches!(options.probing, Probing::Every(d) if d == Duration::from_secs(10)));
+        let names: Vec<&str> = options.targets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["http://127.0.0.1:1/", "app"]);
+        assert_eq!(options.buckets, DEFAULT_BUCKETS);
+        // A timeout past the last bucket gets a bucket of its own.
+        let long = parsed(&["--timeout", "9s", "--target", "http://x/"]).unwrap();
+        assert_eq!(long.buckets.last(), Some(&9.0));
+        let scrape = parsed(&["--interval", "scrape", "--target", "http://x/"]).unwrap();
+        assert!(matches!(scrape.probing, Probing::OnScrape));
+    }
+
+    #[test]
+    fn bad_usage_names_the_flag() {
+        assert!(
+            refused(&["--target", "a=http://x/", "--target", "a=http://y/"])
+                .starts_with("--target: 'a' is given twice")
+        );
+        assert!(refused(&["--target", "http://x/", "--listen", ":http"])
+            .starts_with("--listen: ':http' is not :PORT"));
+        assert!(refused(&["--target", "http://x/", "--interval", "soon"]).ends_with("or 'scrape'"));
+        assert!(refused(&["--target", "http://x/", "--json-gauge", "depth"])
+            .contains("is not NAME=POINTER"));
+        assert!(
+            refused(&["--target", "http://x/", "--json-gauge", "a-b=/x"])
+                .contains("not a valid metric name")
+        );
+        assert!(refused(&[]).starts_with("no target given"));
+    }
 }

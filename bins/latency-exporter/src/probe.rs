@@ -1,9 +1,20 @@
 //! One probe of one target: what came back and how long it took, from
 //! connection start to the last body byte.
 
-use crate::options::{JsonGauge, Target};
 use common::client::{Client, FetchError, Request};
 use std::time::Duration;
+
+pub struct Target {
+    /// The `target` label: the NAME given, or the URL.
+    pub name: String,
+    pub url: String,
+}
+
+#[derive(Clone)]
+pub struct JsonGauge {
+    pub name: String,
+    pub pointer: String,
+}
 
 pub struct Probe {
     pub success: bool,

@@ -16,49 +16,8 @@ use std::sync::Arc;
 const PROGRAM: Program = Program {
     name: "ready-check",
     version: env!("CARGO_PKG_VERSION"),
-    help: HELP,
+    help: options::HELP,
 };
-
-const HELP: &str = "\
-ready-check: readiness checks for a Kubernetes Pod; all must pass.
-
-Usage: ready-check [GLOBAL] CHECK [MODIFIERS] [CHECK [MODIFIERS]]...
-
-Checks (each followed by the modifiers that apply to it):
-  --http URL                 GET URL; passes on status 200-399, as the kubelet judges
-      --status CODE[,CODE]   require one of these statuses instead
-      --header 'Name: value' send this header (repeatable)
-      --contains TEXT        the body must contain TEXT (repeatable)
-      --json 'POINTER OP VALUE'
-                             the body is JSON and the value at the RFC 6901
-                             POINTER compares true with the JSON literal VALUE;
-                             OP is == != < <= > >= (repeatable)
-  --tcp HOST:PORT            a TCP connection is accepted
-  --file PATH                the file exists
-      --max-age DURATION     and was modified within DURATION (heartbeat files)
-
-Global:
-  --timeout DURATION   budget for each check (default 1s); checks run in parallel
-  --max-body SIZE      read at most this much of a body (default 1MiB)
-  --follow-redirects   follow HTTP redirects (default: a 3xx passes as it is)
-  --serve ADDR         stay up and answer GET /ready and / (200 ok, or 503 and
-                       the reasons) and GET /live; ADDR is :PORT, HOST:PORT or
-                       [V6]:PORT
-  --cache DURATION     with --serve, reuse a result for this long (default 0:
-                       concurrent probes still share one run)
-  -q, --quiet          print nothing on success
-  -h, --help           print this help
-  -V, --version        print the version
-
-Durations: 250ms, 2s, 1m30s, or a bare number of seconds.
-Exit status: 0 all checks passed, 1 a check failed, 2 bad usage.
-
-Examples:
-  ready-check --http http://127.0.0.1:8080/known-value --json '/value == 5'
-  ready-check --http http://127.0.0.1:8080/healthz --status 200 --tcp 127.0.0.1:5432
-  ready-check --file /tmp/heartbeat --max-age 30s --quiet
-  ready-check --serve :8081 --cache 1s --http http://127.0.0.1:8080/healthz
-";
 
 fn main() {
     let options = PROGRAM.parse(options::parse);
@@ -97,18 +56,17 @@ fn once(checks: &[check::Check], client: &Client, budget: &Budget, quiet: bool) 
 }
 
 fn serve(
-    addr: &str,
+    addr: &common::server::ListenAddr,
     checks: Vec<check::Check>,
     client: Client,
     budget: Budget,
     cache: std::time::Duration,
 ) {
     let shutdown = common::shutdown::Shutdown::install();
+    let bound = common::server::bind_or_exit(&PROGRAM, "--serve", addr);
     let count = checks.len();
     let readiness = Arc::new(serve::Readiness::start(checks, client, budget, cache));
-    let local = common::server::start(addr, readiness)
-        .unwrap_or_else(|e| PROGRAM.config_exit(&format!("--serve: {e}")));
-    log::info("serving", &[("addr", &local), ("checks", &count)]);
+    bound.serve(&PROGRAM, readiness, &[("checks", &count)]);
     let signal = shutdown.wait();
     log::info("stopping", &[("signal", &signal)]);
 }

@@ -1,17 +1,60 @@
-//! Command-line parsing: global options anywhere, each modifier applies to
-//! the check before it.
+//! ready-check's command line: the help text, the options and their parsing,
+//! side by side. Global options go anywhere; each modifier applies to the
+//! check before it.
 
 use crate::check::{Check, HttpCheck};
 use crate::json_condition::Condition;
 use common::cli::{self, usage, Stop};
+use common::server::ListenAddr;
 use std::time::Duration;
+
+pub const HELP: &str = "\
+ready-check: readiness checks for a Kubernetes Pod; all must pass.
+
+Usage: ready-check [GLOBAL] CHECK [MODIFIERS] [CHECK [MODIFIERS]]...
+
+Checks (each followed by the modifiers that apply to it):
+  --http URL                 GET URL; passes on status 200-399, as the kubelet judges
+      --status CODE[,CODE]   require one of these statuses instead
+      --header 'Name: value' send this header (repeatable)
+      --contains TEXT        the body must contain TEXT (repeatable)
+      --json 'POINTER OP VALUE'
+                             the body is JSON and the value at the RFC 6901
+                             POINTER compares true with the JSON literal VALUE;
+                             OP is == != < <= > >= (repeatable)
+  --tcp HOST:PORT            a TCP connection is accepted
+  --file PATH                the file exists
+      --max-age DURATION     and was modified within DURATION (heartbeat files)
+
+Global:
+  --timeout DURATION   budget for each check (default 1s); checks run in parallel
+  --max-body SIZE      read at most this much of a body (default 1MiB)
+  --follow-redirects   follow HTTP redirects (default: a 3xx passes as it is)
+  --serve ADDR         stay up and answer GET /ready and / (200 ok, or 503 and
+                       the reasons) and GET /live; ADDR is :PORT, HOST:PORT or
+                       [V6]:PORT
+  --cache DURATION     with --serve, reuse a result for this long (default 0:
+                       concurrent probes still share one run)
+  -q, --quiet          print nothing on success
+  -h, --help           print this help
+  -V, --version        print the version
+
+Durations: 250ms, 2s, 1m30s, or a bare number of seconds.
+Exit status: 0 all checks passed, 1 a check failed, 2 bad usage.
+
+Examples:
+  ready-check --http http://127.0.0.1:8080/known-value --json '/value == 5'
+  ready-check --http http://127.0.0.1:8080/healthz --status 200 --tcp 127.0.0.1:5432
+  ready-check --file /tmp/heartbeat --max-age 30s --quiet
+  ready-check --serve :8081 --cache 1s --http http://127.0.0.1:8080/healthz
+";
 
 pub struct Options {
     pub checks: Vec<Check>,
     pub timeout: Duration,
     pub max_body: u64,
     pub follow_redirects: bool,
-    pub serve: Option<String>,
+    pub serve: Option<ListenAddr>,
     pub cache: Duration,
     pub quiet: bool,
 }
@@ -35,7 +78,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
             Long("timeout") => options.timeout = cli::positive_duration(&mut parser, "--timeout")?,
             Long("max-body") => options.max_body = cli::byte_size(&mut parser, "--max-body")?,
             Long("follow-redirects") => options.follow_redirects = true,
-            Long("serve") => options.serve = Some(cli::text(&mut parser, "--serve")?),
+            Long("serve") => options.serve = Some(cli::listen_addr(&mut parser, "--serve")?),
             Long("cache") => {
                 options.cache = cli::duration(&mut parser, "--cache")?;
                 cache_given = true;
@@ -119,4 +162,74 @@ fn add_http_modifier(http: &mut HttpCheck, flag: &str, value: &str) -> Result<()
         _ => http.json.push(Condition::parse(value)?),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(args: &[&str]) -> Result<Options, Stop> {
+        parse(lexopt::Parser::from_args(args.iter().copied()))
+    }
+
+    fn refused(args: &[&str]) -> String {
+        match parsed(args) {
+            Err(stop) => stop.usage_text().expect("a usage error").to_string(),
+            Ok(_) => panic!("{args:?} was accepted"),
+        }
+    }
+
+    #[test]
+    fn modifiers_apply_to_the_check_before_them() {
+        let options = parsed(&[
+            "--timeout",
+            "2s",
+            "--http",
+            "http://127.0.0.1:1/a",
+            "--status",
+            "200,204",
+            "--json",
+            "/v == 5",
+            "--file",
+            "/tmp/hb",
+            "--max-age",
+            "30s",
+            "--serve",
+            ":8081",
+            "--cache",
+            "1s",
+        ])
+        .unwrap();
+        assert_eq!(options.timeout, Duration::from_secs(2));
+        let Check::Http(http) = &options.checks[0] else {
+            panic!("not http")
+        };
+        assert_eq!(
+            (http.statuses.as_slice(), http.json.len()),
+            (&[200, 204][..], 1)
+        );
+        assert!(
+            matches!(&options.checks[1], Check::File { max_age: Some(a), .. } if *a == Duration::from_secs(30))
+        );
+        assert_eq!(options.serve, Some(ListenAddr::parse(":8081").unwrap()));
+    }
+
+    #[test]
+    fn misplaced_modifiers_and_bad_values_are_usage_errors() {
+        assert!(refused(&["--status", "200", "--http", "http://x/"])
+            .starts_with("--status: must follow --http URL"));
+        assert!(refused(&["--file", "/x", "--status", "200"])
+            .starts_with("--status: must follow --http URL"));
+        assert!(refused(&["--http", "http://x/", "--max-age", "1s"])
+            .starts_with("--max-age: must follow --file"));
+        assert!(
+            refused(&["--http", "http://x/", "--status", "99"]).contains("not an HTTP status code")
+        );
+        assert!(refused(&["--tcp", "nohost"]).contains("is not HOST:PORT"));
+        assert!(refused(&["--http", "http://x/", "--cache", "1s"])
+            .starts_with("--cache: only applies with --serve"));
+        assert!(refused(&["--serve", ":http", "--http", "http://x/"])
+            .starts_with("--serve: ':http' is not :PORT"));
+        assert!(refused(&[]).starts_with("no check given"));
+    }
 }

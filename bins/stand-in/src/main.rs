@@ -190,14 +190,14 @@ fn open_log(path: &std::path::Path) -> std::io::Result<File> {
 fn main() {
     let (listen, log_path, flood) = PROGRAM.parse(|mut parser| {
         use lexopt::prelude::*;
-        let mut listen = ":8080".to_string();
+        let mut listen = common::server::ListenAddr::parse(":8080").expect("the default address");
         let mut log = None;
         let mut flood = None;
         while let Some(arg) = parser.next()? {
             match arg {
                 Short('h') | Long("help") => return Err(Stop::Help),
                 Short('V') | Long("version") => return Err(Stop::Version),
-                Long("listen") => listen = cli::text(&mut parser, "--listen")?,
+                Long("listen") => listen = cli::listen_addr(&mut parser, "--listen")?,
                 Long("log") => log = Some(std::path::PathBuf::from(parser.value()?)),
                 Long("flood") => flood = Some(cli::byte_size(&mut parser, "--flood")?),
                 _ => return Err(arg.unexpected().into()),
@@ -209,6 +209,7 @@ fn main() {
         Ok((listen, log, flood))
     });
     let shutdown = common::shutdown::Shutdown::install();
+    let bound = common::server::bind_or_exit(&PROGRAM, "--listen", &listen);
     let log = log_path.as_ref().map(|path| {
         let file = open_log(path);
         Arc::new(Mutex::new(file.unwrap_or_else(|e| {
@@ -227,9 +228,7 @@ fn main() {
         let app = app.clone();
         std::thread::spawn(move || app.flood(rate));
     }
-    let addr = common::server::start(&listen, app)
-        .unwrap_or_else(|e| PROGRAM.config_exit(&format!("--listen: {e}")));
-    common::log::info("serving", &[("addr", &addr)]);
+    bound.serve(&PROGRAM, app, &[]);
     let signal = shutdown.wait();
     common::log::info("stopping", &[("signal", &signal)]);
 }

@@ -14,154 +14,164 @@
 //! keeps a `Later` and sends through it from its own thread, so any number
 //! of waiting requests can share one run and cost no thread each.
 
+mod handler;
+mod shared_run;
 mod sockets;
 mod wire;
 
+pub use handler::{Defer, Handler, Later};
+pub use shared_run::SharedRun;
+pub use wire::{Request, Response, TEXT};
+
+use crate::cli::Program;
+use crate::log::{self, Field};
+use handler::Done;
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-pub const TEXT: &str = "text/plain; charset=utf-8";
 pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// A parsed request head. The body, if any, is never read.
-#[derive(Debug)]
-pub struct Request {
-    pub method: String,
-    pub path: String,
-    pub query: String,
-    pub headers: Vec<(String, String)>,
+/// A `--listen`/`--serve` address, checked with the other options:
+/// `:PORT` (every address, IPv6 and IPv4, as the kubelet probes the Pod IP),
+/// `HOST:PORT` or `[V6]:PORT`. A host name is looked up when binding.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListenAddr {
+    /// None for every address.
+    host: Option<String>,
+    port: u16,
 }
 
-impl Request {
-    /// The first header of that name (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+impl ListenAddr {
+    pub fn parse(spec: &str) -> Result<ListenAddr, String> {
+        let bad = || format!("'{spec}' is not :PORT, HOST:PORT or [V6]:PORT");
+        let (host, port) = spec.rsplit_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        let host = match host {
+            "" => None,
+            _ if host.starts_with('[') => {
+                let inner = host
+                    .strip_prefix('[')
+                    .and_then(|h| h.strip_suffix(']'))
+                    .ok_or_else(bad)?;
+                inner.parse::<std::net::Ipv6Addr>().map_err(|_| bad())?;
+                Some(host.to_string())
+            }
+            _ if host.contains(':') || host.contains(char::is_whitespace) => return Err(bad()),
+            _ => Some(host.to_string()),
+        };
+        Ok(ListenAddr { host, port })
     }
-}
 
-pub struct Response {
-    pub status: u16,
-    pub content_type: &'static str,
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    pub fn text(status: u16, body: impl Into<String>) -> Response {
-        Response {
-            status,
-            content_type: TEXT,
-            body: body.into().into_bytes(),
+    fn bind(&self) -> io::Result<TcpListener> {
+        match &self.host {
+            // [::] also takes IPv4 on Linux; fall back where IPv6 is disabled.
+            None => TcpListener::bind(("::", self.port))
+                .or_else(|_| TcpListener::bind(("0.0.0.0", self.port))),
+            Some(host) => {
+                let addrs: Vec<SocketAddr> = (format!("{host}:{}", self.port))
+                    .to_socket_addrs()?
+                    .collect();
+                TcpListener::bind(&addrs[..])
+            }
         }
     }
 }
 
-/// What a program serves.
-pub trait Handler: Send + Sync + 'static {
-    /// The paths answered; any other gets 404, any method but GET and HEAD 405.
-    fn paths(&self) -> &[&'static str];
-    /// Called on the socket thread, so it must not block: return the answer,
-    /// or take `defer.later()`, return None, and answer from another thread.
-    fn handle(&self, request: &Request, defer: &mut Defer) -> Option<Response>;
-}
-
-/// Where a handler takes its `Later` when it cannot answer at once.
-pub struct Defer(Option<Later>);
-
-impl Defer {
-    pub fn later(&mut self) -> Later {
-        self.0.take().expect("a request is deferred once")
+impl std::fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host.as_deref().unwrap_or(""), self.port)
     }
 }
 
-/// A promise to answer one request from any thread. Dropped unsent, it
-/// answers 500, so no client waits forever on a handler's mistake.
-pub struct Later {
-    id: u64,
-    head_only: bool,
-    keep_alive: bool,
-    done: Option<Arc<Done>>,
+/// A bound listening socket, not yet served: programs bind before they
+/// start any worker, so a taken port fails at once and nothing half-runs.
+pub struct Bound {
+    listener: TcpListener,
+    pub addr: String,
 }
 
-impl Later {
-    pub fn send(mut self, response: Response) {
-        self.deliver(&response);
-    }
-
-    fn deliver(&mut self, response: &Response) {
-        let Some(done) = self.done.take() else { return };
-        let bytes = wire::encode(response, self.head_only, self.keep_alive);
-        done.answers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((self.id, bytes, self.keep_alive));
-        // SAFETY: writing one byte from a valid buffer to our own pipe.
-        unsafe { libc::write(done.wake.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
-    }
-}
-
-impl Drop for Later {
-    fn drop(&mut self) {
-        if self.done.is_some() {
-            self.deliver(&Response::text(500, "no answer\n"));
-        }
-    }
-}
-
-/// Binds `:PORT` (all addresses, IPv6 and IPv4), `HOST:PORT` or `[v6]:PORT`.
-pub fn bind(spec: &str) -> Result<TcpListener, String> {
-    let fail = |e: io::Error| format!("cannot listen on '{spec}': {e}");
-    if let Some(port) = spec.strip_prefix(':') {
-        let port: u16 = port
-            .parse()
-            .map_err(|_| format!("'{spec}' is not :PORT, HOST:PORT or [V6]:PORT"))?;
-        // [::] also takes IPv4 on Linux; fall back where IPv6 is disabled.
-        return TcpListener::bind(("::", port))
-            .or_else(|_| TcpListener::bind(("0.0.0.0", port)))
-            .map_err(fail);
-    }
-    let addrs: Vec<SocketAddr> = spec
-        .to_socket_addrs()
-        .map_err(|_| format!("'{spec}' is not :PORT, HOST:PORT or [V6]:PORT"))?
-        .collect();
-    TcpListener::bind(&addrs[..]).map_err(fail)
-}
-
-/// Binds `spec` (see `bind`) and serves `handler` on a background thread;
-/// returns the address bound, for the log.
-pub fn start(spec: &str, handler: Arc<dyn Handler>) -> Result<String, String> {
-    let listener = bind(spec)?;
+/// Binds `addr` (given as `flag`), or says why not and exits 2.
+pub fn bind_or_exit(program: &Program, flag: &str, addr: &ListenAddr) -> Bound {
+    let listener = addr.bind().unwrap_or_else(|e| {
+        program.config_exit(&format!("{flag}: cannot listen on '{addr}': {e}"))
+    });
     let addr = listener
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    spawn(listener, handler).map_err(|e| format!("cannot serve on '{spec}': {e}"))?;
-    Ok(addr)
+    Bound { listener, addr }
 }
 
-/// What every exporter serves: `/metrics` from `render`, `/healthz`, and a
-/// short index at `/`.
-pub struct MetricsEndpoint<F> {
+impl Bound {
+    /// Serves `handler` on a background thread and logs `serving` with the
+    /// address and `fields`.
+    pub fn serve(self, program: &Program, handler: Arc<dyn Handler>, fields: &[Field]) {
+        let addr = self.addr;
+        spawn(self.listener, handler)
+            .unwrap_or_else(|e| program.config_exit(&format!("cannot serve on {addr}: {e}")));
+        let mut all: Vec<Field> = vec![("addr", &addr)];
+        all.extend_from_slice(fields);
+        log::info("serving", &all);
+    }
+}
+
+/// What every exporter serves: `/metrics`, `/healthz`, and a short index
+/// at `/`. The text is rendered at each scrape, or, for an exporter that
+/// probes on each scrape, comes from a run shared by concurrent scrapes
+/// and bounded by Prometheus's scrape timeout.
+pub struct MetricsEndpoint {
     pub index: &'static str,
-    pub render: F,
+    pub source: Metrics,
 }
 
-impl<F: Fn() -> String + Send + Sync + 'static> Handler for MetricsEndpoint<F> {
+pub enum Metrics {
+    Render(Box<dyn Fn() -> String + Send + Sync>),
+    Shared(SharedRun<String>),
+}
+
+impl MetricsEndpoint {
+    pub fn rendered(
+        index: &'static str,
+        render: impl Fn() -> String + Send + Sync + 'static,
+    ) -> MetricsEndpoint {
+        MetricsEndpoint {
+            index,
+            source: Metrics::Render(Box::new(render)),
+        }
+    }
+}
+
+impl Handler for MetricsEndpoint {
     fn paths(&self) -> &[&'static str] {
         &["/", "/metrics", "/healthz"]
     }
 
-    fn handle(&self, request: &Request, _: &mut Defer) -> Option<Response> {
-        Some(match request.path.as_str() {
-            "/metrics" => metrics_response((self.render)()),
-            "/healthz" => Response::text(200, "ok\n"),
+    fn handle(&self, request: &Request, defer: &mut Defer) -> Option<Response> {
+        Some(match (request.path.as_str(), &self.source) {
+            ("/metrics", Metrics::Render(render)) => metrics_response(render()),
+            ("/metrics", Metrics::Shared(run)) => {
+                run.ask(defer.later(), scrape_deadline(request));
+                return None;
+            }
+            ("/healthz", _) => Response::text(200, "ok\n"),
             _ => Response::text(200, self.index),
         })
     }
+}
+
+/// When Prometheus gives up on this scrape, less a tenth of its budget to
+/// receive the answer (`X-Prometheus-Scrape-Timeout-Seconds`).
+fn scrape_deadline(request: &Request) -> Option<Instant> {
+    let seconds = request
+        .header("X-Prometheus-Scrape-Timeout-Seconds")?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0)?;
+    Some(Instant::now() + Duration::from_secs_f64((seconds * 0.9).clamp(0.01, 3600.0)))
 }
 
 /// A Prometheus text exposition answer.
@@ -174,7 +184,7 @@ pub fn metrics_response(text: String) -> Response {
 }
 
 /// Starts serving on background threads and returns at once.
-pub fn spawn(listener: TcpListener, handler: Arc<dyn Handler>) -> io::Result<()> {
+fn spawn(listener: TcpListener, handler: Arc<dyn Handler>) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let (wake_read, wake_write) = wake_pipe()?;
     let done = Arc::new(Done {
@@ -189,12 +199,6 @@ pub fn spawn(listener: TcpListener, handler: Arc<dyn Handler>) -> io::Result<()>
     Ok(())
 }
 
-/// Answers sent through `Later`, waiting for the socket thread to write them.
-struct Done {
-    answers: Mutex<Vec<(u64, Vec<u8>, bool)>>,
-    wake: OwnedFd,
-}
-
 fn wake_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: pipe2 fills two descriptors that we then own.
@@ -207,7 +211,11 @@ fn wake_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 
 #[cfg(test)]
 mod tests {
-    use super::bind;
+    use super::ListenAddr;
+
+    fn bind(spec: &str) -> Result<std::net::TcpListener, String> {
+        ListenAddr::parse(spec)?.bind().map_err(|e| e.to_string())
+    }
 
     #[test]
     fn listen_addresses_in_every_documented_form() {
@@ -224,15 +232,32 @@ mod tests {
         if std::net::TcpListener::bind("[::1]:0").is_ok() {
             assert!(bind("[::1]:0").unwrap().local_addr().unwrap().is_ipv6());
         }
-        for bad in ["", ":", ":http", "9100", "host", "[::1]", "127.0.0.1:99999"] {
-            let err = bind(bad).unwrap_err();
+        assert_eq!(ListenAddr::parse(":9100").unwrap().to_string(), ":9100");
+        assert_eq!(
+            ListenAddr::parse("[::1]:80").unwrap().to_string(),
+            "[::1]:80"
+        );
+    }
+
+    #[test]
+    fn a_bad_address_is_refused_when_parsed_not_when_bound() {
+        for bad in [
+            "",
+            ":",
+            ":http",
+            "9100",
+            "host",
+            "[::1]",
+            "127.0.0.1:99999",
+            "[nope]:80",
+            "::1:80",
+            "a b:80",
+        ] {
+            let err = ListenAddr::parse(bad).unwrap_err();
             assert!(
                 err.contains("is not :PORT, HOST:PORT or [V6]:PORT"),
                 "{bad}: {err}"
             );
         }
-        let taken = bind("127.0.0.1:0").unwrap();
-        let again = bind(&taken.local_addr().unwrap().to_string()).unwrap_err();
-        assert!(again.starts_with("cannot listen on"), "{again}");
     }
 }

@@ -2,8 +2,8 @@
 //! every connection, reading heads, writing answers, enforcing deadlines and
 //! the connection cap.
 
-use super::wire::{encode, parse_head, Head, MAX_HEAD_BYTES};
-use super::{Defer, Done, Handler, Later, Request, Response};
+use super::handler::{Defer, Done, Handler, Later};
+use super::wire::{encode, parse_head, Head, Request, Response, MAX_HEAD_BYTES};
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};

@@ -1,7 +1,44 @@
 //! HTTP/1.1 on the wire: parsing a request head, encoding an answer.
 
-use super::{Request, Response};
 use std::io::Write;
+
+pub const TEXT: &str = "text/plain; charset=utf-8";
+
+/// A parsed request head. The body, if any, is never read.
+#[derive(Debug)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Request {
+    /// The first header of that name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Clone)]
+pub struct Response {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn text(status: u16, body: impl Into<String>) -> Response {
+        Response {
+            status,
+            content_type: TEXT,
+            body: body.into().into_bytes(),
+        }
+    }
+}
 
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 pub const MAX_HEADERS: usize = 64;

@@ -413,11 +413,7 @@ fn post_sends_the_totals_and_a_receiver_that_was_down_gets_them_later() {
 /// through the real /proc by its root, not by being first.
 #[test]
 fn finds_a_real_chrooted_peer_through_proc() {
-    let static_stand_in = sidecars_tests::bin("stand-in")
-        .parent()
-        .and_then(|debug| debug.parent())
-        .map(|target| target.join("x86_64-unknown-linux-musl/release/stand-in"))
-        .unwrap();
+    let static_stand_in = sidecars_tests::static_bin("stand-in");
     if !is_root() || !static_stand_in.exists() {
         sidecars_tests::skip(
             "finds_a_real_chrooted_peer_through_proc",
@@ -502,11 +498,7 @@ fn bad_usage_exits_2_with_a_clear_line() {
 /// read: said once, naming the fix, not taken for "no such file".
 #[test]
 fn a_root_it_may_not_read_is_reported_once_with_the_fix() {
-    let static_stand_in = sidecars_tests::bin("stand-in")
-        .parent()
-        .and_then(|debug| debug.parent())
-        .map(|target| target.join("x86_64-unknown-linux-musl/release/stand-in"))
-        .unwrap();
+    let static_stand_in = sidecars_tests::static_bin("stand-in");
     let tools = ["chroot", "setpriv"].iter().all(|t| {
         std::process::Command::new(t)
             .arg("--version")
@@ -870,11 +862,7 @@ fn a_rename_a_create_and_an_append_inside_one_interval_lose_nothing() {
 /// Its links resolve in its root; links through its /proc are refused.
 #[test]
 fn a_real_peer_root_resolves_its_own_links_and_refuses_its_proc() {
-    let static_stand_in = sidecars_tests::bin("stand-in")
-        .parent()
-        .and_then(|debug| debug.parent())
-        .map(|target| target.join("x86_64-unknown-linux-musl/release/stand-in"))
-        .unwrap();
+    let static_stand_in = sidecars_tests::static_bin("stand-in");
     let unshare = Command::new("unshare").arg("--version").output().is_ok();
     if !is_root() || !unshare || !static_stand_in.exists() {
         return sidecars_tests::skip(

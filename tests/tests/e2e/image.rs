@@ -231,8 +231,7 @@ fn the_arm64_binaries_run_under_qemu() {
             "qemu-user-static is not installed",
         );
     }
-    let dir =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/aarch64-unknown-linux-musl/release");
+    let dir = sidecars_tests::target_dir().join("aarch64-unknown-linux-musl/release");
     if !dir.join("every").exists() {
         return skip(
             "the_arm64_binaries_run_under_qemu",

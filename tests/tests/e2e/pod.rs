@@ -12,7 +12,6 @@ use sidecars_tests::docker::{sidecars_image, stand_in_image, unavailable, Contai
 use sidecars_tests::prom::{scrape, wait_for_sample};
 use sidecars_tests::prometheus::Prometheus;
 use sidecars_tests::{get, is_root, only_child, skip, tempdir, wait_until, Daemon};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -338,15 +337,17 @@ fn a_whole_pod_in_a_pid_namespace_runs_and_stops_cleanly() {
     let tools = ["unshare", "nsenter", "chroot"]
         .iter()
         .all(|t| Command::new(t).arg("--version").output().is_ok());
-    let release = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/x86_64-unknown-linux-musl/release");
-    if !is_root() || !tools || !release.join("stand-in").exists() {
+    if !is_root() || !tools || !sidecars_tests::static_bin("stand-in").exists() {
         return skip(
             "a_whole_pod_in_a_pid_namespace_runs_and_stops_cleanly",
             "needs root, unshare, nsenter, chroot and the static binaries (scripts/build-release)",
         );
     }
-    let static_bin = |name: &str| release.join(name).to_string_lossy().into_owned();
+    let static_bin = |name: &str| {
+        sidecars_tests::static_bin(name)
+            .to_string_lossy()
+            .into_owned()
+    };
     // The pause: PID 1 of a new PID namespace with its own /proc.
     let every = static_bin("every");
     let mut pause = Daemon::start_command(

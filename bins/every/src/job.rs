@@ -1,0 +1,61 @@
+//! One run of the job: an HTTP request (success: a 2xx answer) or a
+//! program (success: exit 0), each bounded by the timeout.
+
+use crate::options::Job;
+use crate::program;
+use common::client::{Client, FetchError, Request};
+use std::time::Duration;
+
+/// One run: (success, (log key, value)).
+pub fn run_once(
+    job: &Job,
+    timeout: Duration,
+    client: &Client,
+    reaper: &program::Reaper,
+) -> (bool, (&'static str, String)) {
+    match job {
+        Job::Http {
+            url,
+            method,
+            headers,
+            data,
+        } => {
+            let request = Request {
+                method,
+                headers,
+                body: data.as_deref().map(str::as_bytes),
+                // Read the answer (up to the cap) so the connection closes
+                // cleanly rather than with a reset; only its status counts.
+                max_body: Some(common::client::DEFAULT_MAX_BODY),
+                ..Request::get(url, timeout)
+            };
+            let status = match client.fetch(&request) {
+                Ok(reply) => reply.status,
+                Err(FetchError::BodyTooLarge { status, .. }) => status,
+                Err(e) => return (false, ("error", e.to_string())),
+            };
+            ((200..300).contains(&status), ("status", status.to_string()))
+        }
+        Job::Program(argv) => {
+            let run = reaper.run(argv, timeout);
+            let (key, ended) = match run.ended {
+                program::Ended::Exited(code) => ("exit_code", code.to_string()),
+                program::Ended::Signalled(signal) => ("signal", program::signal_name(signal)),
+                program::Ended::NotStarted(why) => return (false, ("error", why)),
+            };
+            if run.timed_out {
+                let how = if key == "exit_code" {
+                    format!("exit code {ended}")
+                } else {
+                    ended
+                };
+                let why = format!(
+                    "timed out after {}, ended by {how}",
+                    common::duration::format(timeout)
+                );
+                return (false, ("error", why));
+            }
+            (matches!(run.ended, program::Ended::Exited(0)), (key, ended))
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! peerlog-count's command line: the help text, the options and their
+//! parsing, side by side.
+
+use crate::discover::PeerChoice;
+use common::cli::{self, usage, Stop};
+use common::server::ListenAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const HELP: &str = "\
+peerlog-count: follow the main container's log and count its lines.
+
+Usage: peerlog-count [OPTIONS] PATH
+
+PATH is the log as the main container sees it (e.g. /var/log/app.log). With
+shareProcessNamespace, the main container is the process whose root is not
+ours and holds PATH. PATH is resolved inside that root as the main container
+sees it: its absolute symlinks stay inside it, links to /proc are refused,
+and only a regular file is read (a FIFO, a device or a link to the app's
+standard output is named as such).
+
+  --peer auto|PID|comm:NAME   which process (default auto: the one root that
+                              holds PATH; several are an error naming them)
+  --root DIR          resolve PATH inside DIR, no discovery (a shared volume)
+  --proc DIR          the process table to scan (default /proc)
+  --interval DURATION read what was appended this often (default 10s)
+  --rotate-wait DURATION
+                      keep reading a renamed (rotated) log until it has been
+                      quiet this long, as the app reopens its log when it gets
+                      to it (default 5s); a deleted one is closed at once
+  --match NAME=TEXT   also count lines containing TEXT (repeatable)
+  --from-end          start counting at the file's end (default: its start)
+  --listen ADDR       serve /metrics: peerlog_lines_total, peerlog_matched_lines_total{match},
+                      peerlog_bytes_total, peerlog_rotations_total,
+                      peerlog_truncations_total, peerlog_truncations_unrecovered_total,
+                      peerlog_up, peerlog_peer_pid
+  --post URL          POST {\"path\", \"lines\", \"matches\"} as JSON each interval
+  --once              read once, print the counts as JSON, exit (1 if the log is
+                      absent or cannot be read, with the reason on stderr)
+  -h, --help, -V, --version
+
+Reading another container's /proc/PID/root needs its UID, or root with the
+SYS_PTRACE capability.
+
+Examples:
+  peerlog-count --listen :9102 --match errors=ERROR --match slow='took=' /var/log/app.log
+  peerlog-count --once --root /srv/shared /logs/app.log
+  peerlog-count --peer comm:nginx --interval 30s --post http://127.0.0.1:8080/log-stats /var/log/nginx/access.log
+";
+
+pub struct Options {
+    pub path: PathBuf,
+    pub peer: PeerChoice,
+    pub root: Option<PathBuf>,
+    pub proc: PathBuf,
+    pub interval: Duration,
+    pub rotate_wait: Duration,
+    pub matches: Vec<(String, String)>,
+    pub from_end: bool,
+    pub listen: Option<ListenAddr>,
+    pub post: Option<String>,
+    pub once: bool,
+}
+
+pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
+    use lexopt::prelude::*;
+    let mut path = None;
+    let mut options = Options {
+        path: PathBuf::new(),
+        peer: PeerChoice::Auto,
+        root: None,
+        proc: PathBuf::from("/proc"),
+        interval: Duration::from_secs(10),
+        rotate_wait: Duration::from_secs(5),
+        matches: Vec::new(),
+        from_end: false,
+        listen: None,
+        post: None,
+        once: false,
+    };
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Err(Stop::Help),
+            Short('V') | Long("version") => return Err(Stop::Version),
+            Long("peer") => {
+                let text = cli::text(&mut parser, "--peer")?;
+                options.peer = match text.as_str() {
+                    "auto" => PeerChoice::Auto,
+                    _ => match (text.strip_prefix("comm:"), text.parse::<u32>()) {
+                        (Some(name), _) if !name.is_empty() => PeerChoice::Comm(name.to_string()),
+                        (None, Ok(pid)) if pid > 0 => PeerChoice::Pid(pid),
+                        _ => {
+                            return Err(usage(
+                                "--peer",
+                                format!("'{text}' is not auto, a PID or comm:NAME"),
+                            ))
+                        }
+                    },
+                };
+            }
+            Long("root") => options.root = Some(parser.value()?.into()),
+            Long("proc") => options.proc = parser.value()?.into(),
+            Long("interval") => {
+                options.interval = cli::positive_duration(&mut parser, "--interval")?
+            }
+            Long("rotate-wait") => {
+                options.rotate_wait = cli::duration(&mut parser, "--rotate-wait")?
+            }
+            Long("match") => {
+                let text = cli::text(&mut parser, "--match")?;
+                let (name, needle) = text
+                    .split_once('=')
+                    .filter(|(name, needle)| !name.is_empty() && !needle.is_empty())
+                    .ok_or_else(|| usage("--match", format!("'{text}' is not NAME=TEXT")))?;
+                if options.matches.iter().any(|(n, _)| n == name) {
+                    return Err(usage("--match", format!("'{name}' is given twice")));
+                }
+                options.matches.push((name.to_string(), needle.to_string()));
+            }
+            Long("from-end") => options.from_end = true,
+            Long("listen") => options.listen = Some(cli::listen_addr(&mut parser, "--listen")?),
+            Long("post") => {
+                let url = cli::text(&mut parser, "--post")?;
+                common::client::check_url(&url).map_err(|e| usage("--post", e))?;
+                options.post = Some(url);
+            }
+            Long("once") => options.once = true,
+            Value(value) if path.is_none() => path = Some(PathBuf::from(value)),
+            Value(value) => {
+                return Err(Stop::Usage(format!(
+                    "unexpected argument {:?}: give one PATH",
+                    value.to_string_lossy()
+                )))
+            }
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    options.path = path
+        .ok_or_else(|| Stop::Usage("PATH missing: the log as the main container sees it".into()))?;
+    if options.root.is_some() && !matches!(options.peer, PeerChoice::Auto) {
+        return Err(usage(
+            "--root",
+            "resolves PATH inside DIR without discovery: it cannot go with --peer",
+        ));
+    }
+    Ok(options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(args: &[&str]) -> Result<Options, Stop> {
+        parse(lexopt::Parser::from_args(args.iter().copied()))
+    }
+
+    fn refused(args: &[&str]) -> String {
+        match parsed(args) {
+            Err(stop) => stop.usage_text().expect("a usage error").to_string(),
+            Ok(_) => panic!("{args:?} was accepted"),
+        }
+    }
+
+    #[test]
+    fn peers_matches_and_waits() {
+        let options = parsed(&[
+            "--peer",
+            "comm:nginx",
+            "--match",
+            "errors= 500 ",
+            "--rotate-wait",
+            "2s",
+            "--interval",
+            "1s",
+            "--listen",
+            "127.0.0.1:9102",
+            "/var/log/nginx/access.log",
+        ])
+        .unwrap();
+        assert!(matches!(options.peer, PeerChoice::Comm(ref n) if n == "nginx"));
+        assert_eq!(
+            options.matches,
+            [("errors".to_string(), " 500 ".to_string())]
+        );
+        assert_eq!(
+            (options.rotate_wait, options.interval),
+            (Duration::from_secs(2), Duration::from_secs(1))
+        );
+        assert!(matches!(
+            parsed(&["--peer", "7", "/a"]).unwrap().peer,
+            PeerChoice::Pid(7)
+        ));
+        let defaults = parsed(&["/a"]).unwrap();
+        assert_eq!(
+            (defaults.rotate_wait, defaults.interval),
+            (Duration::from_secs(5), Duration::from_secs(10))
+        );
+    }
+
+    #[test]
+    fn bad_usage_names_the_flag() {
+        assert!(refused(&["--peer", "0", "/a"]).starts_with("--peer: '0' is not auto"));
+        assert!(refused(&["--root", "/", "--peer", "1", "/a"]).starts_with("--root:"));
+        assert!(refused(&["--listen", ":http", "/a"]).starts_with("--listen: ':http' is not :PORT"));
+        assert!(refused(&["--match", "a=x", "--match", "a=y", "/a"]).contains("'a' is given twice"));
+        assert!(refused(&["--interval", "0", "/a"]).contains("greater than zero"));
+        assert!(refused(&[]).starts_with("PATH missing"));
+    }
+}

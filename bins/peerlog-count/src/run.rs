@@ -1,0 +1,72 @@
+//! Each interval: find the root to read the log in (`--root`, or the peer
+//! that discovery found), read what is new, publish the totals, on one
+//! fixed-rate schedule that skips rather than bunches after a long read.
+
+use crate::count::Counter;
+use crate::discover::Source;
+use crate::follow::Follower;
+use crate::in_root::{Problem, Root};
+use crate::options::Options;
+use crate::publish::{self, Totals};
+use crate::PROGRAM;
+use common::cli::{self, EXIT_FAILURE};
+use common::log;
+use common::schedule::Schedule;
+use common::shutdown::Shutdown;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Follows the log until stopped (or once, with `--once`); returns the exit status.
+pub fn run(options: &Options, totals: &Mutex<Totals>, shutdown: &Shutdown) -> i32 {
+    let fixed = options.root.as_ref().map(|dir| {
+        Root::open(dir)
+            .unwrap_or_else(|e| PROGRAM.config_exit(&format!("--root {}: {e}", dir.display())))
+    });
+    let mut source = Source::new(fixed, &options.proc, &options.path, &options.peer);
+    let mut follower = Follower::new(
+        Counter::new(&options.matches),
+        options.from_end,
+        options.rotate_wait,
+    );
+    let poster = options
+        .post
+        .as_ref()
+        .map(|url| publish::Poster::new(url, &options.path));
+    let mut schedule = Schedule::new(options.interval, Duration::ZERO, false);
+    while schedule.wait(shutdown).is_some() {
+        let read = match source.root() {
+            Ok(Some(root)) => follower.poll(root, &options.path),
+            Ok(None) => {
+                follower.poll_rotated();
+                Err(Problem::Absent)
+            }
+            Err(candidates) => {
+                log::error(
+                    "several containers have this file",
+                    &[("candidates", &candidates)],
+                );
+                eprintln!("peerlog-count: {} is in several containers' roots: {candidates}; pick one with --peer PID or --peer comm:NAME", options.path.display());
+                return cli::EXIT_USAGE;
+            }
+        };
+        source.note(&read);
+        let up = read.is_ok();
+        let snapshot = {
+            let mut totals = totals.lock().unwrap_or_else(|e| e.into_inner());
+            totals.update(&follower, up, source.peer_pid());
+            totals.clone()
+        };
+        if options.once {
+            println!("{}", publish::json(&options.path, &snapshot));
+            return if up { 0 } else { EXIT_FAILURE };
+        }
+        if let Some(poster) = &poster {
+            poster.post(&snapshot);
+        }
+    }
+    log::info(
+        "stopping",
+        &[("signal", &shutdown.reason().unwrap_or("signal"))],
+    );
+    0
+}
