@@ -31,13 +31,22 @@ impl From<lexopt::Error> for Stop {
     }
 }
 
-impl Stop {
-    /// The usage error's text, if it is one.
-    pub fn usage_text(&self) -> Option<&str> {
-        match self {
-            Stop::Usage(text) => Some(text),
-            _ => None,
-        }
+/// Runs a program's `parse` over `args` as if they were its command line:
+/// the in-process tests of each binary's parser use it.
+pub fn parse_args<T>(
+    args: &[&str],
+    parse: impl FnOnce(lexopt::Parser) -> Result<T, Stop>,
+) -> Result<T, Stop> {
+    parse(lexopt::Parser::from_args(args.iter().copied()))
+}
+
+/// The usage error `parsed` holds; panics when parsing succeeded or stopped
+/// for `--help` or `--version`.
+pub fn usage_error<T>(parsed: Result<T, Stop>) -> String {
+    match parsed {
+        Err(Stop::Usage(text)) => text,
+        Err(stop) => panic!("stopped for {stop:?}, not a usage error"),
+        Ok(_) => panic!("accepted"),
     }
 }
 

@@ -191,10 +191,7 @@ mod tests {
     }
 
     fn refused(args: &[&str]) -> String {
-        match parsed(args) {
-            Err(stop) => stop.usage_text().expect("a usage error").to_string(),
-            Ok(_) => panic!("{args:?} was accepted"),
-        }
+        cli::usage_error(parsed(args))
     }
 
     #[test]

@@ -151,14 +151,11 @@ mod tests {
     use super::*;
 
     fn parsed(args: &[&str]) -> Result<Options, Stop> {
-        parse(lexopt::Parser::from_args(args.iter().copied()))
+        cli::parse_args(args, parse)
     }
 
     fn refused(args: &[&str]) -> String {
-        match parsed(args) {
-            Err(stop) => stop.usage_text().expect("a usage error").to_string(),
-            Ok(_) => panic!("{args:?} was accepted"),
-        }
+        cli::usage_error(parsed(args))
     }
 
     #[test]

@@ -86,7 +86,41 @@ fn a_slow_run_never_overlaps_and_missed_ticks_are_counted() {
     assert!(values.contains_key("every_last_success_timestamp_seconds"));
     assert!(values.contains_key("process_resident_memory_bytes"));
     // A 150 ms run ends just past the third tick after its own: three skipped.
-    every.wait_log("msg=\"skipped ticks\" skipped=3");
+    let line = every.wait_log("msg=\"skipped ticks\" skipped=3");
+    assert!(line.contains("previous run still in flight"), "{line}");
+}
+
+/// Stopped (SIGSTOP) for several intervals with nothing in flight: the
+/// ticks it slept through are skipped once, and said to be for that reason.
+#[test]
+fn ticks_missed_while_suspended_are_skipped_and_said_so() {
+    let target = Target::start(|_| Reply::ok("ok"));
+    let mut every = Daemon::start(
+        "every",
+        &["100ms", "--listen", "127.0.0.1:0", &target.url("/")],
+    );
+    wait_until("2 runs", Duration::from_secs(5), || target.answered() >= 2);
+    every.signal(libc::SIGSTOP);
+    std::thread::sleep(Duration::from_millis(650)); // the suspension under test
+    let before = target.answered();
+    every.signal(libc::SIGCONT);
+    let line = every.wait_log("msg=\"skipped ticks\"");
+    assert!(line.contains("did not get to run"), "{line}");
+    let skipped: u64 = sidecars_tests::field(&line, "skipped")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((5..=7).contains(&skipped), "{line}");
+    // One run for the missed slots, not a burst of them.
+    wait_until("the next run", Duration::from_secs(5), || {
+        target.answered() >= before + 2
+    });
+    assert!(target.max_in_flight() == 1);
+    assert!(
+        !every.log().iter().any(|l| l.contains("still in flight")),
+        "{:?}",
+        every.log()
+    );
 }
 
 #[test]

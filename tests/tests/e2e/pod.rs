@@ -431,29 +431,24 @@ fn a_whole_pod_in_a_pid_namespace_runs_and_stops_cleanly() {
         Some("65532"),
         &[&every, "200ms", "--listen", "127.0.0.1:0", &flush],
     );
-    let mut peerlog = InPod::start(
-        pause_pid,
-        Some("101"),
-        &[
-            &peerlog_count,
-            "--listen",
-            "127.0.0.1:0",
-            "--interval",
-            "200ms",
-            "/var/log/app/app.log",
-        ],
-    );
-    let mut peerlog_link = InPod::start(
-        pause_pid,
-        Some("101"),
-        &[
-            &peerlog_count,
-            "--listen",
-            "127.0.0.1:0",
-            "--interval",
-            "200ms",
-            "/var/log/current.log",
-        ],
+    // The app's UID; one follows the log, one the image's symlink to it.
+    let follow = |path: &str| {
+        InPod::start(
+            pause_pid,
+            Some("101"),
+            &[
+                &peerlog_count,
+                "--listen",
+                "127.0.0.1:0",
+                "--interval",
+                "200ms",
+                path,
+            ],
+        )
+    };
+    let (mut peerlog, mut peerlog_link) = (
+        follow("/var/log/app/app.log"),
+        follow("/var/log/current.log"),
     );
 
     let addrs = Addrs {
