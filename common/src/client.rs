@@ -51,6 +51,9 @@ pub struct Reply {
     pub elapsed: Duration,
 }
 
+/// The longest response head read.
+pub const MAX_HEAD: usize = 16 * 1024;
+
 #[derive(Debug, PartialEq)]
 pub enum FetchError {
     Refused,
@@ -61,6 +64,8 @@ pub enum FetchError {
         cap: u64,
         status: u16,
     },
+    /// The response head was longer than MAX_HEAD.
+    HeadTooLarge,
     Closed,
     Reset,
     Other(String),
@@ -76,6 +81,9 @@ impl fmt::Display for FetchError {
             FetchError::HostNotFound => f.write_str("host not found"),
             FetchError::BodyTooLarge { cap, .. } => {
                 write!(f, "body larger than {cap} bytes (--max-body)")
+            }
+            FetchError::HeadTooLarge => {
+                write!(f, "response head larger than {} KiB", MAX_HEAD / 1024)
             }
             FetchError::Closed => f.write_str("connection closed before a complete response"),
             FetchError::Reset => f.write_str("connection reset by peer"),
@@ -99,8 +107,10 @@ impl Client {
             // Every request has a fresh connection and so fresh, zero-filled
             // buffers: ureq's 128 KiB defaults cost more than the request
             // itself. 16 KiB holds any sane response head; 8 KiB the request's.
-            .input_buffer_size(16 * 1024)
-            .max_response_header_size(16 * 1024)
+            // The input buffer has room past the head cap: ureq tells a head
+            // over the cap only when it has read more than the cap.
+            .input_buffer_size(MAX_HEAD + 4 * 1024)
+            .max_response_header_size(MAX_HEAD)
             .output_buffer_size(8 * 1024)
             .build();
         let agent =
@@ -192,6 +202,7 @@ fn classify(err: ureq::Error, timeout: Duration) -> FetchError {
     match err {
         ureq::Error::Timeout(_) => FetchError::TimedOut(timeout),
         ureq::Error::HostNotFound => FetchError::HostNotFound,
+        ureq::Error::LargeResponseHeader(..) => FetchError::HeadTooLarge,
         ureq::Error::BodyExceedsLimit(cap) => FetchError::BodyTooLarge { cap, status: 0 },
         ureq::Error::Io(io) => match io.kind() {
             ErrorKind::ConnectionRefused => FetchError::Refused,

@@ -3,7 +3,7 @@
 
 use std::fmt::{Display, Write as _};
 use std::io::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A key and a value to append to a log line.
 pub type Field<'a> = (&'a str, &'a dyn Display);
@@ -18,6 +18,114 @@ pub fn warn(msg: &str, fields: &[Field]) {
 
 pub fn error(msg: &str, fields: &[Field]) {
     emit("error", msg, fields)
+}
+
+/// Keeps a failing source's log readable through a long outage (a target
+/// down, a log absent, a job failing): the first failure is logged with its
+/// reason; the same failure again at most once a period, with how many were
+/// folded into it since; a new reason at once; and the recovery once, with
+/// how long the outage lasted and how many failures it saw. Metrics count
+/// every failure; only the log is folded.
+pub struct Outage {
+    period: Duration,
+    /// Since when it has been failing, and how many times.
+    since: Option<(Instant, u64)>,
+    reason: String,
+    said_at: Instant,
+    folded: u64,
+}
+
+/// What a failure comes to in the log.
+#[derive(Debug, PartialEq)]
+pub enum Said {
+    /// Say it, with the number of like failures folded since it was last said.
+    Now { folded: u64 },
+    /// Said less than a period ago: folded.
+    Folded,
+}
+
+impl Outage {
+    /// Folding the same failure for a minute at a time.
+    pub fn new() -> Outage {
+        Outage::with_period(Duration::from_secs(60))
+    }
+
+    pub fn with_period(period: Duration) -> Outage {
+        Outage {
+            period,
+            since: None,
+            reason: String::new(),
+            said_at: Instant::now(),
+            folded: 0,
+        }
+    }
+
+    pub fn failing(&self) -> bool {
+        self.since.is_some()
+    }
+
+    /// Logs a failure as `msg` with `fields` then `reason` (a key and the
+    /// text compared with the last failure's), unless it is folded.
+    pub fn failed(&mut self, msg: &str, fields: &[Field], reason: (&str, &str)) {
+        if let Said::Now { folded } = self.failure(reason.1) {
+            let mut all = fields.to_vec();
+            all.push((reason.0, &reason.1));
+            if folded > 0 {
+                all.push(("repeated", &folded));
+            }
+            warn(msg, &all);
+        }
+    }
+
+    /// Logs the recovery as `msg` with `fields`, once, if it was failing.
+    pub fn succeeded(&mut self, msg: &str, fields: &[Field]) {
+        if let Some((lasted, failures)) = self.success() {
+            let lasted = crate::duration::format(lasted);
+            let mut all = fields.to_vec();
+            all.push(("outage", &lasted));
+            all.push(("failures", &failures));
+            info(msg, &all);
+        }
+    }
+
+    /// For a caller that logs the failure itself: whether to say it now.
+    pub fn failure(&mut self, reason: &str) -> Said {
+        self.failure_at(Instant::now(), reason)
+    }
+
+    /// For a caller that logs the recovery itself: how long the outage
+    /// lasted and how many failures it saw, if there was one.
+    pub fn success(&mut self) -> Option<(Duration, u64)> {
+        self.success_at(Instant::now())
+    }
+
+    fn failure_at(&mut self, now: Instant, reason: &str) -> Said {
+        let (_, count) = self.since.get_or_insert((now, 0));
+        *count += 1;
+        let new_reason = *count == 1 || reason != self.reason;
+        if new_reason || now.duration_since(self.said_at) >= self.period {
+            let folded = if new_reason { 0 } else { self.folded };
+            self.reason = reason.to_string();
+            self.said_at = now;
+            self.folded = 0;
+            return Said::Now { folded };
+        }
+        self.folded += 1;
+        Said::Folded
+    }
+
+    /// How long the outage lasted and how many failures it saw, if any.
+    fn success_at(&mut self, now: Instant) -> Option<(Duration, u64)> {
+        let (since, count) = self.since.take()?;
+        self.folded = 0;
+        Some((now.duration_since(since), count))
+    }
+}
+
+impl Default for Outage {
+    fn default() -> Self {
+        Outage::new()
+    }
 }
 
 fn emit(level: &str, msg: &str, fields: &[Field]) {
@@ -98,6 +206,37 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_outage_is_said_once_a_period_with_what_was_folded_and_its_end_once() {
+        let mut outage = Outage::with_period(Duration::from_secs(60));
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert_eq!(outage.failure_at(at(0), "refused"), Said::Now { folded: 0 });
+        for s in 1..60 {
+            assert_eq!(outage.failure_at(at(s), "refused"), Said::Folded, "{s}");
+        }
+        assert_eq!(
+            outage.failure_at(at(60), "refused"),
+            Said::Now { folded: 59 }
+        );
+        assert_eq!(outage.failure_at(at(61), "refused"), Said::Folded);
+        // Another reason is news: said at once.
+        assert_eq!(
+            outage.failure_at(at(62), "timed out"),
+            Said::Now { folded: 0 }
+        );
+        assert!(outage.failing());
+        assert_eq!(
+            outage.success_at(at(70)),
+            Some((Duration::from_secs(70), 63))
+        );
+        assert_eq!(outage.success_at(at(71)), None);
+        assert_eq!(
+            outage.failure_at(at(80), "timed out"),
+            Said::Now { folded: 0 }
+        );
+    }
     use std::time::Duration;
 
     #[test]

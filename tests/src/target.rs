@@ -19,6 +19,8 @@ pub enum Reply {
     Huge(usize),
     /// Accept, read the request, never answer.
     Hang,
+    /// These bytes as they are: a hostile or broken answer.
+    Raw(Vec<u8>),
 }
 
 impl Reply {
@@ -156,6 +158,7 @@ fn serve(mut stream: TcpStream, state: &Shared, handler: &Handler) {
             std::thread::sleep(Duration::from_secs(30));
             false
         }
+        Reply::Raw(bytes) => stream.write_all(&bytes).is_ok(),
     };
     state.in_flight.fetch_sub(1, Ordering::SeqCst);
     if written {

@@ -9,7 +9,7 @@ use crate::program::Reaper;
 use crate::stats::Stats;
 use common::cli::EXIT_FAILURE;
 use common::client::Client;
-use common::log;
+use common::log::{self, Outage, Said};
 use common::schedule::Schedule;
 use common::shutdown::Shutdown;
 use std::time::Instant;
@@ -19,6 +19,7 @@ pub fn run(options: &Options, stats: &Stats, shutdown: &Shutdown, reaper: &Reape
     let client = Client::new(concat!("every/", env!("CARGO_PKG_VERSION")), false);
     let mut schedule = Schedule::new(options.interval, options.jitter, options.delay_first);
     let (mut runs, mut failures_in_a_row) = (0u64, 0u64);
+    let mut outage = Outage::new();
     log::info(
         "scheduled",
         &[
@@ -57,10 +58,20 @@ pub fn run(options: &Options, stats: &Stats, shutdown: &Shutdown, reaper: &Reape
             ("start", &run_start),
             ("duration", &duration),
         ];
+        // Every success is a line; a long run of like failures is folded
+        // to one line a minute (the metrics count each), and its end said.
         if ok {
             log::info("run", &fields);
-        } else {
-            log::warn("run", &fields);
+            if let Some((lasted, failures)) = outage.success() {
+                let lasted = common::duration::format(lasted);
+                log::info("recovered", &[("outage", &lasted), ("failures", &failures)]);
+            }
+        } else if let Said::Now { folded } = outage.failure(&format!("{}={}", detail.0, detail.1)) {
+            let mut all = fields.to_vec();
+            if folded > 0 {
+                all.push(("repeated", &folded));
+            }
+            log::warn("run", &all);
         }
         failures_in_a_row = if ok { 0 } else { failures_in_a_row + 1 };
         if options

@@ -28,6 +28,8 @@ struct Series {
     successes: u64,
     failures: u64,
     last_success: Option<f64>,
+    /// Folds the log of a long outage; the counters count every failure.
+    outage: log::Outage,
 }
 
 impl Board {
@@ -40,6 +42,7 @@ impl Board {
                 successes: 0,
                 failures: 0,
                 last_success: None,
+                outage: log::Outage::new(),
             })
             .collect();
         Board {
@@ -56,21 +59,20 @@ impl Board {
         let target = &self.targets[index].name;
         let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
         let series = &mut all[index];
-        let was_failing = series.last.as_ref().is_some_and(|p| !p.success);
         series.latency.observe(probe.duration);
         if probe.success {
             series.successes += 1;
             series.last_success = Some(unix_now());
-            if was_failing {
-                log::info(
-                    "probe succeeded",
-                    &[("target", target), ("status", &probe.status)],
-                );
-            }
+            series.outage.succeeded(
+                "probe succeeded",
+                &[("target", target), ("status", &probe.status)],
+            );
         } else {
             series.failures += 1;
             let error = probe.error.as_deref().unwrap_or("failed");
-            log::warn("probe failed", &[("target", target), ("error", &error)]);
+            series
+                .outage
+                .failed("probe failed", &[("target", target)], ("error", error));
         }
         series.last = Some(probe);
         *self.rendered.lock().unwrap_or_else(|e| e.into_inner()) = None;

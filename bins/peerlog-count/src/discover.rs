@@ -5,7 +5,7 @@
 //! the pause container (PID 1) has no log, so it is never picked.
 
 use crate::in_root::{FileId, Problem, Root};
-use common::log;
+use common::log::{self, Outage, Said};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -129,9 +129,10 @@ pub struct Source {
     path: PathBuf,
     choice: PeerChoice,
     pub peer: Option<Peer>,
-    denied_reported: bool,
-    /// The problem last logged; None while the log is read.
-    said: Option<String>,
+    /// The PIDs whose root we may not read, folded as an outage.
+    denied: Outage,
+    /// The log missing or unreadable, folded as an outage.
+    outage: Outage,
 }
 
 impl Source {
@@ -142,8 +143,8 @@ impl Source {
             path: path.to_path_buf(),
             choice: choice.clone(),
             peer: None,
-            denied_reported: false,
-            said: None,
+            denied: Outage::new(),
+            outage: Outage::new(),
         }
     }
 
@@ -183,7 +184,8 @@ impl Source {
                         .collect();
                     return Err(list.join(", "));
                 }
-                Found::None { denied } => self.report_denied(&denied),
+                Found::None { denied } if !denied.is_empty() => self.report_denied(&denied),
+                Found::None { .. } => self.denied.succeeded("roots readable again", &[]),
             }
         }
         Ok(self.peer.as_ref().map(|peer| &peer.root))
@@ -194,47 +196,48 @@ impl Source {
     }
 
     fn report_denied(&mut self, denied: &[u32]) {
-        if denied.is_empty() || self.denied_reported {
-            return;
-        }
         // A Pod's table is short; a whole host's is not: name a few.
         let mut pids: Vec<String> = denied.iter().take(10).map(u32::to_string).collect();
         if denied.len() > 10 {
             pids.push(format!("and {} more", denied.len() - 10));
         }
-        log::error(
-            "permission denied reading /proc/PID/root: run as the main container's UID, or as root with the SYS_PTRACE capability",
-            &[("pids", &pids.join(","))],
-        );
-        self.denied_reported = true;
+        // The PIDs come and go; the problem is the same one.
+        if let Said::Now { folded } = self.denied.failure("permission denied") {
+            let pids = pids.join(",");
+            let mut fields: Vec<log::Field> = vec![("pids", &pids)];
+            if folded > 0 {
+                fields.push(("repeated", &folded));
+            }
+            log::error(
+                "permission denied reading /proc/PID/root: run as the main container's UID, or as root with the SYS_PTRACE capability",
+                &fields,
+            );
+        }
     }
 
-    /// Logs how this interval went when it differs from the last: the log
-    /// missing or unreadable (with the reason), or found again.
+    /// Logs how this interval went: a problem (the log missing or
+    /// unreadable, with the reason) when it starts or changes and at most
+    /// once a minute while it lasts, and its end once.
     pub fn note(&mut self, read: &Result<(), Problem>) {
         let path = self.path.display();
         match read {
-            Ok(()) => {
-                if self.said.take().is_some() {
-                    log::info("log found", &[("path", &path)]);
-                }
-            }
+            Ok(()) => self.outage.succeeded("log found", &[("path", &path)]),
             Err(problem) => {
                 let reason = problem.to_string();
-                if self.said.as_deref() == Some(reason.as_str()) {
-                    return;
-                }
-                match problem {
-                    Problem::Absent if self.fixed.is_none() && self.peer.is_none() => {
-                        log::warn("log not found", &[("path", &path), ("peer", &"none yet")])
-                    }
-                    Problem::Absent => log::warn("log not found", &[("path", &path)]),
-                    _ => log::warn(
-                        "cannot follow the log",
-                        &[("path", &path), ("reason", &reason)],
-                    ),
-                }
-                self.said = Some(reason);
+                let msg = match problem {
+                    Problem::Absent => "log not found",
+                    _ => "cannot follow the log",
+                };
+                let peer = if self.fixed.is_none() && self.peer.is_none() {
+                    "none yet"
+                } else {
+                    "found"
+                };
+                self.outage.failed(
+                    msg,
+                    &[("path", &path), ("peer", &peer)],
+                    ("reason", &reason),
+                );
             }
         }
     }

@@ -479,3 +479,29 @@ fn bad_usage_exits_2_with_a_clear_line() {
     sidecars_tests::assert_usage_errors("every", cases);
     sidecars_tests::assert_help_and_version("every");
 }
+
+/// Ten failed runs in a row: the first is said, the nine like it folded
+/// (the metrics count them), and the recovery is said once with the count.
+#[test]
+fn a_run_of_like_failures_is_logged_once_and_the_recovery_once() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let target = Target::start(move |_| match seen.fetch_add(1, Ordering::SeqCst) {
+        0..10 => Reply::status(500, "no"),
+        _ => Reply::ok("ok"),
+    });
+    let mut every = Daemon::start(
+        "every",
+        &["20ms", "--listen", "127.0.0.1:0", &target.url("/")],
+    );
+    let line = every.wait_log("msg=recovered");
+    assert!(line.contains("failures=10"), "{line}");
+    let failed = every
+        .log()
+        .iter()
+        .filter(|l| l.contains("result=failure"))
+        .count();
+    assert_eq!(failed, 1, "{:?}", every.log());
+    let (_, text) = get(&every.addr, "/metrics");
+    assert_eq!(samples(&text)["every_runs_total{result=\"failure\"}"], 10.0);
+}

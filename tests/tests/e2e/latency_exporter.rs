@@ -365,3 +365,45 @@ fn bad_usage_exits_2_with_one_line_naming_the_flag() {
     sidecars_tests::assert_usage_errors("latency-exporter", cases);
     sidecars_tests::assert_help_and_version("latency-exporter");
 }
+
+/// A target down for twenty probes: one line when it goes down, one when
+/// it is back (with how long and how many), while the counters count all.
+#[test]
+fn an_outage_is_logged_once_and_its_end_once_while_every_failure_is_counted() {
+    let probes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = probes.clone();
+    let target =
+        Target::start(
+            move |_| match seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+                0..20 => Reply::status(503, "down"),
+                _ => Reply::ok("up"),
+            },
+        );
+    let mut exporter = Daemon::listening(
+        "latency-exporter",
+        &[
+            "--interval",
+            "20ms",
+            "--target",
+            &format!("app={}", target.url("/")),
+        ],
+    );
+    let line = exporter.wait_log("msg=\"probe succeeded\" target=app");
+    assert!(
+        line.contains("failures=20") && line.contains("outage="),
+        "{line}"
+    );
+    let failed: Vec<String> = exporter
+        .log()
+        .into_iter()
+        .filter(|l| l.contains("probe failed"))
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].contains("error=\"status 503\""), "{failed:?}");
+    let values = wait_for_sample(
+        &exporter.addr,
+        "probe_total{target=\"app\",result=\"failure\"}",
+        |v| v == 20.0,
+    );
+    assert!(values["probe_total{target=\"app\",result=\"success\"}"] >= 1.0);
+}

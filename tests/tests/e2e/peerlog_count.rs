@@ -1312,3 +1312,27 @@ fn a_file_closed_after_rotate_wait_that_comes_back_is_not_counted_twice() {
     let values = wait_metric(&follower, "peerlog_rotations_total", 2.0);
     assert_eq!(values["peerlog_lines_total"], 5.0);
 }
+
+#[test]
+fn a_log_absent_for_many_intervals_is_said_once_and_its_return_once() {
+    let dir = tempdir("quiet-absent");
+    let mut follower = follow_log(&dir, &[]);
+    follower.wait_log("msg=\"log not found\"");
+    let wakeups = || sidecars_tests::proc_status_value(follower.pid(), "voluntary_ctxt_switches:");
+    let before = wakeups();
+    wait_until("ten more intervals", Duration::from_secs(5), || {
+        wakeups() >= before + 10
+    });
+    append(&dir.join("app.log"), "here\n");
+    let line = follower.wait_log("msg=\"log found\"");
+    assert!(
+        line.contains("outage=") && line.contains("failures="),
+        "{line}"
+    );
+    let said = follower
+        .log()
+        .iter()
+        .filter(|l| l.contains("log not found"))
+        .count();
+    assert_eq!(said, 1, "{:?}", follower.log());
+}

@@ -81,6 +81,13 @@ fn every_failure_cause_has_its_own_message() {
     let json = known_value(4);
     let text = Target::start(|_| Reply::ok("hello"));
     let unavailable = Target::start(|_| Reply::status(503, "down"));
+    let big_head = Target::start(|_| {
+        let padding = "a".repeat(20 * 1024);
+        Reply::Raw(
+            format!("HTTP/1.1 200 OK\r\nX-Padding: {padding}\r\nContent-Length: 2\r\n\r\nok")
+                .into_bytes(),
+        )
+    });
     let refused = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().to_string()
@@ -109,6 +116,13 @@ fn every_failure_cause_has_its_own_message() {
         (
             vec!["--http".into(), unavailable.url("/")],
             format!("FAIL {}: status 503, want 200-399", unavailable.url("/")),
+        ),
+        (
+            vec!["--http".into(), big_head.url("/")],
+            format!(
+                "FAIL {}: response head larger than 16 KiB",
+                big_head.url("/")
+            ),
         ),
         (
             vec![
