@@ -14,6 +14,10 @@ pub const MAX_CONNECTIONS: usize = 512;
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(120);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request body we do not use is read and dropped, up to this much, after
+/// the answer and before the close: closing with unread bytes would send a
+/// reset, and the client might lose the answer.
+const MAX_DRAIN: usize = 1 << 20;
 
 /// What handling one request head left to do.
 enum Step {
@@ -39,6 +43,11 @@ enum State {
         out: Vec<u8>,
         written: usize,
         keep_alive: bool,
+    },
+    /// Answered and half-closed; reading what the client still sends (a
+    /// body) until it closes, `left` bytes more at most, or the deadline.
+    Draining {
+        left: usize,
     },
 }
 
@@ -89,7 +98,9 @@ impl Sockets {
                 // A waiting connection is not polled at all (fd -1): a client
                 // that hung up would otherwise report POLLHUP in a busy loop.
                 let (fd, events) = match conn.state {
-                    State::Reading => (conn.stream.as_raw_fd(), libc::POLLIN),
+                    State::Reading | State::Draining { .. } => {
+                        (conn.stream.as_raw_fd(), libc::POLLIN)
+                    }
                     State::Writing { .. } => (conn.stream.as_raw_fd(), libc::POLLOUT),
                     State::Waiting => (-1, 0),
                 };
@@ -136,6 +147,7 @@ impl Sockets {
                 write_some(&mut self.conns[i], now) && self.next_pipelined(i, now)
             }
             State::Waiting => true,
+            State::Draining { .. } => drain(&mut self.conns[i]),
         }
     }
 
@@ -309,7 +321,7 @@ impl Sockets {
             .conns
             .iter()
             .enumerate()
-            .filter(|(_, c)| matches!(c.state, State::Reading))
+            .filter(|(_, c)| matches!(c.state, State::Reading | State::Draining { .. }))
             .min_by_key(|(_, c)| c.accepted)
             .map(|(i, _)| i);
         match oldest {
@@ -370,11 +382,32 @@ fn write_some(conn: &mut Conn, now: Instant) -> bool {
     }
     if !*keep_alive {
         let _ = conn.stream.shutdown(std::net::Shutdown::Write);
-        return false;
+        conn.state = State::Draining { left: MAX_DRAIN };
+        conn.deadline = now + HEAD_TIMEOUT;
+        return drain(conn);
     }
     conn.state = State::Reading;
     conn.deadline = now + KEEP_ALIVE_IDLE;
     true
+}
+
+/// Reads and drops what the client sends after its answer; false when the
+/// connection should now be closed (the client closed, or sent too much).
+fn drain(conn: &mut Conn) -> bool {
+    let State::Draining { left } = &mut conn.state else {
+        return true;
+    };
+    let mut scratch = [0u8; 16 * 1024];
+    loop {
+        match conn.stream.read(&mut scratch) {
+            Ok(0) => return false,
+            Ok(n) if n >= *left => return false,
+            Ok(n) => *left -= n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
 }
 
 fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {

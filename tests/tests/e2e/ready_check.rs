@@ -579,3 +579,49 @@ fn probes_that_hang_up_while_waiting_cost_no_cpu() {
     );
     assert_eq!(get(&probe.addr, "/live").0, 200);
 }
+
+/// A client that sends a body with its request (up to 1 MiB) without
+/// waiting for `100 Continue`, and slowly: it reads the whole answer, and
+/// may send the rest of its body after it without being reset, for the
+/// server drains what it does not use before it closes. (A server that
+/// closed with the body unread would reset the client's next write.)
+#[test]
+fn a_request_body_up_to_1_mib_is_drained_after_the_answer() {
+    use std::io::{Read, Write};
+    let dir = tempdir("drain");
+    std::fs::write(dir.join("beat"), "x").unwrap();
+    let beat = dir.join("beat").to_string_lossy().into_owned();
+    let probe = Daemon::start("ready-check", &["--serve", "127.0.0.1:0", "--file", &beat]);
+    for (method, status) in [("POST", "405"), ("GET", "200")] {
+        let size = 1usize << 20;
+        let mut stream = std::net::TcpStream::connect(&probe.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let head = format!("{method} /ready HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n");
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(&[b'b'; 1024]).unwrap();
+        // The answer, whole, up to the server's end of it.
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).unwrap();
+        let text = String::from_utf8_lossy(&answer);
+        assert!(
+            text.starts_with(&format!("HTTP/1.1 {status}")),
+            "{method}: {text}"
+        );
+        // The rest of the body, as a slow client sends it: never reset.
+        let mut sent = 1024;
+        while sent < size {
+            let piece = (64 << 10).min(size - sent);
+            let wrote = stream.write_all(&vec![b'b'; piece]);
+            assert!(
+                wrote.is_ok(),
+                "{method}: reset after {sent} bytes: {wrote:?}"
+            );
+            sent += piece;
+            std::thread::sleep(Duration::from_millis(10)); // the client's pace
+        }
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(stream.read(&mut [0u8; 16]).unwrap(), 0, "a clean close");
+    }
+}
