@@ -256,6 +256,25 @@ pub fn parse_header(text: &str) -> Result<(String, String), String> {
 mod tests {
     use super::*;
 
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn any_header_text_is_taken_or_refused_clearly(text in any::<String>()) {
+            if let Err(e) = parse_header(&text) {
+                prop_assert!(e.contains("is not"), "{}", e);
+            }
+        }
+
+        #[test]
+        fn name_colon_value_is_taken_trimmed(name in "[A-Za-z0-9!#$%&'*+.^_`|~-]{1,20}", value in "[!-~]([ -~]{0,40}[!-~])?", pad in " {0,3}") {
+            let text = format!("{pad}{name}{pad}:{pad}{value}{pad}");
+            prop_assert_eq!(parse_header(&text), Ok((name, value)));
+        }
+    }
+
     #[test]
     fn urls() {
         assert!(check_url("http://127.0.0.1:8080/known-value").is_ok());

@@ -50,7 +50,8 @@ fn seconds(secs: f64) -> Option<Duration> {
         .then(|| Duration::from_secs_f64(secs))
 }
 
-/// Formats a duration the way `parse` reads it back, for logs and messages.
+/// Formats a duration the way `parse` reads it back, for logs and messages:
+/// to the microsecond below a second, to the millisecond above.
 pub fn format(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
     if ms < 1.0 {
@@ -80,6 +81,39 @@ fn trim(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// Any text: a duration or an error that quotes it, never a panic.
+        #[test]
+        fn any_text_parses_or_is_refused_with_its_words(text in any::<String>()) {
+            if let Err(e) = parse(&text) {
+                prop_assert!(e.contains("is not a duration"), "{}", e);
+            }
+        }
+
+        /// What `format` writes, `parse` reads back: to the microsecond
+        /// below a second, to the millisecond above.
+        #[test]
+        fn formatted_durations_read_back(micros in 0u64..(10 * 365 * 86_400 * 1_000_000)) {
+            let d = Duration::from_micros(micros);
+            let back = parse(&format(d)).unwrap();
+            let error = (back.as_secs_f64() - d.as_secs_f64()).abs();
+            let allowed = if d < Duration::from_secs(1) { 1e-6 } else { 1e-3 };
+            prop_assert!(error <= allowed, "{:?} -> {} -> {:?}", d, format(d), back);
+        }
+
+        /// Unit sums as people write them.
+        #[test]
+        fn hours_minutes_seconds_add_up(h in 0u64..100, m in 0u64..60, s in 0u64..60, ms in 0u64..1000) {
+            let text = format!("{h}h{m}m{s}s{ms}ms");
+            let want = Duration::from_millis(((h * 60 + m) * 60 + s) * 1000 + ms);
+            prop_assert_eq!(parse(&text).unwrap().as_millis(), want.as_millis());
+        }
+    }
 
     #[test]
     fn reads_every_documented_form() {

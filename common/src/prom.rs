@@ -184,6 +184,55 @@ pub fn parse_buckets(text: &str) -> Result<Vec<f64>, String> {
 mod tests {
     use super::*;
 
+    use proptest::prelude::*;
+
+    /// Reverses the exposition format's label-value escapes.
+    fn unescape(text: &str) -> String {
+        let mut out = String::new();
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            match (c, c == '\\') {
+                (_, true) => match chars.next() {
+                    Some('n') => out.push('\n'),
+                    Some(other) => out.push(other),
+                    None => out.push('\\'),
+                },
+                (c, false) => out.push(c),
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// Label values from targets (quotes, backslashes, newlines, bytes
+        /// that were not UTF-8 and came through lossily) stay inside their
+        /// quotes, on one line, and read back as they were.
+        #[test]
+        fn any_label_value_is_escaped(text in any::<String>(), bytes in proptest::collection::vec(any::<u8>(), 0..48)) {
+            let lossy = String::from_utf8_lossy(&bytes).into_owned();
+            for value in [text.as_str(), lossy.as_str(), "a\"b\\c\nd"] {
+                let mut w = Writer::new();
+                w.family("m", Kind::Gauge, "help");
+                w.sample("m", &[("label", value)], 1.0);
+                let out = w.finish();
+                let lines: Vec<&str> = out.split('\n').filter(|l| !l.is_empty()).collect();
+                prop_assert_eq!(lines.len(), 3, "{:?}", out);
+                let line = lines[2];
+                let inner = line.strip_prefix("m{label=\"").and_then(|l| l.strip_suffix("\"} 1"));
+                prop_assert!(inner.is_some(), "{:?}", line);
+                let inner = inner.unwrap();
+                // No quote ends the value early: every quote inside is escaped.
+                let unescaped_quote = inner.char_indices().any(|(i, c)| {
+                    c == '"' && inner[..i].chars().rev().take_while(|&b| b == '\\').count() % 2 == 0
+                });
+                prop_assert!(!unescaped_quote, "{:?}", line);
+                prop_assert_eq!(unescape(inner), value);
+            }
+        }
+    }
+
     #[test]
     fn families_samples_and_escaping() {
         let mut w = Writer::new();

@@ -115,9 +115,14 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
             }
             Long("json-gauge") => {
                 let text = cli::text(&mut parser, "--json-gauge")?;
-                options
-                    .json_gauges
-                    .push(json_gauge(&text).map_err(|e| usage("--json-gauge", e))?);
+                let gauge = json_gauge(&text).map_err(|e| usage("--json-gauge", e))?;
+                if options.json_gauges.iter().any(|g| g.name == gauge.name) {
+                    return Err(usage(
+                        "--json-gauge",
+                        format!("'{}' is given twice", gauge.name),
+                    ));
+                }
+                options.json_gauges.push(gauge);
             }
             Long("buckets") => {
                 let text = cli::text(&mut parser, "--buckets")?;
@@ -161,13 +166,25 @@ fn target(text: &str) -> Result<Target, String> {
     Ok(Target { name, url })
 }
 
+/// Where latency-exporter's own series live.
+const RESERVED_PREFIXES: [&str; 2] = ["probe_", "process_"];
+
 /// `NAME=POINTER`.
 fn json_gauge(text: &str) -> Result<JsonGauge, String> {
     let (name, pointer) = text.split_once('=').ok_or_else(|| {
         format!("'{text}' is not NAME=POINTER (e.g. app_queue_depth=/queue/depth)")
     })?;
     if !common::prom::is_metric_name(name) {
-        return Err(format!("'{name}' is not a valid metric name"));
+        return Err(format!(
+            "'{name}' is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"
+        ));
+    }
+    // The exporter's own series (and the blackbox names it may yet add):
+    // a clash would make Prometheus reject the whole exposition.
+    if let Some(prefix) = RESERVED_PREFIXES.iter().find(|p| name.starts_with(*p)) {
+        return Err(format!(
+            "'{name}' would clash with latency-exporter's own series: names starting {prefix} are its own"
+        ));
     }
     if !pointer.starts_with('/') {
         return Err(format!(
@@ -184,8 +201,39 @@ fn json_gauge(text: &str) -> Result<JsonGauge, String> {
 mod tests {
     use super::*;
 
+    use proptest::prelude::*;
+
     fn parsed(args: &[&str]) -> Result<Options, Stop> {
         cli::parse_args(args, parse)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// Any --json-gauge text is taken or refused in one line naming the flag.
+        #[test]
+        fn any_json_gauge_spec_is_taken_or_refused_clearly(spec in any::<String>()) {
+            match parsed(&["--target", "http://x/", "--json-gauge", &spec]) {
+                Ok(options) => {
+                    let gauge = &options.json_gauges[0];
+                    prop_assert!(common::prom::is_metric_name(&gauge.name) && gauge.pointer.starts_with('/'));
+                    prop_assert!(!gauge.name.starts_with("probe_") && !gauge.name.starts_with("process_"));
+                }
+                Err(stop) => {
+                    let text = cli::usage_error(Err::<(), _>(stop));
+                    prop_assert!(text.starts_with("--json-gauge: ") && !text.contains('\n'), "{}", text);
+                }
+            }
+        }
+
+        /// Any --target text, likewise.
+        #[test]
+        fn any_target_spec_is_taken_or_refused_clearly(spec in any::<String>()) {
+            if let Err(stop) = parsed(&["--target", &spec]) {
+                let text = cli::usage_error(Err::<(), _>(stop));
+                prop_assert!(text.starts_with("--target: "), "{}", text);
+            }
+        }
     }
 
     fn refused(args: &[&str]) -> String {

@@ -150,8 +150,38 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
 mod tests {
     use super::*;
 
+    use proptest::prelude::*;
+
     fn parsed(args: &[&str]) -> Result<Options, Stop> {
         cli::parse_args(args, parse)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// Any --match text: NAME=TEXT with both parts, or a one-line refusal.
+        #[test]
+        fn any_match_spec_is_taken_or_refused_clearly(spec in any::<String>()) {
+            match parsed(&["--match", &spec, "/a"]) {
+                Ok(options) => {
+                    let (name, text) = &options.matches[0];
+                    prop_assert_eq!(format!("{name}={text}"), spec);
+                    prop_assert!(!name.is_empty() && !text.is_empty());
+                }
+                Err(stop) => {
+                    let text = cli::usage_error(Err::<(), _>(stop));
+                    prop_assert!(text.starts_with("--match: ") && !text.contains('\n'), "{}", text);
+                }
+            }
+        }
+
+        /// Any --peer text likewise.
+        #[test]
+        fn any_peer_choice_is_taken_or_refused_clearly(spec in any::<String>()) {
+            if let Err(stop) = parsed(&["--peer", &spec, "/a"]) {
+                prop_assert!(cli::usage_error(Err::<(), _>(stop)).starts_with("--peer: "));
+            }
+        }
     }
 
     fn refused(args: &[&str]) -> String {

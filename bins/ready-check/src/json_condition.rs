@@ -131,7 +131,44 @@ impl Condition {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// Any text: a condition, or a refusal in one line; never a panic.
+        #[test]
+        fn any_condition_text_is_taken_or_refused_in_one_line(text in any::<String>()) {
+            if let Err(e) = Condition::parse(&text) {
+                prop_assert!(!e.is_empty() && !e.contains('\n'), "{}", e);
+            }
+        }
+
+        /// Every pointer, operator and JSON literal as documented is taken,
+        /// and compared against any JSON document without a panic.
+        #[test]
+        fn documented_conditions_are_taken_and_judge_any_document(
+            pointer in "(/[a-z0-9~_]{0,8}){1,4}",
+            op in "(==|!=|<|<=|>|>=)",
+            value in prop_oneof![
+                any::<i64>().prop_map(|n| n.to_string()),
+                any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| f.to_string()),
+                "\"[a-z ]{0,10}\"",
+                Just("true".to_string()),
+                Just("null".to_string()),
+            ],
+            doc in any::<i64>().prop_map(|n| json!({"a": n, "b": [n, "x"], "c": {"d": null}})),
+        ) {
+            let text = format!("{pointer} {op} {value}");
+            if let Ok(condition) = Condition::parse(&text) {
+                let _ = condition.check(&doc);
+            } else {
+                // Ordering a string, a boolean or null is refused, said so.
+                prop_assert!(matches!(op.as_str(), "<" | "<=" | ">" | ">="), "{}", text);
+            }
+        }
+    }
 
     fn check(cond: &str, doc: Value) -> Result<(), String> {
         Condition::parse(cond).unwrap().check(&doc)

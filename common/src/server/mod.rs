@@ -213,6 +213,26 @@ fn wake_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 mod tests {
     use super::ListenAddr;
 
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn any_text_is_an_address_or_a_clear_refusal(text in any::<String>()) {
+            if let Err(e) = ListenAddr::parse(&text) {
+                prop_assert!(e.contains("is not :PORT, HOST:PORT or [V6]:PORT"));
+            }
+        }
+
+        /// Every documented form is taken, and written back as given.
+        #[test]
+        fn every_documented_form_is_taken(port: u16, host in "(|127\\.0\\.0\\.1|localhost|\\[::1\\]|\\[fe80::1\\]|0\\.0\\.0\\.0|[a-z][a-z0-9.-]{0,20})") {
+            let text = format!("{host}:{port}");
+            prop_assert_eq!(ListenAddr::parse(&text).map(|a| a.to_string()), Ok(text));
+        }
+    }
+
     fn bind(spec: &str) -> Result<std::net::TcpListener, String> {
         ListenAddr::parse(spec)?.bind().map_err(|e| e.to_string())
     }

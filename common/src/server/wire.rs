@@ -144,6 +144,55 @@ fn reason(status: u16) -> &'static str {
 mod tests {
     use super::*;
 
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// Any bytes: a head, a request for more, or a refusal; never a
+        /// panic, and never a head longer than what was received.
+        #[test]
+        fn any_bytes_are_parsed_or_refused(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            if let Head::Complete { len, .. } = parse_head(&bytes) {
+                prop_assert!(len <= bytes.len());
+            }
+        }
+
+        /// A well-formed head (any method, path, query and headers) comes
+        /// out as it went in, whatever follows it.
+        #[test]
+        fn well_formed_heads_come_out_as_they_went_in(
+            method in "[A-Z]{1,8}",
+            path in "/[a-zA-Z0-9._~/-]{0,40}",
+            query in proptest::option::of("[a-z0-9=&]{0,20}"),
+            headers in proptest::collection::vec(("[A-Za-z][A-Za-z0-9-]{0,15}", "[ -~]{0,40}"), 0..10),
+            rest in proptest::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let target = match &query { Some(q) => format!("{path}?{q}"), None => path.clone() };
+            let mut head = format!("{method} {target} HTTP/1.1\r\n");
+            for (name, value) in &headers {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+            head.push_str("\r\n");
+            let mut bytes = head.clone().into_bytes();
+            bytes.extend_from_slice(&rest);
+            match parse_head(&bytes) {
+                Head::Complete { request, len, .. } => {
+                    prop_assert_eq!(len, head.len());
+                    prop_assert_eq!(&request.method, &method);
+                    prop_assert_eq!(&request.path, &path);
+                    prop_assert_eq!(request.query, query.unwrap_or_default());
+                    prop_assert_eq!(request.headers.len(), headers.len());
+                    for ((name, value), (got_name, got_value)) in headers.iter().zip(&request.headers) {
+                        prop_assert!(name.eq_ignore_ascii_case(got_name));
+                        prop_assert_eq!(value.trim(), got_value.trim());
+                    }
+                }
+                _ => prop_assert!(false, "refused {:?}", head),
+            }
+        }
+    }
+
     fn complete(bytes: &[u8]) -> (Request, usize, bool) {
         match parse_head(bytes) {
             Head::Complete {
