@@ -212,7 +212,7 @@ fn misbehaved(binary: &str, args: &[String]) -> Option<String> {
     }
     match status.map(|s| (s.code(), std::os::unix::process::ExitStatusExt::signal(&s))) {
         None => None, // still serving, scheduling or following after a second
-        Some((Some(0 | 1 | 2), _)) => None,
+        Some((Some(0..=2), _)) => None,
         Some((code, signal)) => Some(format!("code {code:?} signal {signal:?}: {stderr}")),
     }
 }
