@@ -70,7 +70,6 @@ const JUNK: &[&str] = &[
     "auto",
     "é",
     "\u{7f}",
-   
     "x=/queue/depth",
     "probe_success=/x",
     "e=ERROR",

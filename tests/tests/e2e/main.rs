@@ -5,6 +5,7 @@
 mod argv_fuzz;
 mod every;
 mod examples;
+mod faults;
 mod image;
 mod latency_accuracy;
 mod latency_exporter;

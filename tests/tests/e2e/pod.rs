@@ -378,20 +378,19 @@ fn a_whole_pod_in_a_pid_namespace_runs_and_stops_cleanly() {
         .status()
         .unwrap();
     let chroot_dir = root.to_string_lossy().into_owned();
-    let mut app = InPod::start(
-        pause_pid,
-        None,
-        &[
-            "chroot",
-            "--userspec=101:101",
-            &chroot_dir,
-            "/stand-in",
-            "--listen",
-            "127.0.0.1:0",
-            "--log",
-            "/var/log/app/app.log",
-        ],
-    );
+    // A fixed address, so that the app comes back where the side-cars look.
+    let app_addr = sidecars_tests::free_loopback_addr();
+    let app_argv = [
+        "chroot",
+        "--userspec=101:101",
+        &chroot_dir,
+        "/stand-in",
+        "--listen",
+        &app_addr,
+        "--log",
+        "/var/log/app/app.log",
+    ];
+    let mut app = InPod::start(pause_pid, None, &app_argv);
     let started = Instant::now();
     let app_url = format!("http://{}/known-value", app.nsenter.addr);
     let (ready_check, latency_exporter, peerlog_count) = (
@@ -462,11 +461,38 @@ fn a_whole_pod_in_a_pid_namespace_runs_and_stops_cleanly() {
     check_running_pod(&addrs, started, &app_url, || {
         peerlog.nsenter.log().join("\n")
     });
-    let runs = every_runs(&addrs);
+    // The app crashes (kill -9) and its container restarts: the side-cars
+    // see it go and come back, and peerlog-count follows the new process.
+    let peer_before = scrape(&addrs.peerlog).1["peerlog_peer_pid"];
+    // SAFETY: signalling a process this test started.
+    unsafe { libc::kill(app.pid, libc::SIGKILL) };
+    app.nsenter.wait_exit(Duration::from_secs(5));
+    wait_until("ready-check to answer 503", Duration::from_secs(10), || {
+        get(&addrs.ready, "/ready").0 == 503
+    });
+    wait_for_sample(&addrs.latency, "probe_success{target=\"app\"}", |v| {
+        v == 0.0
+    });
+    app = InPod::start(pause_pid, None, &app_argv);
+    wait_until(
+        "ready-check to answer 200 again",
+        Duration::from_secs(10),
+        || get(&addrs.ready, "/ready").0 == 200,
+    );
+    wait_for_sample(&addrs.latency, "probe_success{target=\"app\"}", |v| {
+        v == 1.0
+    });
+    wait_for_sample(&addrs.peerlog, "peerlog_peer_pid", |v| {
+        v != peer_before && v > 1.0
+    });
+    // The new app counts flushes from zero: compare only the runs since.
+    let runs_before_restart = every_runs(&addrs);
+    let success = "every_runs_total{result=\"success\"}";
+    let runs = wait_for_sample(&addrs.every, success, |v| v >= runs_before_restart + 5.0)[success];
     runner.stop("every");
     latency.stop("latency-exporter");
     ready.stop("ready-check");
-    check_quiet_pod(&addrs, runs, || {
+    check_quiet_pod(&addrs, runs - runs_before_restart, || {
         std::fs::read(root.join("var/log/app/app.log")).unwrap()
     });
     peerlog.stop("peerlog-count");
