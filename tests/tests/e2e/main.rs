@@ -12,3 +12,4 @@ mod latency_exporter;
 mod peerlog_count;
 mod pod;
 mod ready_check;
+mod soak;
