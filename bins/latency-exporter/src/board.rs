@@ -56,6 +56,13 @@ impl Board {
 
     /// Records a probe of target `index`, logging failures and recoveries.
     pub fn record(&self, index: usize, probe: Probe) {
+        self.update(index, probe);
+        // Only now, with `series` released: `render` takes `rendered` and
+        // then `series`, so holding both the other way round deadlocks.
+        *self.rendered.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    fn update(&self, index: usize, probe: Probe) {
         let target = &self.targets[index].name;
         let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
         let series = &mut all[index];
@@ -75,7 +82,6 @@ impl Board {
                 .failed("probe failed", &[("target", target)], ("error", error));
         }
         series.last = Some(probe);
-        *self.rendered.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// The whole exposition: the targets' part as of the last probe, the
@@ -193,4 +199,53 @@ fn unix_now() -> f64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn probe(success: bool) -> Probe {
+        Probe {
+            success,
+            duration: 0.001,
+            status: if success { 200 } else { 503 },
+            body_bytes: 2,
+            gauges: Vec::new(),
+            error: (!success).then(|| "status 503".to_string()),
+        }
+    }
+
+    /// Probes recorded while scrapes render, as fast as both can go: the
+    /// two never wait on each other for good (they once took their two
+    /// locks in opposite orders).
+    #[test]
+    fn recording_and_rendering_at_once_never_deadlock() {
+        let targets = vec![Target {
+            name: "app".into(),
+            url: "http://127.0.0.1:1/".into(),
+        }];
+        let board = Arc::new(Board::new(targets, Vec::new(), &[0.001, 0.01]));
+        let (done, finished) = std::sync::mpsc::channel();
+        for role in 0..4 {
+            let (board, done) = (board.clone(), done.clone());
+            std::thread::spawn(move || {
+                for i in 0..20_000 {
+                    if role % 2 == 0 {
+                        board.record(0, probe(i % 3 != 0));
+                    } else {
+                        assert!(board.render().contains("probe_success"));
+                    }
+                }
+                let _ = done.send(());
+            });
+        }
+        for _ in 0..4 {
+            finished
+                .recv_timeout(Duration::from_secs(20))
+                .expect("recording and rendering deadlocked");
+        }
+    }
 }
