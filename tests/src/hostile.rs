@@ -1,4 +1,4 @@
-//! The five hostile clients every listening side-car must withstand. Each
+//! The hostile clients every listening side-car must withstand. Each
 //! runs while a well-behaved GET is timed: it must be answered in under
 //! 100 ms, and the server must stay alive with bounded memory.
 
@@ -115,8 +115,50 @@ pub fn never_reads(addr: &str, path: &str) {
     assert_prompt(addr, path, "clients that never read");
 }
 
-/// All five, then the server must be alive with its resident set under `max_rss_kib`.
+/// 6. A burst of 2,000 connects, faster than anyone accepts.
+///
+/// The kernel's queue of them must hold the burst, or a well-behaved
+/// probe's SYN is dropped and it waits out a 1 s retransmission.
+pub fn connect_burst(addr: &str, path: &str) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let target: std::net::SocketAddrV4 = addr.parse().expect("an IPv4 address");
+    let sockaddr = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: target.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*target.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let fire = || {
+        (0..250)
+            .filter_map(|_| {
+                // SAFETY: a fresh socket, connected without waiting.
+                unsafe {
+                    let fd =
+                        libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0);
+                    if fd < 0 {
+                        return None;
+                    }
+                    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+                    libc::connect(fd, (&sockaddr as *const libc::sockaddr_in).cast(), len);
+                    Some(OwnedFd::from_raw_fd(fd))
+                }
+            })
+            .collect::<Vec<OwnedFd>>()
+    };
+    std::thread::scope(|scope| {
+        let bursts: Vec<_> = (0..8).map(|_| scope.spawn(fire)).collect();
+        assert_prompt(addr, path, "a burst of 2,000 connects");
+        for burst in bursts {
+            drop(burst.join().unwrap());
+        }
+    });
+}
+
+/// All six, then the server must be alive with its resident set under `max_rss_kib`.
 pub fn withstands_all(addr: &str, path: &str, pid: i32, max_rss_kib: u64) {
+    connect_burst(addr, path);
     huge_content_length(addr, path);
     idle_and_slow(addr, path);
     huge_heads(addr, path);

@@ -28,9 +28,12 @@ use crate::log::{self, Field};
 use handler::Done;
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Connections the kernel queues before the server accepts them.
+const LISTEN_BACKLOG: i32 = 4096;
 
 pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -98,6 +101,12 @@ pub fn bind_or_exit(program: &Program, flag: &str, addr: &ListenAddr) -> Bound {
     let listener = addr.bind().unwrap_or_else(|e| {
         program.config_exit(&format!("{flag}: cannot listen on '{addr}': {e}"))
     });
+    // std listens with a backlog of 128: a burst of connections (a flood,
+    // hundreds of idle clients) overflows it, the kernel drops SYNs, and a
+    // well-behaved probe waits out a 1 s retransmission. Listening again
+    // raises the backlog (to the kernel's somaxconn at most).
+    // SAFETY: listen on a socket we own.
+    unsafe { libc::listen(listener.as_raw_fd(), LISTEN_BACKLOG) };
     let addr = listener
         .local_addr()
         .map(|a| a.to_string())
