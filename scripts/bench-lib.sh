@@ -1,7 +1,7 @@
 # Shared by the scripts/bench-* scripts: peers' set-up, measuring helpers.
 # Sourced, not run.
 
-peers="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/shared/peers"
+peers="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/bench/peers"
 bench_pids=()
 bench_cleanup() {
   for pid in "${bench_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
