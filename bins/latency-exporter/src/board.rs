@@ -232,9 +232,10 @@ mod tests {
         for role in 0..4 {
             let (board, done) = (board.clone(), done.clone());
             std::thread::spawn(move || {
-                for i in 0..20_000 {
+                for _ in 0..20_000 {
                     if role % 2 == 0 {
-                        board.record(0, probe(i % 3 != 0));
+                        // Successes: the same locks, and no log line each.
+                        board.record(0, probe(true));
                     } else {
                         assert!(board.render().contains("probe_success"));
                     }
