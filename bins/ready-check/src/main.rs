@@ -2,6 +2,7 @@
 //! checks once, exit 0 or 1) and, with `--serve`, an `httpGet` probe target.
 
 mod check;
+mod copy_to;
 mod json_condition;
 mod options;
 mod serve;
@@ -21,6 +22,16 @@ const PROGRAM: Program = Program {
 
 fn main() {
     let options = PROGRAM.parse(options::parse);
+    if let Some(dir) = &options.copy_to {
+        match copy_to::copy_to(dir) {
+            Ok(target) => println!("copied to {}", target.display()),
+            Err(e) => {
+                eprintln!("ready-check: {e}");
+                std::process::exit(EXIT_FAILURE);
+            }
+        }
+        return;
+    }
     let client = Client::new(
         concat!("ready-check/", env!("CARGO_PKG_VERSION")),
         options.follow_redirects,

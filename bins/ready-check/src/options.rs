@@ -36,6 +36,9 @@ Global:
   --cache DURATION     with --serve, reuse a result for this long (default 0:
                        concurrent probes still share one run)
   -q, --quiet          print nothing on success
+  --copy-to DIR        copy this executable to DIR/ready-check (atomically,
+                       mode 0755) and exit: an init container of the image
+                       fills an emptyDir so the app's exec probe can run it
   -h, --help           print this help
   -V, --version        print the version
 
@@ -57,6 +60,8 @@ pub struct Options {
     pub serve: Option<ListenAddr>,
     pub cache: Duration,
     pub quiet: bool,
+    /// `--copy-to DIR`: copy the executable there instead of checking.
+    pub copy_to: Option<std::path::PathBuf>,
 }
 
 pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
@@ -69,6 +74,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         serve: None,
         cache: Duration::ZERO,
         quiet: false,
+        copy_to: None,
     };
     let mut cache_given = false;
     while let Some(arg) = parser.next()? {
@@ -84,6 +90,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
                 cache_given = true;
             }
             Short('q') | Long("quiet") => options.quiet = true,
+            Long("copy-to") => options.copy_to = Some(parser.value()?.into()),
             Long("http") => {
                 let url = cli::text(&mut parser, "--http")?;
                 common::client::check_url(&url).map_err(|e| usage("--http", e))?;
@@ -132,6 +139,15 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
             }
             _ => return Err(arg.unexpected().into()),
         }
+    }
+    if options.copy_to.is_some() {
+        if !options.checks.is_empty() || options.serve.is_some() {
+            return Err(usage(
+                "--copy-to",
+                "runs alone: it copies ready-check and exits, no checks with it",
+            ));
+        }
+        return Ok(options);
     }
     if options.checks.is_empty() {
         return Err(Stop::Usage(
@@ -228,5 +244,12 @@ mod tests {
         assert!(refused(&["--serve", ":http", "--http", "http://x/"])
             .starts_with("--serve: ':http' is not :PORT"));
         assert!(refused(&[]).starts_with("no check given"));
+        assert!(refused(&["--copy-to", "/probe", "--http", "http://x/"])
+            .starts_with("--copy-to: runs alone"));
+        let copy = parsed(&["--copy-to", "/probe"]).unwrap();
+        assert_eq!(
+            copy.copy_to.as_deref(),
+            Some(std::path::Path::new("/probe"))
+        );
     }
 }

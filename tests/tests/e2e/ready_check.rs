@@ -625,3 +625,81 @@ fn a_request_body_up_to_1_mib_is_drained_after_the_answer() {
         assert_eq!(stream.read(&mut [0u8; 16]).unwrap(), 0, "a clean close");
     }
 }
+
+/// `--copy-to DIR`: the executable itself, whole, mode 0755, runnable from
+/// there; an old copy is replaced at once, nothing is left half-written.
+#[test]
+fn copy_to_puts_a_runnable_copy_of_itself_in_the_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempdir("copy-to");
+    std::fs::write(dir.join("ready-check"), "an old copy").unwrap();
+    let ran = run("ready-check", &["--copy-to", dir.to_str().unwrap()]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let copy = dir.join("ready-check");
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        std::fs::read(sidecars_tests::bin("ready-check")).unwrap()
+    );
+    assert_eq!(
+        std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+    let version = std::process::Command::new(&copy)
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("ready-check "));
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["ready-check"], "a temporary file was left");
+
+    let ran = run("ready-check", &["--copy-to", "/nonexistent/probe"]);
+    assert_eq!(ran.code, 1);
+    assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("--copy-to /nonexistent/probe: cannot write there"),
+        "{}",
+        ran.stderr
+    );
+}
+
+/// As an init container of the scratch image (no shell, no cp) fills an
+/// emptyDir for the app's exec probe, as the image's non-root user.
+#[test]
+fn copy_to_works_from_inside_the_scratch_image() {
+    use sidecars_tests::docker::{docker, sidecars_image, unavailable};
+    if let Some(why) = unavailable() {
+        return sidecars_tests::skip("copy_to_works_from_inside_the_scratch_image", &why);
+    }
+    let dir = tempdir("copy-to-image");
+    // An emptyDir is writable by the Pod's users.
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let mount = format!("{}:/probe", dir.display());
+    let out = docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &mount,
+        &sidecars_image(),
+        "ready-check",
+        "--copy-to",
+        "/probe",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The copy runs where the app would run it: here, a real check.
+    let beat = dir.join("beat");
+    std::fs::write(&beat, "x").unwrap();
+    let probe = std::process::Command::new(dir.join("ready-check"))
+        .args(["--file", beat.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(probe.status.success());
+    assert!(String::from_utf8_lossy(&probe.stdout).starts_with("ok "));
+}
