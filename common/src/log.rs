@@ -60,10 +60,6 @@ impl Outage {
         }
     }
 
-    pub fn failing(&self) -> bool {
-        self.since.is_some()
-    }
-
     /// Logs a failure as `msg` with `fields` then `reason` (a key and the
     /// text compared with the last failure's), unless it is folded.
     pub fn failed(&mut self, msg: &str, fields: &[Field], reason: (&str, &str)) {
@@ -226,7 +222,6 @@ mod tests {
             outage.failure_at(at(62), "timed out"),
             Said::Now { folded: 0 }
         );
-        assert!(outage.failing());
         assert_eq!(
             outage.success_at(at(70)),
             Some((Duration::from_secs(70), 63))

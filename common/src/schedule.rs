@@ -72,10 +72,6 @@ impl<C: Clock> Schedule<C> {
         }
     }
 
-    pub fn interval(&self) -> Duration {
-        self.interval
-    }
-
     /// Sleeps until the next tick is due and returns it; None on a stop
     /// request. Call it when the previous run is over.
     pub fn wait(&mut self, shutdown: &Shutdown) -> Option<Tick> {

@@ -1283,7 +1283,18 @@ fn exact_under_the_real_logrotate_with_a_writer_under_load() {
     }
     assert_eq!(files, 11, "the current log and ten rotated files");
     assert!(in_files > 100_000, "only {in_files} lines: not under load");
-    let values = wait_metric(&follower, "peerlog_lines_total", in_files as f64);
+    let counted = || metrics(&follower)["peerlog_lines_total"];
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while counted() != in_files as f64 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let values = metrics(&follower);
+    assert_eq!(
+        values["peerlog_lines_total"],
+        in_files as f64,
+        "{values:?}\n{:?}",
+        follower.log()
+    );
     assert_eq!(values["peerlog_rotations_total"], 7.0);
     assert_eq!(values["peerlog_truncations_total"], 3.0);
     assert_eq!(values["peerlog_truncations_unrecovered_total"], 0.0);

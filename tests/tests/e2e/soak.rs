@@ -195,14 +195,7 @@ fn hostile(kind: usize, addr: &str, path: &str) {
         3 => {
             let mut seed = 0x9e37_79b9u64;
             for _ in 0..20 {
-                let junk: Vec<u8> = (0..4096)
-                    .map(|_| {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
-                        seed as u8
-                    })
-                    .collect();
+                let junk = sidecars_tests::hostile::junk(&mut seed, 4096);
                 if let Some(mut c) = connect() {
                     let _ = c.write_all(&junk);
                     held.push(c);
