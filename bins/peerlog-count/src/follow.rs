@@ -125,18 +125,18 @@ impl Follower {
     pub fn poll(&mut self, root: &Root, path: &Path) -> Result<(), Problem> {
         let now = SystemTime::now();
         let result = self.poll_current(root, path);
-        self.poll_rotated();
+        self.poll_rotated(Some((root, path)));
         self.last_poll = Some(now);
         result
     }
 
-    /// Reads the rotated generations only (no root to resolve PATH in).
-    pub fn poll_rotated(&mut self) {
+    /// Reads the rotated generations; `log` is None when there is no root
+    /// to look for a copy in (the peer is gone).
+    pub fn poll_rotated(&mut self, log: Option<(&Root, &Path)>) {
         let now = Instant::now();
-        let mut index = 0;
-        while index < self.rotated.len() {
-            let rotated = &mut self.rotated[index];
-            let read = read_new(&mut self.counter, &mut self.buf, &mut rotated.open);
+        let mut still_open = self.rotated.len();
+        for mut rotated in std::mem::take(&mut self.rotated) {
+            let read = self.read_on(log, &mut rotated.open);
             if read.as_ref().is_ok_and(|&n| n > 0) {
                 rotated.quiet_since = now;
             }
@@ -146,13 +146,29 @@ impl Follower {
                 .metadata()
                 .map_or(true, |m| m.nlink() == 0);
             let quiet = now.duration_since(rotated.quiet_since) >= self.rotate_wait;
-            if read.is_err() || deleted || quiet || self.rotated.len() > MAX_ROTATED {
-                let done = self.rotated.remove(index).open;
-                self.remember(done.id, done.head, done.offset);
+            if read.is_err() || deleted || quiet || still_open > MAX_ROTATED {
+                still_open -= 1;
+                self.remember(rotated.open.id, rotated.open.head, rotated.open.offset);
             } else {
-                index += 1;
+                self.rotated.push(rotated);
             }
         }
+    }
+
+    /// Reads `open` on from its offset. A file cut since the last read
+    /// (copytruncate, told by its size or its first bytes) is first read on
+    /// in its copy, then from its start.
+    fn read_on(&mut self, log: Option<(&Root, &Path)>, open: &mut Open) -> std::io::Result<u64> {
+        let size = open.file.metadata()?.len();
+        if size < open.offset || !open.head_holds()? {
+            self.truncations += 1;
+            self.recover_from_copy(log, open);
+            open.offset = 0;
+            open.head.clear();
+            open.tail.clear();
+            open.line = OpenLine::default();
+        }
+        read_new(&mut self.counter, &mut self.buf, open)
     }
 
     fn poll_current(&mut self, root: &Root, path: &Path) -> Result<(), Problem> {
@@ -163,29 +179,25 @@ impl Follower {
                 // something unreadable): read on in what it was.
                 if let Some(old) = self.current.take() {
                     self.rotations += 1;
-                    self.retire(old);
+                    self.retire(root, path, old);
                 }
                 return Err(problem);
             }
         };
         if let Some(mut open) = self.current.take() {
             if open.id == located.id {
-                let truncated =
-                    located.size < open.offset || !open.head_holds().map_err(Problem::Io)?;
-                if truncated {
-                    self.truncations += 1;
-                    self.recover_from_copy(root, path, &mut open);
-                    open.offset = 0;
-                    open.head.clear();
-                    open.tail.clear();
-                    open.line = OpenLine::default();
+                if open.offset == 0 && located.size > 0 {
+                    // Nothing read of it yet: written, copied and cut since
+                    // the last poll (copytruncate), only its copy tells.
+                    let copies = self.read_missed_generations(root, path, open.id);
+                    self.truncations += u64::from(copies > 0);
                 }
-                let read = read_new(&mut self.counter, &mut self.buf, &mut open);
+                let read = self.read_on(Some((root, path)), &mut open);
                 self.current = Some(open);
                 return read.map(drop).map_err(Problem::Io);
             }
             self.rotations += 1;
-            self.retire(open);
+            self.retire(root, path, open);
         }
         // A generation still open comes back (renamed back, a symlink
         // retargeted back): go on where it was.
@@ -202,8 +214,9 @@ impl Follower {
                 } else if std::mem::take(&mut self.skip_existing) {
                     open.offset = located.size;
                     open.head = read_head(&open.file, located.size)?;
-                } else if self.last_poll.is_some() {
-                    self.read_missed_generations(root, path, &open);
+                } else {
+                    // Each one found was a rotation between two polls.
+                    self.rotations += self.read_missed_generations(root, path, open.id);
                 }
                 open
             }
@@ -215,9 +228,10 @@ impl Follower {
     }
 
     /// The old current file joins the generations read until quiet.
-    fn retire(&mut self, mut open: Open) {
-        // What it has now is read at once; later appends in poll_rotated.
-        let _ = read_new(&mut self.counter, &mut self.buf, &mut open);
+    fn retire(&mut self, root: &Root, path: &Path, mut open: Open) {
+        // What it has now is read at once (it may also have been cut
+        // before it was renamed); later appends in poll_rotated.
+        let _ = self.read_on(Some((root, path)), &mut open);
         self.rotated.push(Rotated {
             open,
             quiet_since: Instant::now(),
@@ -248,10 +262,11 @@ impl Follower {
     /// (its first bytes and the bytes before the offset are the same): read
     /// it from there to its end, with `open`'s unfinished line. A copy
     /// shorter than the offset (made before the last read) has nothing new.
-    fn recover_from_copy(&mut self, root: &Root, path: &Path, open: &mut Open) {
+    fn recover_from_copy(&mut self, log: Option<(&Root, &Path)>, open: &mut Open) {
         let mut older_copy = None;
         let head = open.head.clone();
-        let found = root.dir_of(path).ok().and_then(|dir| {
+        let dir = log.and_then(|(root, path)| root.dir_of(path).ok());
+        let found = dir.and_then(|dir| {
             dir.names(MAX_DIR_ENTRIES).into_iter().find_map(|name| {
                 let (file, id, size) = dir.open_file(&name)?;
                 if id == open.id || open.head.is_empty() || !starts_with(&file, &open.head).ok()? {
@@ -297,18 +312,20 @@ impl Follower {
         }
     }
 
-    /// A rename rotation was seen. Generations born since the last poll and
-    /// already renamed away (two rotations in one interval) are in the
-    /// directory under the log's name plus a suffix: read them whole.
-    fn read_missed_generations(&mut self, root: &Root, path: &Path, new: &Open) {
+    /// Generations born since the last poll and already renamed away (two
+    /// rotations in one interval), or the copy of a log cut before it was
+    /// read, are in the directory under the log's name plus a suffix: read
+    /// them whole. Returns how many were found.
+    fn read_missed_generations(&mut self, root: &Root, path: &Path, current: FileId) -> u64 {
         let (Some(since), Some(base)) = (self.last_poll, path.file_name()) else {
-            return;
+            return 0;
         };
         // Filesystem timestamps come from a coarse clock: allow for it.
         let since = since - Duration::from_millis(20);
         let Ok(dir) = root.dir_of(path) else {
-            return;
+            return 0;
         };
+        let mut found = 0;
         let base = base.as_bytes();
         for name in dir.names(MAX_DIR_ENTRIES) {
             let name_bytes = name.to_bytes();
@@ -321,14 +338,16 @@ impl Follower {
             let Some((file, id, _)) = dir.open_file(&name) else {
                 continue;
             };
-            if id == new.id || self.known(id, &file) || !modified_since(&file, since) {
+            if id == current || self.known(id, &file) || !modified_since(&file, since) {
                 continue;
             }
             self.rotated.push(Rotated {
                 open: Open::new(file, id),
                 quiet_since: Instant::now(),
             });
+            found += 1;
         }
+        found
     }
 }
 

@@ -105,7 +105,7 @@ impl Metrics {
         w.single(
             "peerlog_rotations_total",
             Kind::Counter,
-            "Times the log was replaced or removed (the old one read on until quiet for --rotate-wait).",
+            "Times the log was replaced or removed (the old one read on until quiet for --rotate-wait), counting generations found in its directory that were created and renamed away between two reads.",
             t.rotations as f64,
         );
         w.single(

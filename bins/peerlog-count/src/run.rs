@@ -37,7 +37,7 @@ pub fn run(options: &Options, totals: &Mutex<Totals>, shutdown: &Shutdown) -> i3
         let read = match source.root() {
             Ok(Some(root)) => follower.poll(root, &options.path),
             Ok(None) => {
-                follower.poll_rotated();
+                follower.poll_rotated(None);
                 Err(Problem::Absent)
             }
             Err(candidates) => {
