@@ -24,6 +24,7 @@ are skipped, counted and logged.
   --max-failures N       exit 1 after N failures in a row (so the kubelet restarts it)
   --listen ADDR          serve /metrics: every_runs_total{result}, every_skipped_total,
                          every_run_duration_seconds, every_last_success_timestamp_seconds
+  -h, --help, -V, --version
 URL runs (success: a 2xx answer):
   -X, --method METHOD    default GET, or POST with --data
   -H, --header 'Name: value'   (repeatable)

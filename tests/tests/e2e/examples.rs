@@ -188,12 +188,21 @@ fn every_sidecar_command_in_the_manifests_runs_against_a_stand_in() {
         &["--listen", "127.0.0.1:0", "--log", log.to_str().unwrap()],
     );
     get(&app.addr, "/known-value");
+    // The exec probe's emptyDir.
+    let probe_dir = tempdir("example-probe");
     let mut programs_seen = std::collections::BTreeSet::new();
     for (container, argv) in commands {
         // The Pod's loopback app becomes the stand-in; ports become free ones.
         let mut args: Vec<String> = argv[1..]
             .iter()
             .map(|a| a.replace("127.0.0.1:8080", &app.addr))
+            .map(|a| {
+                if a == "/probe" {
+                    probe_dir.to_str().unwrap().into()
+                } else {
+                    a
+                }
+            })
             .map(|a| {
                 if a.starts_with(':') && a[1..].parse::<u16>().is_ok() {
                     "127.0.0.1:0".into()
@@ -239,5 +248,9 @@ fn every_sidecar_command_in_the_manifests_runs_against_a_stand_in() {
         programs_seen.len(),
         4,
         "the manifests use all four side-cars: {programs_seen:?}"
+    );
+    assert!(
+        probe_dir.join("ready-check").is_file(),
+        "the exec-probe example's init container copies ready-check"
     );
 }

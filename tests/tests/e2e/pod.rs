@@ -8,7 +8,9 @@
 //! into the namespace with nsenter. Either way a real Prometheus scrapes
 //! them, and every container stops on SIGTERM with status 0 within 1 s.
 
-use sidecars_tests::docker::{sidecars_image, stand_in_image, unavailable, Container};
+use sidecars_tests::docker::{
+    docker, docker_ok, sidecars_image, stand_in_image, unavailable, Container,
+};
 use sidecars_tests::prom::{scrape, wait_for_sample};
 use sidecars_tests::prometheus::Prometheus;
 use sidecars_tests::{get, is_root, only_child, skip, tempdir, wait_until, Daemon};
@@ -163,7 +165,34 @@ fn a_whole_pod_on_docker_runs_and_stops_cleanly() {
         Container::run(name, &args.iter().map(String::as_str).collect::<Vec<_>>())
     };
 
-    // The app: read-only root, its log on a writable tmpfs (the manifests' emptyDir).
+    // The exec probe's emptyDir (world-writable, as Kubernetes makes one),
+    // filled by an init container of the sidecars image as the manifest does.
+    let probe_dir = sidecars_tests::tempdir("pod-probe");
+    std::fs::set_permissions(
+        &probe_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let probe_volume = format!("{}:/probe", probe_dir.display());
+    let copied = docker_ok(&[
+        "run",
+        "--rm",
+        "--user",
+        "65532:65532",
+        "--read-only",
+        "--cap-drop",
+        "ALL",
+        "-v",
+        &probe_volume,
+        &image,
+        "ready-check",
+        "--copy-to",
+        "/probe",
+    ]);
+    assert_eq!(copied.trim(), "copied to /probe/ready-check");
+    // The app: read-only root, its log on a writable tmpfs (the manifests'
+    // emptyDir), the probe volume read-only.
+    let probe_mount = format!("{probe_volume}:ro");
     let app = run(
         "app",
         joined(
@@ -171,6 +200,8 @@ fn a_whole_pod_on_docker_runs_and_stops_cleanly() {
             &[
                 "--tmpfs",
                 "/var/log/app:uid=101,gid=101,mode=0755",
+                "-v",
+                &probe_mount,
                 &stand_in_image(),
             ],
         ),
@@ -264,6 +295,30 @@ fn a_whole_pod_on_docker_runs_and_stops_cleanly() {
         peerlog_link: pause.published(9103),
     };
     check_running_pod(&addrs, started, app_url, || peerlog.logs());
+    // The exec probe, as the kubelet runs it: in the app container, from
+    // the copy, as the app's user.
+    let exec_probe = |value: u32| {
+        get(&addrs.app, &format!("/set?value={value}"));
+        docker(&[
+            "exec",
+            &app.name,
+            "/probe/ready-check",
+            "--timeout",
+            "800ms",
+            "--http",
+            app_url,
+            "--json",
+            "/value == 5",
+        ])
+    };
+    let failing = exec_probe(4);
+    assert_eq!(failing.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&failing.stdout),
+        format!("FAIL {app_url}: /value is 4, want == 5\n")
+    );
+    let passing = exec_probe(5);
+    assert_eq!(passing.status.code(), Some(0), "{passing:?}");
     let runs = every_runs(&addrs);
     // Side-cars stop first, as the kubelet does, the pause container last.
     stop_cleanly(&[&every, &latency, &ready]);

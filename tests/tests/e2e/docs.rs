@@ -1,0 +1,103 @@
+//! The user's reference in `docs/` and each binary's `--help` name the same
+//! flags, so neither can drift from the other; the README links only to
+//! files inside the repository.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+const PROGRAMS: [&str; 4] = ["ready-check", "latency-exporter", "every", "peerlog-count"];
+
+/// `--long` and `-s` flags in `text`: words of letters, digits and dashes
+/// that begin with `--` and a letter, or are one dash and one letter. What
+/// follows ` -- ` on a line is a program's own arguments (every's PROGRAM).
+fn flags(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .flat_map(|line| {
+            line.split(" -- ")
+                .next()
+                .unwrap_or_default()
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        })
+        .filter(|word| {
+            let b = word.as_bytes();
+            (b.len() > 2 && word.starts_with("--") && b[2].is_ascii_alphabetic())
+                || (b.len() == 2 && b[0] == b'-' && b[1].is_ascii_alphabetic())
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+#[test]
+fn every_flag_in_help_is_in_the_page_and_every_flag_in_the_page_in_help() {
+    for program in PROGRAMS {
+        let out = Command::new(sidecars_tests::bin(program))
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{program} --help");
+        let help = flags(&String::from_utf8_lossy(&out.stdout));
+        let page_path = repo().join("docs").join(format!("{program}.md"));
+        let page = flags(&std::fs::read_to_string(&page_path).unwrap());
+        let missing: Vec<_> = help.difference(&page).collect();
+        let unknown: Vec<_> = page.difference(&help).collect();
+        assert!(
+            missing.is_empty() && unknown.is_empty(),
+            "{program}: in --help, not in {}: {missing:?}; in the page, not in --help: {unknown:?}",
+            page_path.display()
+        );
+        assert!(
+            help.contains("--help") && help.len() > 5,
+            "{program}: {help:?}"
+        );
+    }
+}
+
+#[test]
+fn the_flag_reader_finds_long_and_short_flags_only() {
+    let found =
+        flags("`-X`, `--method METHOD` ready-check 2026-11-24 --json '/a == -1' a-b -- prog --own");
+    let want: BTreeSet<String> = ["-X", "--method", "--json"].map(String::from).into();
+    assert_eq!(found, want);
+}
+
+/// Markdown links `](target)` in the README, docs/ and examples/ point at
+/// files that exist in the repository, or at the web; never outside it.
+#[test]
+fn links_stay_inside_the_repository() {
+    let mut pages = vec![repo().join("README.md"), repo().join("examples/README.md")];
+    for entry in std::fs::read_dir(repo().join("docs")).unwrap() {
+        pages.push(entry.unwrap().path());
+    }
+    for page in pages {
+        let text = std::fs::read_to_string(&page).unwrap();
+        for target in text
+            .split("](")
+            .skip(1)
+            .filter_map(|rest| rest.split(')').next())
+        {
+            if target.starts_with("http://")
+                || target.starts_with("https://")
+                || target.starts_with('#')
+            {
+                continue;
+            }
+            let file = page
+                .parent()
+                .unwrap()
+                .join(target.split('#').next().unwrap());
+            let inside = file
+                .canonicalize()
+                .is_ok_and(|f| f.starts_with(repo().canonicalize().unwrap()));
+            assert!(
+                inside,
+                "{}: link to {target} leaves the repository or is broken",
+                page.display()
+            );
+        }
+    }
+}
