@@ -25,15 +25,19 @@ pub fn target_dir() -> PathBuf {
     dir
 }
 
-/// Runs cargo in the workspace with `args`, once per distinct call.
-fn cargo_once(
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// Runs `command` in the repository, once per distinct call.
+fn run_once(
     cell: &'static std::sync::OnceLock<Result<(), String>>,
-    args: &[&str],
+    command: impl FnOnce() -> Command,
 ) -> Result<(), String> {
     cell.get_or_init(|| {
-        let out = Command::new(env!("CARGO"))
-            .args(args)
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        let out = command()
+            .current_dir(repo_root())
             .output()
             .map_err(|e| e.to_string())?;
         if out.status.success() {
@@ -49,7 +53,12 @@ fn cargo_once(
 /// test` on a fresh clone needs no step before it.
 pub fn bin(name: &str) -> PathBuf {
     static BUILT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    if let Err(e) = cargo_once(&BUILT, &["build", "--workspace", "--bins"]) {
+    let cargo = || {
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.args(["build", "--workspace", "--bins"]);
+        cargo
+    };
+    if let Err(e) = run_once(&BUILT, cargo) {
         panic!("cargo build --workspace --bins failed: {e}");
     }
     target_dir().join("debug").join(name)
@@ -61,18 +70,13 @@ pub fn bin(name: &str) -> PathBuf {
 pub fn static_bin(name: &str) -> PathBuf {
     const TARGET: &str = "x86_64-unknown-linux-musl";
     static BUILT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    let _ = cargo_once(
-        &BUILT,
-        &[
-            "build",
-            "--release",
-            "--locked",
-            "--target",
-            TARGET,
-            "--workspace",
-            "--bins",
-        ],
-    );
+    // Through the release script, so that its flags (and so its build
+    // cache) are the ones of the images.
+    let _ = run_once(&BUILT, || {
+        let mut script = Command::new(repo_root().join("scripts/build-release"));
+        script.arg(TARGET);
+        script
+    });
     target_dir().join(TARGET).join("release").join(name)
 }
 

@@ -5,7 +5,7 @@ use sidecars_tests::docker::{docker, docker_ok, sidecars_image, unavailable, Con
 use sidecars_tests::prom::wait_for_sample;
 use sidecars_tests::{get, proc_status_value, skip, tempdir, Daemon};
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const BINARIES: [&str; 4] = ["ready-check", "latency-exporter", "every", "peerlog-count"];
@@ -71,7 +71,7 @@ fn the_image_is_small_and_holds_only_the_four_static_binaries() {
             .any(|e| e == "PATH=/usr/local/bin"),
         "{config}"
     );
-    for label in ["title", "description", "source", "version", "licenses"] {
+    for label in ["title", "description", "version", "licenses"] {
         let key = format!("org.opencontainers.image.{label}");
         assert!(
             config["Labels"][&key]
@@ -222,22 +222,157 @@ fn each_binary_works_inside_the_image_as_uid_65532() {
     assert!(proc_status_value(exporter.host_pid(), "VmRSS:") < 4096);
 }
 
+/// The OCI archive scripts/build-image writes, unpacked: the blobs by
+/// digest and the platform manifests of its image index.
+struct OciArchive {
+    dir: PathBuf,
+    /// (architecture named in the index, the manifest)
+    manifests: Vec<(String, serde_json::Value)>,
+}
+
+impl OciArchive {
+    fn open() -> Option<OciArchive> {
+        let path = sidecars_tests::repo_root()
+            .join("dist")
+            .join(format!("sidecars-{}.oci.tar", env!("CARGO_PKG_VERSION")));
+        if !path.exists() {
+            return None;
+        }
+        let dir = tempdir("oci-archive");
+        untar(&path, &dir);
+        let read_json = |file: PathBuf| -> serde_json::Value {
+            serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap()
+        };
+        let top = read_json(dir.join("index.json"));
+        let archive = OciArchive {
+            dir: dir.clone(),
+            manifests: Vec::new(),
+        };
+        // index.json names the image index, which names one manifest per platform.
+        let [list] = top["manifests"].as_array().unwrap().as_slice() else {
+            panic!("index.json names more than the image index: {top}");
+        };
+        assert_eq!(list["mediaType"], "application/vnd.oci.image.index.v1+json");
+        let index = read_json(archive.blob(&list["digest"]));
+        let manifests = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                assert_eq!(m["platform"]["os"], "linux", "{m}");
+                let arch = m["platform"]["architecture"].as_str().unwrap().to_string();
+                (arch, read_json(archive.blob(&m["digest"])))
+            })
+            .collect();
+        Some(OciArchive {
+            manifests,
+            ..archive
+        })
+    }
+
+    fn blob(&self, digest: &serde_json::Value) -> PathBuf {
+        let digest = digest.as_str().unwrap();
+        let path = self
+            .dir
+            .join("blobs/sha256")
+            .join(digest.strip_prefix("sha256:").unwrap());
+        let bytes = std::fs::read(&path).unwrap();
+        let actual = Command::new("sha256sum").arg(&path).output().unwrap();
+        assert!(
+            String::from_utf8_lossy(&actual.stdout).starts_with(&digest[7..]),
+            "blob {digest} ({} bytes) does not match its digest",
+            bytes.len()
+        );
+        path
+    }
+}
+
+/// The ELF machine (62 x86-64, 183 AArch64) and whether the program asks
+/// for an interpreter (a dynamic loader): a static binary does not.
+fn elf_machine_and_interpreter(path: &Path) -> (u16, bool) {
+    let elf = std::fs::read(path).unwrap();
+    assert_eq!(
+        &elf[..5],
+        b"\x7fELF\x02",
+        "{} is not a 64-bit ELF",
+        path.display()
+    );
+    let u16_at = |at: usize| u16::from_le_bytes(elf[at..at + 2].try_into().unwrap());
+    let u64_at = |at: usize| u64::from_le_bytes(elf[at..at + 8].try_into().unwrap());
+    let (phoff, phentsize, phnum) = (u64_at(0x20) as usize, u16_at(0x36) as usize, u16_at(0x38));
+    const PT_INTERP: u32 = 3;
+    let interp = (0..phnum as usize).any(|i| {
+        let at = phoff + i * phentsize;
+        u32::from_le_bytes(elf[at..at + 4].try_into().unwrap()) == PT_INTERP
+    });
+    (u16_at(0x12), interp)
+}
+
 #[test]
-fn the_arm64_binaries_run_under_qemu() {
+fn the_oci_archive_holds_both_platforms_each_with_its_own_static_binaries() {
+    let Some(archive) = OciArchive::open() else {
+        return skip(
+            "the_oci_archive_holds_both_platforms_each_with_its_own_static_binaries",
+            "no dist/sidecars-VERSION.oci.tar (scripts/build-image writes it)",
+        );
+    };
+    let arches: BTreeSet<&str> = archive.manifests.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(arches, BTreeSet::from(["amd64", "arm64"]));
+    for (arch, manifest) in &archive.manifests {
+        let config: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(archive.blob(&manifest["config"]["digest"])).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(&config["architecture"], arch.as_str());
+        assert_eq!(config["os"], "linux");
+        assert_eq!(config["config"]["User"], "65532:65532");
+        let rootfs = archive.dir.join(format!("rootfs-{arch}"));
+        std::fs::create_dir_all(&rootfs).unwrap();
+        for layer in manifest["layers"].as_array().unwrap() {
+            untar(&archive.blob(&layer["digest"]), &rootfs);
+        }
+        let want_machine = if arch == "amd64" { 62 } else { 183 };
+        let mut found = BTreeSet::new();
+        for entry in std::fs::read_dir(rootfs.join("usr/local/bin")).unwrap() {
+            let path = entry.unwrap().path();
+            let (machine, interpreter) = elf_machine_and_interpreter(&path);
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            assert_eq!(machine, want_machine, "{arch}: {name}");
+            assert!(!interpreter, "{arch}: {name} is not static");
+            found.insert(name);
+        }
+        assert_eq!(found, BINARIES.map(String::from).into(), "{arch}");
+    }
+}
+
+/// The arm64 binaries, as the archive holds them, under qemu-user: each
+/// says its version, and ready-check checks a real stand-in.
+#[test]
+fn the_arm64_binaries_of_the_archive_run_under_qemu() {
     let qemu = "qemu-aarch64-static";
     if Command::new(qemu).arg("--version").output().is_err() {
         return skip(
-            "the_arm64_binaries_run_under_qemu",
+            "the_arm64_binaries_of_the_archive_run_under_qemu",
             "qemu-user-static is not installed",
         );
     }
-    let dir = sidecars_tests::target_dir().join("aarch64-unknown-linux-musl/release");
-    if !dir.join("every").exists() {
+    let Some(archive) = OciArchive::open() else {
         return skip(
-            "the_arm64_binaries_run_under_qemu",
-            "no arm64 build (scripts/build-release aarch64-unknown-linux-musl)",
+            "the_arm64_binaries_of_the_archive_run_under_qemu",
+            "no dist/sidecars-VERSION.oci.tar (scripts/build-image writes it)",
         );
+    };
+    let (_, manifest) = archive
+        .manifests
+        .iter()
+        .find(|(a, _)| a == "arm64")
+        .unwrap();
+    let rootfs = archive.dir.join("rootfs");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    for layer in manifest["layers"].as_array().unwrap() {
+        untar(&archive.blob(&layer["digest"]), &rootfs);
     }
+    let dir = rootfs.join("usr/local/bin");
     for binary in BINARIES {
         let out = Command::new(qemu)
             .arg(dir.join(binary))
@@ -253,6 +388,24 @@ fn the_arm64_binaries_run_under_qemu() {
             String::from_utf8_lossy(&out.stdout).trim(),
             format!("{binary} {}", env!("CARGO_PKG_VERSION"))
         );
-        assert!(readelf(&["-hW"], &dir.join(binary)).contains("AArch64"));
     }
+    let app = Daemon::start("stand-in", &["--listen", "127.0.0.1:0"]);
+    let check = |value: u32| {
+        get(&app.addr, &format!("/set?value={value}"));
+        Command::new(qemu)
+            .arg(dir.join("ready-check"))
+            .args(["--timeout", "5s", "--http"])
+            .arg(format!("http://{}/known-value", app.addr))
+            .args(["--json", "/value == 5"])
+            .output()
+            .unwrap()
+    };
+    let passing = check(5);
+    assert_eq!(passing.status.code(), Some(0), "{passing:?}");
+    let failing = check(4);
+    assert_eq!(failing.status.code(), Some(1), "{failing:?}");
+    assert!(
+        String::from_utf8_lossy(&failing.stdout).contains("/value is 4, want == 5"),
+        "{failing:?}"
+    );
 }

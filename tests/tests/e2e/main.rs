@@ -13,4 +13,5 @@ mod latency_exporter;
 mod peerlog_count;
 mod pod;
 mod ready_check;
+mod reproducible;
 mod soak;
