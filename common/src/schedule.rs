@@ -101,6 +101,11 @@ impl<C: Clock> Schedule<C> {
         })
     }
 
+    /// When the next tick is due (before its jitter).
+    pub fn next_due(&self) -> Instant {
+        self.slot(self.next)
+    }
+
     /// start + tick*interval, in whole nanoseconds: no rounding to drift.
     fn slot(&self, tick: u64) -> Instant {
         let nanos = self.interval.as_nanos() * u128::from(tick);

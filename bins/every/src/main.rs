@@ -1,6 +1,9 @@
 //! every: run an HTTP request or a program on a fixed-rate schedule that
-//! never drifts and never overlaps itself.
+//! never drifts and never overlaps itself, or at the times of a cron
+//! expression.
 
+mod calendar;
+mod cron;
 mod job;
 mod options;
 mod program;

@@ -1,7 +1,8 @@
 //! every's command line, `every INTERVAL [OPTIONS] URL` or `every INTERVAL
-//! [OPTIONS] -- PROGRAM [ARG]...`: the help text, the options and their
-//! parsing, side by side.
+//! [OPTIONS] -- PROGRAM [ARG]...`, with `--cron 'EXPR'` in place of
+//! INTERVAL: the help text, the options and their parsing, side by side.
 
+use crate::cron::{Expr, Zone};
 use common::cli::{self, usage, Stop};
 use common::server::ListenAddr;
 use std::ffi::OsString;
@@ -12,18 +13,29 @@ every: run an HTTP request or a program on a drift-free schedule.
 
 Usage: every INTERVAL [OPTIONS] URL
        every INTERVAL [OPTIONS] -- PROGRAM [ARG]...
+       every --cron 'EXPR' [OPTIONS] URL
+       every --cron 'EXPR' [OPTIONS] -- PROGRAM [ARG]...
 
 Run k starts at start + k*INTERVAL (plus jitter), however long each run
 takes; a run never overlaps the next: ticks that pass while one is in flight
 are skipped, counted and logged.
 
-  --timeout DURATION     per run (default: the smaller of INTERVAL and 30s)
+  --cron 'EXPR'          instead of INTERVAL, run at the wall-clock times EXPR
+                         matches: minute hour day-of-month month day-of-week, or a
+                         seconds field first; numbers, names (JAN, MON), *, ranges,
+                         lists, steps; @hourly @daily @weekly @monthly @yearly. The
+                         first run is the first matching time after start
+  --tz NAME|PATH         with --cron: the time zone, /usr/share/zoneinfo/NAME or a
+                         TZif file (default UTC; the image has none: mount it)
+  --timeout DURATION     per run (default: the smaller of INTERVAL, or the gap
+                         between the first two cron times, and 30s)
   --jitter DURATION      a random delay in [0, DURATION) per tick, to spread replicas
   --delay-first          wait one INTERVAL before the first run (default: run at once)
   --count N              stop after N runs; exit with the last run's status
   --max-failures N       exit 1 after N failures in a row (so the kubelet restarts it)
   --listen ADDR          serve /metrics: every_runs_total{result}, every_skipped_total,
-                         every_run_duration_seconds, every_last_success_timestamp_seconds
+                         every_run_duration_seconds, every_last_success_timestamp_seconds,
+                         every_next_run_timestamp_seconds
   -h, --help, -V, --version
 URL runs (success: a 2xx answer):
   -X, --method METHOD    default GET, or POST with --data
@@ -50,8 +62,18 @@ pub enum Job {
     Program(Vec<OsString>),
 }
 
+/// When runs are due.
+pub enum When {
+    Interval(Duration),
+    Cron {
+        expr: Expr,
+        zone: Zone,
+        text: String,
+    },
+}
+
 pub struct Options {
-    pub interval: Duration,
+    pub when: When,
     pub job: Job,
     pub timeout: Duration,
     pub jitter: Duration,
@@ -75,14 +97,15 @@ pub fn split_program(mut args: Vec<OsString>) -> (Vec<OsString>, Option<Vec<OsSt
 /// `program` is what followed a bare `--` on the command line, if anything did.
 pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Result<Options, Stop> {
     use lexopt::prelude::*;
-    let mut interval = None;
-    let mut url = None;
+    let mut positionals = Vec::new();
+    let mut cron = None;
+    let mut tz = None;
     let mut method = None;
     let mut headers = Vec::new();
     let mut data = None;
     let mut timeout = None;
     let mut options = Options {
-        interval: Duration::ZERO,
+        when: When::Interval(Duration::ZERO),
         job: Job::Program(Vec::new()),
         timeout: Duration::ZERO,
         jitter: Duration::ZERO,
@@ -112,29 +135,49 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
                 options.max_failures = Some(positive(&mut parser, "--max-failures")?)
             }
             Long("listen") => options.listen = Some(cli::listen_addr(&mut parser, "--listen")?),
-            Value(value) if interval.is_none() => {
-                let text = cli::utf8("INTERVAL", value)?;
-                let parsed = common::duration::parse(&text).map_err(|e| usage("INTERVAL", e))?;
-                if parsed.is_zero() {
-                    return Err(usage("INTERVAL", "must be greater than zero"));
-                }
-                interval = Some(parsed);
-            }
-            Value(value) if url.is_none() => url = Some(cli::utf8("URL", value)?),
-            Value(value) => {
-                return Err(Stop::Usage(format!(
-                    "unexpected argument {:?}: give one URL, or a program after --",
-                    value.to_string_lossy()
-                )))
-            }
+            Long("cron") => cron = Some(cli::text(&mut parser, "--cron")?),
+            Long("tz") => tz = Some(cli::text(&mut parser, "--tz")?),
+            Value(value) => positionals.push(value),
             _ => return Err(arg.unexpected().into()),
         }
     }
-    options.interval = interval.ok_or_else(|| {
-        Stop::Usage(
-            "INTERVAL missing: every INTERVAL URL, or every INTERVAL -- PROGRAM [ARG]...".into(),
-        )
-    })?;
+    let mut positionals = positionals.into_iter();
+    options.when = match cron {
+        Some(text) => {
+            let expr = Expr::parse(&text).map_err(|e| usage("--cron", e))?;
+            let zone = match &tz {
+                Some(name) => Zone::load(name).map_err(|e| usage("--tz", e))?,
+                None => Zone::utc(),
+            };
+            When::Cron { expr, zone, text }
+        }
+        None => {
+            if tz.is_some() {
+                return Err(usage("--tz", "applies to --cron schedules only"));
+            }
+            let text = positionals.next().ok_or_else(|| {
+                Stop::Usage(
+                    "INTERVAL missing: every INTERVAL URL, every INTERVAL -- PROGRAM [ARG]..., or --cron 'EXPR' in place of INTERVAL".into(),
+                )
+            })?;
+            let text = cli::utf8("INTERVAL", text)?;
+            let parsed = common::duration::parse(&text).map_err(|e| usage("INTERVAL", e))?;
+            if parsed.is_zero() {
+                return Err(usage("INTERVAL", "must be greater than zero"));
+            }
+            When::Interval(parsed)
+        }
+    };
+    let url = positionals
+        .next()
+        .map(|v| cli::utf8("URL", v))
+        .transpose()?;
+    if let Some(extra) = positionals.next() {
+        return Err(Stop::Usage(format!(
+            "unexpected argument {:?}: give one URL, or a program after --",
+            extra.to_string_lossy()
+        )));
+    }
     options.job = match (url, program) {
         (Some(url), None) => {
             common::client::check_url(&url).map_err(|e| usage("URL", e))?;
@@ -167,11 +210,44 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
             ))
         }
     };
-    if options.jitter >= options.interval {
-        return Err(usage("--jitter", "must be shorter than INTERVAL"));
-    }
-    options.timeout = timeout.unwrap_or_else(|| options.interval.min(Duration::from_secs(30)));
+    let period = match &options.when {
+        When::Interval(interval) => {
+            if options.jitter >= *interval {
+                return Err(usage("--jitter", "must be shorter than INTERVAL"));
+            }
+            *interval
+        }
+        When::Cron { expr, zone, .. } => {
+            if options.delay_first {
+                return Err(usage(
+                    "--delay-first",
+                    "has no meaning with --cron: the first run is the first matching time",
+                ));
+            }
+            if !options.jitter.is_zero() {
+                return Err(usage(
+                    "--jitter",
+                    "applies to INTERVAL schedules: a cron time is exact",
+                ));
+            }
+            first_gap(expr, zone)
+        }
+    };
+    options.timeout = timeout.unwrap_or_else(|| period.min(Duration::from_secs(30)));
     Ok(options)
+}
+
+/// The time between the first two runs of a cron schedule from now.
+fn first_gap(expr: &Expr, zone: &Zone) -> Duration {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let first = crate::cron::next_after(expr, zone, now);
+    let second = first.and_then(|t| crate::cron::next_after(expr, zone, t));
+    match (first, second) {
+        (Some(a), Some(b)) => Duration::from_secs((b - a) as u64),
+        _ => Duration::from_secs(30),
+    }
 }
 
 fn positive(parser: &mut lexopt::Parser, flag: &str) -> Result<u64, Stop> {
@@ -206,7 +282,7 @@ mod tests {
         assert_eq!(program.unwrap(), ["prog", "--", "-x"]);
         let options = parsed(&["1m30s", "--", "/bin/true"]).unwrap();
         assert!(matches!(options.job, Job::Program(ref argv) if argv == &["/bin/true"]));
-        assert_eq!(options.interval, Duration::from_secs(90));
+        assert!(matches!(options.when, When::Interval(i) if i == Duration::from_secs(90)));
     }
 
     #[test]
@@ -236,5 +312,41 @@ mod tests {
         assert!(refused(&["1s", "--count", "0", "http://x/"])
             .starts_with("--count: must be at least 1"));
         assert!(refused(&["1s", "http://x/", "--", "prog"]).contains("not both"));
+    }
+
+    #[test]
+    fn cron_takes_the_place_of_interval() {
+        let options = parsed(&["--cron", "*/2 * * * * *", "--", "prog", "x"]).unwrap();
+        assert!(matches!(options.when, When::Cron { ref text, .. } if text == "*/2 * * * * *"));
+        assert!(matches!(options.job, Job::Program(ref argv) if argv == &["prog", "x"]));
+        // The default timeout: the gap between two times, capped at 30s.
+        assert_eq!(options.timeout, Duration::from_secs(2));
+        let options = parsed(&["--cron", "@daily", "http://x/"]).unwrap();
+        assert_eq!(options.timeout, Duration::from_secs(30));
+        // The flag may come after the URL too.
+        assert!(parsed(&["http://x/", "--cron", "@hourly"]).is_ok());
+    }
+
+    #[test]
+    fn cron_errors_name_the_field_the_zone_or_the_flag() {
+        assert_eq!(
+            refused(&["--cron", "* * * * 8", "http://x/"])
+                .lines()
+                .next()
+                .unwrap(),
+            "--cron: day-of-week: 8 is out of range 0-7"
+        );
+        assert!(refused(&["--cron", "0 0 30 2 *", "http://x/"])
+            .starts_with("--cron: day-of-month 30 never occurs in month 2"));
+        assert!(
+            refused(&["--cron", "@daily", "--tz", "No/Such_Zone", "http://x/"])
+                .starts_with("--tz: cannot read /usr/share/zoneinfo/No/Such_Zone")
+        );
+        assert!(refused(&["5s", "--tz", "UTC", "http://x/"])
+            .starts_with("--tz: applies to --cron schedules only"));
+        assert!(refused(&["--cron", "@daily", "--delay-first", "http://x/"])
+            .starts_with("--delay-first: has no meaning with --cron"));
+        assert!(refused(&["--cron", "@daily", "5s", "http://x/"]).contains("unexpected argument"));
+        assert!(refused(&["http://x/"]).starts_with("INTERVAL: "));
     }
 }

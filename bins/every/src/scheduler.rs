@@ -1,10 +1,13 @@
-//! The loop: wait for the next tick of the fixed-rate schedule, run the job,
-//! record and log the run, and decide whether to go on (`--count`,
-//! `--max-failures`, a stop signal). Ticks that passed while a run was in
-//! flight, or while the process could not run, are skipped and said why.
+//! The loop: wait for the next tick of the fixed-rate schedule (or the next
+//! time of the cron schedule), run the job, record and log the run, and
+//! decide whether to go on (`--count`, `--max-failures`, a stop signal).
+//! Ticks that passed while a run was in flight, or while the process could
+//! not run, are skipped and said why.
 
+use crate::calendar::Calendar;
+use crate::cron::format_utc;
 use crate::job::run_once;
-use crate::options::Options;
+use crate::options::{Options, When};
 use crate::program::Reaper;
 use crate::stats::Stats;
 use common::cli::EXIT_FAILURE;
@@ -12,28 +15,102 @@ use common::client::Client;
 use common::log::{self, Outage, Said};
 use common::schedule::Schedule;
 use common::shutdown::Shutdown;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// A run is said to be late past this.
+const LATE: Duration = Duration::from_secs(1);
+
+/// The two kinds of schedule, behind one wait.
+enum Timer {
+    Interval(Schedule),
+    Cron(Calendar),
+}
+
+/// A run due now.
+struct Next {
+    overran: u64,
+    woke_late: u64,
+    /// The cron time the run is for, and how late it starts.
+    scheduled: Option<(i64, Duration)>,
+}
+
+impl Timer {
+    fn new(options: &Options) -> Timer {
+        match &options.when {
+            When::Interval(interval) => Timer::Interval(Schedule::new(
+                *interval,
+                options.jitter,
+                options.delay_first,
+            )),
+            When::Cron { expr, zone, .. } => Timer::Cron(Calendar::new(expr.clone(), zone.clone())),
+        }
+    }
+
+    fn wait(&mut self, shutdown: &Shutdown) -> Option<Next> {
+        match self {
+            Timer::Interval(schedule) => schedule.wait(shutdown).map(|tick| Next {
+                overran: tick.overran,
+                woke_late: tick.woke_late,
+                scheduled: None,
+            }),
+            Timer::Cron(calendar) => calendar.wait(shutdown).map(|due| Next {
+                overran: due.overran,
+                woke_late: due.missed,
+                scheduled: Some((due.scheduled, due.late)),
+            }),
+        }
+    }
+
+    /// Unix time of the next run (before jitter).
+    fn next_run(&self) -> f64 {
+        match self {
+            Timer::Interval(schedule) => {
+                let ahead = schedule
+                    .next_due()
+                    .saturating_duration_since(Instant::now());
+                (SystemTime::now() + ahead)
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64())
+            }
+            Timer::Cron(calendar) => calendar.next() as f64,
+        }
+    }
+
+    fn woke_late_reason(&self) -> &'static str {
+        match self {
+            Timer::Interval(_) => "the process did not get to run (suspended or starved)",
+            Timer::Cron(_) => "missed: the wall clock jumped forward, or the process was suspended; the latest runs now",
+        }
+    }
+}
 
 /// Runs the job on its schedule until done or stopped; returns the exit status.
 pub fn run(options: &Options, stats: &Stats, shutdown: &Shutdown, reaper: &Reaper) -> i32 {
     let client = Client::new(concat!("every/", env!("CARGO_PKG_VERSION")), false);
-    let mut schedule = Schedule::new(options.interval, options.jitter, options.delay_first);
+    let mut timer = Timer::new(options);
     let (mut runs, mut failures_in_a_row) = (0u64, 0u64);
     let mut outage = Outage::new();
-    log::info(
-        "scheduled",
-        &[
-            ("interval", &common::duration::format(options.interval)),
-            ("timeout", &common::duration::format(options.timeout)),
-        ],
-    );
-    while let Some(tick) = schedule.wait(shutdown) {
+    let timeout = common::duration::format(options.timeout);
+    let next = format_utc(timer.next_run() as i64);
+    match &options.when {
+        When::Interval(interval) => log::info(
+            "scheduled",
+            &[
+                ("interval", &common::duration::format(*interval)),
+                ("timeout", &timeout),
+            ],
+        ),
+        When::Cron { text, .. } => log::info(
+            "scheduled",
+            &[("cron", text), ("next", &next), ("timeout", &timeout)],
+        ),
+    }
+    stats.next_run(timer.next_run());
+    while let Some(tick) = timer.wait(shutdown) {
+        stats.next_run(timer.next_run());
         for (skipped, reason) in [
             (tick.overran, "previous run still in flight"),
-            (
-                tick.woke_late,
-                "the process did not get to run (suspended or starved)",
-            ),
+            (tick.woke_late, timer.woke_late_reason()),
         ] {
             if skipped > 0 {
                 stats.skipped(skipped);
@@ -48,16 +125,24 @@ pub fn run(options: &Options, stats: &Stats, shutdown: &Shutdown, reaper: &Reape
         let run_start = log::timestamp(std::time::SystemTime::now());
         let (ok, detail) = run_once(&options.job, options.timeout, &client, reaper);
         let took = began.elapsed();
-        stats.record(ok, took);
+        stats.record(ok, took, tick.scheduled.map(|(at, _)| at));
         let result = if ok { "success" } else { "failure" };
         let duration = common::duration::format(took);
-        let fields: [log::Field; 5] = [
-            ("run", &runs),
-            ("result", &result),
-            (detail.0, &detail.1),
-            ("start", &run_start),
-            ("duration", &duration),
-        ];
+        let mut fields: Vec<log::Field> =
+            vec![("run", &runs), ("result", &result), (detail.0, &detail.1)];
+        let scheduled = tick.scheduled.map(|(at, _)| format_utc(at));
+        if let Some(scheduled) = &scheduled {
+            fields.push(("scheduled", scheduled));
+        }
+        fields.push(("start", &run_start));
+        fields.push(("duration", &duration));
+        let late = tick
+            .scheduled
+            .filter(|(_, late)| *late > LATE)
+            .map(|(_, late)| common::duration::format(late));
+        if let Some(late) = &late {
+            fields.push(("late", late));
+        }
         // Every success is a line; a long run of like failures is folded
         // to one line a minute (the metrics count each), and its end said.
         if ok {

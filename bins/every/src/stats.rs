@@ -20,6 +20,9 @@ struct Counts {
     skipped: u64,
     durations: Histogram,
     last_success: Option<f64>,
+    /// The cron time the last run was for.
+    last_scheduled: Option<i64>,
+    next_run: Option<f64>,
 }
 
 impl Stats {
@@ -31,14 +34,19 @@ impl Stats {
                 skipped: 0,
                 durations: Histogram::new(BUCKETS.to_vec()),
                 last_success: None,
+                last_scheduled: None,
+                next_run: None,
             }),
             process: ProcessMetrics::new(),
         }
     }
 
-    pub fn record(&self, ok: bool, took: Duration) {
+    pub fn record(&self, ok: bool, took: Duration, scheduled: Option<i64>) {
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         counts.durations.observe(took.as_secs_f64());
+        if scheduled.is_some() {
+            counts.last_scheduled = scheduled;
+        }
         if ok {
             counts.successes += 1;
             let now = SystemTime::now()
@@ -48,6 +56,13 @@ impl Stats {
         } else {
             counts.failures += 1;
         }
+    }
+
+    pub fn next_run(&self, at: f64) {
+        self.counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .next_run = Some(at);
     }
 
     pub fn skipped(&self, ticks: u64) {
@@ -78,7 +93,7 @@ impl Stats {
         w.single(
             "every_skipped_total",
             Kind::Counter,
-            "Ticks skipped because the previous run was still in flight.",
+            "Ticks skipped: the previous run was still in flight, or they passed while the process could not run (the latest of those runs late).",
             counts.skipped as f64,
         );
         w.family(
@@ -94,6 +109,22 @@ impl Stats {
         );
         if let Some(at) = counts.last_success {
             w.sample("every_last_success_timestamp_seconds", &[], at);
+        }
+        w.family(
+            "every_next_run_timestamp_seconds",
+            Kind::Gauge,
+            "Unix time the next run is due.",
+        );
+        if let Some(at) = counts.next_run {
+            w.sample("every_next_run_timestamp_seconds", &[], at);
+        }
+        if let Some(at) = counts.last_scheduled {
+            w.single(
+                "every_last_run_scheduled_timestamp_seconds",
+                Kind::Gauge,
+                "The cron time (Unix time) the last run was for.",
+                at as f64,
+            );
         }
         drop(counts);
         self.process.write(&mut w);

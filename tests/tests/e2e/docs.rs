@@ -101,3 +101,41 @@ fn links_stay_inside_the_repository() {
         }
     }
 }
+
+/// Every peer a benchmark script runs (`$peers/...`) is a file of the
+/// repository (a `.gitignore` once hid one).
+#[test]
+fn the_benchmark_peers_are_in_the_repository() {
+    let mut named = 0;
+    for entry in std::fs::read_dir(repo().join("scripts")).unwrap() {
+        let path = entry.unwrap().path();
+        if !path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("bench-")
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for rest in text.split("$peers/").skip(1) {
+            let file: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "_./-".contains(*c))
+                .collect();
+            named += 1;
+            let tracked = Command::new("git")
+                .args(["ls-files", "--error-unmatch"])
+                .arg(format!("bench/peers/{file}"))
+                .current_dir(repo())
+                .output()
+                .map(|o| o.status.success());
+            assert!(
+                repo().join("bench/peers").join(&file).is_file() && tracked.unwrap_or(true),
+                "{} runs $peers/{file}, which is not a tracked file of bench/peers/",
+                path.display()
+            );
+        }
+    }
+    assert!(named >= 5, "only {named} peers named");
+}

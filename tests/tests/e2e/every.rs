@@ -6,7 +6,7 @@ use sidecars_tests::target::{Reply, Target};
 use sidecars_tests::{get, run, tempdir, wait_until, Daemon};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const TOLERANCE: Duration = Duration::from_millis(10);
 
@@ -475,6 +475,22 @@ fn bad_usage_exits_2_with_a_clear_line() {
         (&["1s", "http://x/", "--", "true"], "not both"),
         (&["1s", "--data", "x", "--", "true"], "apply to a URL"),
         (&["1s", "--listen", "nowhere", "http://x/"], "--listen:"),
+        (
+            &["--cron", "* * * * 8", "http://x/"],
+            "--cron: day-of-week: 8 is out of range 0-7",
+        ),
+        (
+            &["--cron", "0 0 30 2 *", "http://x/"],
+            "--cron: day-of-month 30 never occurs in month 2",
+        ),
+        (
+            &["--cron", "@daily", "--tz", "Atlantis/Capital", "http://x/"],
+            "--tz: cannot read /usr/share/zoneinfo/Atlantis/Capital",
+        ),
+        (
+            &["--cron", "@daily", "--delay-first", "http://x/"],
+            "--delay-first: has no meaning with --cron",
+        ),
     ];
     sidecars_tests::assert_usage_errors("every", cases);
     sidecars_tests::assert_help_and_version("every");
@@ -504,4 +520,117 @@ fn a_run_of_like_failures_is_logged_once_and_the_recovery_once() {
     assert_eq!(failed, 1, "{:?}", every.log());
     let (_, text) = get(&every.addr, "/metrics");
     assert_eq!(samples(&text)["every_runs_total{result=\"failure\"}"], 10.0);
+}
+
+/// Seconds since the epoch, as f64, of an Instant, by a reference pair.
+fn wall_time(at: Instant, reference: (Instant, SystemTime)) -> f64 {
+    let since_epoch = reference
+        .1
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    since_epoch + (at - reference.0).as_secs_f64()
+}
+
+/// A seconds-field cron schedule: each request reaches the target at an
+/// even second of the wall clock, two seconds apart; the log names the
+/// scheduled time of each run.
+#[test]
+fn a_seconds_cron_schedule_lands_on_the_wall_clock() {
+    let target = Target::start(|_| Reply::ok("ok"));
+    let reference = (Instant::now(), SystemTime::now());
+    let mut every = Daemon::start(
+        "every",
+        &["--cron", "*/2 * * * * *", "--count", "4", &target.url("/")],
+    );
+    let (code, _) = every.wait_exit(Duration::from_secs(15));
+    assert_eq!(code, 0, "{:?}", every.log());
+    let hits = target.hits();
+    assert_eq!(hits.len(), 4);
+    let times: Vec<f64> = hits.iter().map(|h| wall_time(h.at, reference)).collect();
+    for (k, t) in times.iter().enumerate() {
+        let past_the_second = t - (t / 2.0).floor() * 2.0;
+        assert!(
+            past_the_second < 0.05,
+            "run {k} reached the target {past_the_second:.4}s after its even second"
+        );
+        if k > 0 {
+            assert!((t - times[k - 1] - 2.0).abs() < 0.05, "{times:?}");
+        }
+    }
+    let scheduled: Vec<String> = every
+        .log()
+        .iter()
+        .filter(|l| l.contains("msg=run "))
+        .map(|l| sidecars_tests::field(l, "scheduled").unwrap().to_string())
+        .collect();
+    assert_eq!(scheduled.len(), 4);
+    for s in &scheduled {
+        let second: u32 = s[17..19].parse().unwrap();
+        assert_eq!(second % 2, 0, "{s}");
+    }
+}
+
+/// A run longer than the cron period: the times it spans are skipped and
+/// counted, never run at once after it.
+#[test]
+fn a_cron_run_never_overlaps_the_next_time() {
+    let target = Target::start(|_| Reply::delayed(Duration::from_millis(1500), "ok"));
+    let mut every = Daemon::start(
+        "every",
+        &[
+            "--cron",
+            "* * * * * *",
+            "--timeout",
+            "5s",
+            "--listen",
+            "127.0.0.1:0",
+            &target.url("/"),
+        ],
+    );
+    wait_until("3 runs", Duration::from_secs(15), || target.answered() >= 3);
+    assert_eq!(target.max_in_flight(), 1);
+    let line = every.wait_log("msg=\"skipped ticks\"");
+    assert!(line.contains("previous run still in flight"), "{line}");
+    let values = samples(&get(&every.addr, "/metrics").1);
+    assert!(values["every_skipped_total"] >= 2.0, "{values:?}");
+    let next = values["every_next_run_timestamp_seconds"];
+    assert_eq!(next.fract(), 0.0, "a cron time is a whole second: {next}");
+    let scheduled = values["every_last_run_scheduled_timestamp_seconds"];
+    assert!(next > scheduled, "{values:?}");
+}
+
+/// Waiting for a time months away, with the zone of Berlin: the next run is
+/// a Berlin midnight; SIGTERM ends the wait at once with status 0.
+#[test]
+fn sigterm_while_waiting_for_a_cron_time_exits_0_at_once() {
+    if !std::path::Path::new("/usr/share/zoneinfo/Europe/Berlin").exists() {
+        return sidecars_tests::skip(
+            "sigterm_while_waiting_for_a_cron_time_exits_0_at_once",
+            "no /usr/share/zoneinfo (Debian package tzdata)",
+        );
+    }
+    let mut every = Daemon::start(
+        "every",
+        &[
+            "--cron",
+            "0 0 1 JAN *",
+            "--tz",
+            "Europe/Berlin",
+            "--listen",
+            "127.0.0.1:0",
+            "http://127.0.0.1:1/",
+        ],
+    );
+    let line = every.wait_log("msg=scheduled");
+    assert!(
+        line.contains("T23:00:00Z"),
+        "Berlin's midnight on January 1st is 23:00 UTC: {line}"
+    );
+    let next = samples(&get(&every.addr, "/metrics").1)["every_next_run_timestamp_seconds"];
+    assert_eq!(next as i64 % 86_400, 23 * 3600);
+    every.signal(libc::SIGTERM);
+    let (code, took) = every.wait_exit(Duration::from_secs(5));
+    assert_eq!(code, 0);
+    assert!(took < Duration::from_millis(100), "took {took:?}");
 }
