@@ -3,7 +3,9 @@
 
 pub mod cli;
 pub mod client;
+pub mod condition;
 pub mod duration;
+pub mod json_condition;
 pub mod log;
 pub mod process_metrics;
 pub mod prom;

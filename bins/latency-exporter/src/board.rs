@@ -106,7 +106,7 @@ impl Board {
             .zip(all.iter())
             .filter_map(|(t, s)| Some((t.name.as_str(), s, s.last.as_ref()?)))
             .collect();
-        let gauges: [LastProbeGauge; 4] = [
+        let gauges: [LastProbeGauge; 6] = [
             (
                 "probe_success",
                 "Whether the last probe succeeded (1) or not (0).",
@@ -126,6 +126,16 @@ impl Board {
                 "probe_http_content_length",
                 "Body bytes of the last probe's response.",
                 |p| p.body_bytes as f64,
+            ),
+            (
+                "probe_failed_due_to_condition",
+                "Whether the last probe failed a condition of its target (--status, --contains, --json).",
+                |p| f64::from(u8::from(p.failed_condition)),
+            ),
+            (
+                "probe_failed_due_to_regex",
+                "The blackbox exporter's name for probe_failed_due_to_condition, so alerts on it keep working.",
+                |p| f64::from(u8::from(p.failed_condition)),
             ),
         ];
         for (name, help, value) in gauges {
@@ -215,6 +225,7 @@ mod tests {
             body_bytes: 2,
             gauges: Vec::new(),
             error: (!success).then(|| "status 503".to_string()),
+            failed_condition: false,
         }
     }
 
@@ -226,6 +237,7 @@ mod tests {
         let targets = vec![Target {
             name: "app".into(),
             url: "http://127.0.0.1:1/".into(),
+            conditions: Default::default(),
         }];
         let board = Arc::new(Board::new(targets, Vec::new(), &[0.001, 0.01]));
         let (done, finished) = std::sync::mpsc::channel();

@@ -3,6 +3,7 @@
 
 use crate::probe::{JsonGauge, Target};
 use common::cli::{self, usage, Stop};
+use common::condition::{self, Conditions};
 use common::server::ListenAddr;
 use std::time::Duration;
 
@@ -17,7 +18,16 @@ Usage: latency-exporter [--listen ADDR] --target [NAME=]URL [--target ...] [OPTI
                            probe on each scrape, concurrent scrapes sharing one probe,
                            within Prometheus's X-Prometheus-Scrape-Timeout-Seconds
   --timeout DURATION       per probe (default 5s)
-  --header 'Name: value'   send this header with every probe (repeatable)
+  --header 'Name: value'   before any --target: send this header with every probe;
+                           after a --target: with that target's probes (repeatable)
+Conditions, after the --target they apply to (the same language as ready-check's;
+a failure is probe_success 0 and probe_failed_due_to_condition 1):
+  --status CODE[,CODE]     require one of these statuses instead of 2xx
+  --contains TEXT          the body must contain TEXT (repeatable)
+  --json 'POINTER OP VALUE'
+                           the body is JSON and the value at POINTER compares true
+                           with VALUE; OP is == != < <= > >= (repeatable)
+
   --json-gauge NAME=POINTER
                            when a target answers JSON, export the number at the
                            RFC 6901 POINTER as gauge NAME (repeatable)
@@ -34,7 +44,8 @@ Serves:
   /healthz   200 ok
   /          this index
 
-A probe succeeds on a 2xx answer within the timeout and the body cap.
+A probe succeeds on a 2xx answer (or --status) within the timeout and the
+body cap, meeting its target's conditions.
 
 Examples:
   latency-exporter --listen :9100 --target http://127.0.0.1:8080/healthz
@@ -107,11 +118,17 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
             }
             Long("timeout") => options.timeout = cli::positive_duration(&mut parser, "--timeout")?,
             Long("max-body") => options.max_body = cli::byte_size(&mut parser, "--max-body")?,
-            Long("header") => {
-                let text = cli::text(&mut parser, "--header")?;
-                options
-                    .headers
-                    .push(common::client::parse_header(&text).map_err(|e| usage("--header", e))?);
+            Long(flag) if condition::FLAGS.contains(&flag) => {
+                let (name, flag) = (flag.to_string(), format!("--{flag}"));
+                let value = cli::text(&mut parser, &flag)?;
+                match options.targets.last_mut() {
+                    Some(target) => target.conditions.add(&name, &value),
+                    // Before any target, a header is for all of them.
+                    None if name == "header" => common::client::parse_header(&value)
+                        .map(|header| options.headers.push(header)),
+                    None => return Err(usage(&flag, "must follow the --target it applies to")),
+                }
+                .map_err(|e| usage(&flag, e))?;
             }
             Long("json-gauge") => {
                 let text = cli::text(&mut parser, "--json-gauge")?;
@@ -163,7 +180,11 @@ fn target(text: &str) -> Result<Target, String> {
         return Err(format!("'{text}' has an empty NAME (want URL or NAME=URL)"));
     }
     common::client::check_url(&url)?;
-    Ok(Target { name, url })
+    Ok(Target {
+        name,
+        url,
+        conditions: Conditions::default(),
+    })
 }
 
 /// Where latency-exporter's own series live.
@@ -277,5 +298,44 @@ mod tests {
                 .contains("not a valid metric name")
         );
         assert!(refused(&[]).starts_with("no target given"));
+    }
+
+    #[test]
+    fn conditions_follow_their_target_and_a_header_before_all_is_for_all() {
+        let options = parsed(&[
+            "--header",
+            "X-All: 1",
+            "--target",
+            "app=http://127.0.0.1:1/",
+            "--header",
+            "X-App: 2",
+            "--status",
+            "200,503",
+            "--json",
+            "/ok == true",
+            "--target",
+            "http://127.0.0.1:2/",
+            "--contains",
+            "up",
+        ])
+        .unwrap();
+        assert_eq!(options.headers, [("X-All".to_string(), "1".to_string())]);
+        let (app, other) = (
+            &options.targets[0].conditions,
+            &options.targets[1].conditions,
+        );
+        assert_eq!(app.headers, [("X-App".to_string(), "2".to_string())]);
+        assert_eq!(
+            (app.statuses.as_slice(), app.json.len()),
+            (&[200, 503][..], 1)
+        );
+        assert_eq!(
+            (other.contains.as_slice(), other.statuses.len()),
+            (&["up".to_string()][..], 0)
+        );
+        assert!(refused(&["--status", "200", "--target", "http://x/"])
+            .starts_with("--status: must follow the --target it applies to"));
+        assert!(refused(&["--target", "http://x/", "--json", "value"])
+            .starts_with("--json: 'value' has no operator"));
     }
 }

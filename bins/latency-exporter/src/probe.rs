@@ -2,12 +2,15 @@
 //! connection start to the last body byte.
 
 use common::client::{Client, FetchError, Request};
+use common::condition::{Conditions, DefaultStatus};
 use std::time::Duration;
 
 pub struct Target {
     /// The `target` label: the NAME given, or the URL.
     pub name: String,
     pub url: String,
+    /// `--status`, `--header`, `--contains`, `--json` given after it.
+    pub conditions: Conditions,
 }
 
 #[derive(Clone)]
@@ -25,6 +28,8 @@ pub struct Probe {
     /// Per `--json-gauge`, the number found (None: missing or not a number).
     pub gauges: Vec<Option<f64>>,
     pub error: Option<String>,
+    /// A condition of the target (`--status`, `--contains`, `--json`) failed.
+    pub failed_condition: bool,
 }
 
 pub struct Prober {
@@ -36,8 +41,14 @@ pub struct Prober {
 
 impl Prober {
     pub fn probe(&self, target: &Target, timeout: Duration) -> Probe {
+        let headers: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .chain(&target.conditions.headers)
+            .cloned()
+            .collect();
         let request = Request {
-            headers: &self.headers,
+            headers: &headers,
             max_body: Some(self.max_body),
             ..Request::get(&target.url, timeout)
         };
@@ -49,16 +60,24 @@ impl Prober {
             body_bytes: 0,
             gauges: vec![None; self.json_gauges.len()],
             error: None,
+            failed_condition: false,
         };
         match self.client.fetch(&request) {
             Ok(reply) => {
                 probe.duration = reply.elapsed.as_secs_f64();
                 probe.status = reply.status;
                 probe.body_bytes = reply.body.len();
-                // As the blackbox exporter's http_2xx module judges.
-                probe.success = (200..300).contains(&reply.status);
-                if !probe.success {
-                    probe.error = Some(format!("status {}", reply.status));
+                // As the blackbox exporter's http_2xx module judges, unless
+                // --status says; then the target's conditions on the body.
+                let conditions = &target.conditions;
+                let judged = conditions
+                    .judge_status(reply.status, DefaultStatus::Success)
+                    .map_err(|e| (e, !conditions.statuses.is_empty()))
+                    .and_then(|()| conditions.judge_body(&reply.body).map_err(|e| (e, true)));
+                probe.success = judged.is_ok();
+                if let Err((error, by_condition)) = judged {
+                    probe.error = Some(error);
+                    probe.failed_condition = by_condition;
                 }
                 if !self.json_gauges.is_empty() {
                     if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&reply.body) {

@@ -1,8 +1,8 @@
 //! The three kinds of check and what each failure says. Every message names
 //! the cause, because the kubelet shows it in the Pod's events.
 
-use crate::json_condition::Condition;
 use common::client::{Client, FetchError, Request};
+use common::condition::{Conditions, DefaultStatus};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -20,10 +20,7 @@ pub enum Check {
 #[derive(Debug, Default)]
 pub struct HttpCheck {
     pub url: String,
-    pub statuses: Vec<u16>,
-    pub headers: Vec<(String, String)>,
-    pub contains: Vec<String>,
-    pub json: Vec<Condition>,
+    pub conditions: Conditions,
 }
 
 /// How checks run: the same for every check in one invocation.
@@ -53,9 +50,9 @@ impl Check {
 
 impl HttpCheck {
     fn run(&self, client: &Client, budget: &Budget) -> Result<(), String> {
-        let needs_body = !self.contains.is_empty() || !self.json.is_empty();
+        let needs_body = self.conditions.needs_body();
         let request = Request {
-            headers: &self.headers,
+            headers: &self.conditions.headers,
             // A status-only check never reads the body, however large.
             max_body: needs_body.then_some(budget.max_body),
             ..Request::get(&self.url, budget.timeout)
@@ -66,35 +63,10 @@ impl HttpCheck {
             }
             other => other.to_string(),
         })?;
-        self.judge_status(reply.status)?;
-        for text in &self.contains {
-            if memchr::memmem::find(&reply.body, text.as_bytes()).is_none() {
-                return Err(format!("body does not contain {text:?}"));
-            }
-        }
-        if !self.json.is_empty() {
-            let doc: serde_json::Value = serde_json::from_slice(&reply.body)
-                .map_err(|e| format!("body is not JSON ({e})"))?;
-            for condition in &self.json {
-                condition.check(&doc)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn judge_status(&self, status: u16) -> Result<(), String> {
-        if self.statuses.is_empty() {
-            // As the kubelet judges an httpGet probe.
-            if (200..400).contains(&status) {
-                return Ok(());
-            }
-            return Err(format!("status {status}, want 200-399"));
-        }
-        if self.statuses.contains(&status) {
-            return Ok(());
-        }
-        let want: Vec<String> = self.statuses.iter().map(u16::to_string).collect();
-        Err(format!("status {status}, want {}", want.join(" or ")))
+        // As the kubelet judges an httpGet probe, unless --status says.
+        self.conditions
+            .judge_status(reply.status, DefaultStatus::Kubelet)?;
+        self.conditions.judge_body(&reply.body)
     }
 }
 

@@ -3,7 +3,6 @@
 
 mod check;
 mod copy_to;
-mod json_condition;
 mod options;
 mod serve;
 

@@ -3,8 +3,8 @@
 //! check before it.
 
 use crate::check::{Check, HttpCheck};
-use crate::json_condition::Condition;
 use common::cli::{self, usage, Stop};
+use common::condition;
 use common::server::ListenAddr;
 use std::time::Duration;
 
@@ -123,13 +123,15 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
                     _ => return Err(usage("--max-age", "must follow --file PATH")),
                 }
             }
-            Long(flag @ ("status" | "header" | "contains" | "json")) => {
-                let flag = format!("--{flag}");
+            Long(flag) if condition::FLAGS.contains(&flag) => {
+                let (name, flag) = (flag.to_string(), format!("--{flag}"));
                 let value = cli::text(&mut parser, &flag)?;
                 let Some(Check::Http(http)) = options.checks.last_mut() else {
                     return Err(usage(&flag, "must follow --http URL"));
                 };
-                add_http_modifier(http, &flag, &value).map_err(|e| usage(&flag, e))?;
+                http.conditions
+                    .add(&name, &value)
+                    .map_err(|e| usage(&flag, e))?;
             }
             Value(value) => {
                 return Err(Stop::Usage(format!(
@@ -158,26 +160,6 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         return Err(usage("--cache", "only applies with --serve ADDR"));
     }
     Ok(options)
-}
-
-fn add_http_modifier(http: &mut HttpCheck, flag: &str, value: &str) -> Result<(), String> {
-    match flag {
-        "--status" => {
-            for code in value.split(',') {
-                let code: u16 = code
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|c| (100..600).contains(c))
-                    .ok_or_else(|| format!("'{code}' is not an HTTP status code (100-599)"))?;
-                http.statuses.push(code);
-            }
-        }
-        "--header" => http.headers.push(common::client::parse_header(value)?),
-        "--contains" => http.contains.push(value.to_string()),
-        _ => http.json.push(Condition::parse(value)?),
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -218,7 +200,10 @@ mod tests {
             panic!("not http")
         };
         assert_eq!(
-            (http.statuses.as_slice(), http.json.len()),
+            (
+                http.conditions.statuses.as_slice(),
+                http.conditions.json.len()
+            ),
             (&[200, 204][..], 1)
         );
         assert!(

@@ -160,7 +160,7 @@ fn every_failure_is_probe_success_0_with_the_series_present_and_the_reason_logge
     );
     exporter.wait_log("target=refused error=\"connection refused\"");
     exporter.wait_log("target=hang error=\"timed out after 150ms\"");
-    exporter.wait_log("target=error error=\"status 503\"");
+    exporter.wait_log("target=error error=\"status 503, want 200-299\"");
     exporter.wait_log("target=big error=\"body larger than 1000 bytes (--max-body)\"");
 }
 
@@ -399,11 +399,72 @@ fn an_outage_is_logged_once_and_its_end_once_while_every_failure_is_counted() {
         .filter(|l| l.contains("probe failed"))
         .collect();
     assert_eq!(failed.len(), 1, "{failed:?}");
-    assert!(failed[0].contains("error=\"status 503\""), "{failed:?}");
+    assert!(
+        failed[0].contains("error=\"status 503, want 200-299\""),
+        "{failed:?}"
+    );
     let values = wait_for_sample(
         &exporter.addr,
         "probe_total{target=\"app\",result=\"failure\"}",
         |v| v == 20.0,
     );
     assert!(values["probe_total{target=\"app\",result=\"success\"}"] >= 1.0);
+}
+
+/// ready-check's check language, per target: each condition that fails is
+/// probe_success 0 and probe_failed_due_to_condition 1 (and the blackbox
+/// name probe_failed_due_to_regex), with ready-check's message in the log;
+/// a plain non-2xx answer is not a condition's failure.
+#[test]
+fn each_condition_of_a_target_fails_with_ready_checks_message() {
+    let app = Daemon::start("stand-in", &["--listen", "127.0.0.1:0"]);
+    let url = format!("http://{}/known-value", app.addr);
+    let mut exporter = Daemon::listening(
+        "latency-exporter",
+        &[
+            "--interval",
+            "100ms",
+            "--target",
+            &format!("json={url}"),
+            "--json",
+            "/value == 5",
+            "--target",
+            &format!("text={url}"),
+            "--contains",
+            "\"value\": 5",
+            "--target",
+            &format!("status={url}"),
+            "--status",
+            "204",
+            "--target",
+            &format!("missing=http://{}/no-such-page", app.addr),
+        ],
+    );
+    let ok = |t: &str| format!("probe_success{{target=\"{t}\"}}");
+    let by_condition = |t: &str| format!("probe_failed_due_to_condition{{target=\"{t}\"}}");
+    let values = wait_for_sample(&exporter.addr, &ok("json"), |v| v == 1.0);
+    assert_eq!(values[&by_condition("json")], 0.0);
+    let values = wait_for_sample(&exporter.addr, &ok("status"), |v| v == 0.0);
+    assert_eq!(values[&by_condition("status")], 1.0);
+    assert_eq!(values["probe_failed_due_to_regex{target=\"status\"}"], 1.0);
+    let values = wait_for_sample(&exporter.addr, &ok("missing"), |v| v == 0.0);
+    assert_eq!(
+        values[&by_condition("missing")],
+        0.0,
+        "a 404 fails no condition"
+    );
+    get(&app.addr, "/set?value=4");
+    let values = wait_for_sample(&exporter.addr, &ok("json"), |v| v == 0.0);
+    assert_eq!(values[&by_condition("json")], 1.0);
+    wait_for_sample(&exporter.addr, &ok("text"), |v| v == 0.0);
+    scrape_checked(&exporter.addr);
+    for (target, message) in [
+        ("json", "/value is 4, want == 5"),
+        ("text", "body does not contain"),
+        ("status", "status 200, want 204"),
+        ("missing", "status 404, want 200-299"),
+    ] {
+        let line = exporter.wait_log(&format!("target={target} "));
+        assert!(line.contains(message), "{target}: {line}");
+    }
 }

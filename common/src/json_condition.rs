@@ -37,7 +37,7 @@ impl Op {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Condition {
     pub pointer: String,
     pub op: Op,

@@ -1,0 +1,145 @@
+//! The check language of ready-check and latency-exporter: the conditions
+//! an HTTP answer must meet (`--status`, `--contains`, `--json`) and the
+//! headers sent with the request (`--header`), each given after the check
+//! or target it modifies. Both programs say a failure in the same words.
+
+use crate::json_condition::Condition;
+
+/// The modifier flags, without their dashes.
+pub const FLAGS: [&str; 4] = ["status", "header", "contains", "json"];
+
+#[derive(Debug, Default, Clone)]
+pub struct Conditions {
+    pub statuses: Vec<u16>,
+    pub headers: Vec<(String, String)>,
+    pub contains: Vec<String>,
+    pub json: Vec<Condition>,
+}
+
+/// Which statuses pass when `--status` does not say.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DefaultStatus {
+    /// 200-399, as the kubelet judges an httpGet probe.
+    Kubelet,
+    /// 2xx, as the blackbox exporter's http_2xx module.
+    Success,
+}
+
+impl Conditions {
+    /// Adds the modifier `--FLAG VALUE` (FLAG one of [`FLAGS`]).
+    pub fn add(&mut self, flag: &str, value: &str) -> Result<(), String> {
+        match flag {
+            "status" => {
+                for code in value.split(',') {
+                    let code: u16 = code
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|c| (100..600).contains(c))
+                        .ok_or_else(|| format!("'{code}' is not an HTTP status code (100-599)"))?;
+                    self.statuses.push(code);
+                }
+            }
+            "header" => self.headers.push(crate::client::parse_header(value)?),
+            "contains" => self.contains.push(value.to_string()),
+            "json" => self.json.push(Condition::parse(value)?),
+            other => return Err(format!("--{other} is not a condition")),
+        }
+        Ok(())
+    }
+
+    /// Whether judging needs the body (a status-only check never reads it).
+    pub fn needs_body(&self) -> bool {
+        !self.contains.is_empty() || !self.json.is_empty()
+    }
+
+    pub fn judge_status(&self, status: u16, default: DefaultStatus) -> Result<(), String> {
+        if self.statuses.is_empty() {
+            let (range, want) = match default {
+                DefaultStatus::Kubelet => (200..400, "200-399"),
+                DefaultStatus::Success => (200..300, "200-299"),
+            };
+            if range.contains(&status) {
+                return Ok(());
+            }
+            return Err(format!("status {status}, want {want}"));
+        }
+        if self.statuses.contains(&status) {
+            return Ok(());
+        }
+        let want: Vec<String> = self.statuses.iter().map(u16::to_string).collect();
+        Err(format!("status {status}, want {}", want.join(" or ")))
+    }
+
+    /// `--contains` and `--json`, in the order given.
+    pub fn judge_body(&self, body: &[u8]) -> Result<(), String> {
+        for text in &self.contains {
+            if memchr::memmem::find(body, text.as_bytes()).is_none() {
+                return Err(format!("body does not contain {text:?}"));
+            }
+        }
+        if !self.json.is_empty() {
+            let doc: serde_json::Value =
+                serde_json::from_slice(body).map_err(|e| format!("body is not JSON ({e})"))?;
+            for condition in &self.json {
+                condition.check(&doc)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_condition_fails_with_its_own_message() {
+        let mut c = Conditions::default();
+        for (flag, value) in [("contains", "ok"), ("json", "/value == 5")] {
+            c.add(flag, value).unwrap();
+        }
+        assert_eq!(c.judge_body(b"{\"value\": 5, \"s\": \"ok\"}"), Ok(()));
+        assert_eq!(
+            c.judge_body(b"nope"),
+            Err("body does not contain \"ok\"".into())
+        );
+        assert!(c
+            .judge_body(b"ok, not json")
+            .unwrap_err()
+            .starts_with("body is not JSON ("));
+        assert_eq!(
+            c.judge_body(b"{\"value\": 4, \"ok\": 1}"),
+            Err("/value is 4, want == 5".into())
+        );
+        assert!(c.needs_body());
+    }
+
+    #[test]
+    fn statuses_default_per_program_until_status_says() {
+        let mut c = Conditions::default();
+        assert!(!c.needs_body());
+        assert_eq!(c.judge_status(302, DefaultStatus::Kubelet), Ok(()));
+        assert_eq!(
+            c.judge_status(302, DefaultStatus::Success),
+            Err("status 302, want 200-299".into())
+        );
+        assert_eq!(
+            c.judge_status(503, DefaultStatus::Kubelet),
+            Err("status 503, want 200-399".into())
+        );
+        c.add("status", "200,204").unwrap();
+        assert_eq!(c.judge_status(204, DefaultStatus::Success), Ok(()));
+        assert_eq!(
+            c.judge_status(302, DefaultStatus::Kubelet),
+            Err("status 302, want 200 or 204".into())
+        );
+        assert!(c
+            .add("status", "99")
+            .unwrap_err()
+            .contains("not an HTTP status code"));
+        assert!(c.add("header", "nocolon").is_err());
+        c.add("header", "X-A: b").unwrap();
+        assert_eq!(c.headers, [("X-A".to_string(), "b".to_string())]);
+    }
+}
