@@ -20,7 +20,7 @@ pub struct Board {
 }
 
 /// Name, HELP, and the value read off the last probe.
-type LastProbeGauge = (&'static str, &'static str, fn(&Probe) -> f64);
+type LastProbeGauge = (&'static str, &'static str, fn(&Probe) -> Option<f64>);
 
 struct Series {
     last: Option<Probe>,
@@ -72,7 +72,10 @@ impl Board {
             series.last_success = Some(unix_now());
             series.outage.succeeded(
                 "probe succeeded",
-                &[("target", target), ("status", &probe.status)],
+                &[
+                    ("target", target),
+                    ("status", &probe.http.as_ref().map_or(0, |h| h.status)),
+                ],
             );
         } else {
             series.failures += 1;
@@ -106,42 +109,108 @@ impl Board {
             .zip(all.iter())
             .filter_map(|(t, s)| Some((t.name.as_str(), s, s.last.as_ref()?)))
             .collect();
-        let gauges: [LastProbeGauge; 6] = [
+        let gauges: [LastProbeGauge; 14] = [
             (
                 "probe_success",
                 "Whether the last probe succeeded (1) or not (0).",
-                |p| f64::from(u8::from(p.success)),
+                |p| Some(f64::from(u8::from(p.success))),
             ),
             (
                 "probe_duration_seconds",
-                "Duration of the last probe, from connection start to the last body byte.",
-                |p| p.duration,
+                "Duration of the last probe: the sum of its phases.",
+                |p| Some(p.duration),
+            ),
+            (
+                "probe_dns_lookup_time_seconds",
+                "Time the last probe took to resolve the target's name (0 for an IP).",
+                |p| Some(p.phases.resolve.as_secs_f64()),
+            ),
+            (
+                "probe_ip_protocol",
+                "IP protocol of the address probed (4 or 6).",
+                |p| p.ip.map(|ip| if ip.is_ipv4() { 4.0 } else { 6.0 }),
+            ),
+            (
+                "probe_ip_addr_hash",
+                "FNV-1a hash of the address probed, to see it change.",
+                |p| p.ip.map(ip_hash),
             ),
             (
                 "probe_http_status_code",
                 "HTTP status of the last probe's response (0: none).",
-                |p| f64::from(p.status),
+                |p| p.http.as_ref().map(|h| f64::from(h.status)),
+            ),
+            (
+                "probe_http_version",
+                "HTTP version of the last probe's response.",
+                |p| p.http.as_ref().filter(|h| h.status > 0).map(|h| h.version),
+            ),
+            (
+                "probe_http_ssl",
+                "Whether the last probe used TLS (never: plain HTTP to the Pod).",
+                |p| p.http.as_ref().map(|_| 0.0),
+            ),
+            (
+                "probe_http_redirects",
+                "Redirects the last probe followed.",
+                |p| p.http.as_ref().map(|h| f64::from(h.redirects)),
             ),
             (
                 "probe_http_content_length",
-                "Body bytes of the last probe's response.",
-                |p| p.body_bytes as f64,
+                "The last response's Content-Length header (-1 when absent), as the blackbox exporter.",
+                |p| p.http.as_ref().map(|h| h.content_length.map_or(-1.0, |n| n as f64)),
+            ),
+            (
+                "probe_http_uncompressed_body_length",
+                "Body bytes of the last probe's response, as received.",
+                |p| p.http.as_ref().map(|h| h.body_bytes as f64),
             ),
             (
                 "probe_failed_due_to_condition",
                 "Whether the last probe failed a condition of its target (--status, --contains, --json).",
-                |p| f64::from(u8::from(p.failed_condition)),
+                |p| Some(f64::from(u8::from(p.failed_condition))),
             ),
             (
                 "probe_failed_due_to_regex",
                 "The blackbox exporter's name for probe_failed_due_to_condition, so alerts on it keep working.",
-                |p| f64::from(u8::from(p.failed_condition)),
+                |p| Some(f64::from(u8::from(p.failed_condition))),
+            ),
+            (
+                "probe_tcp_connected",
+                "Whether the last TCP probe connected (tcp:// targets).",
+                |p| p.http.is_none().then(|| f64::from(u8::from(p.success))),
             ),
         ];
         for (name, help, value) in gauges {
             w.family(name, Kind::Gauge, help);
             for (target, _, probe) in &probed {
-                w.sample(name, &[("target", target)], value(probe));
+                if let Some(v) = value(probe) {
+                    w.sample(name, &[("target", target)], v);
+                }
+            }
+        }
+        w.family(
+            "probe_http_duration_seconds",
+            Kind::Gauge,
+            "Duration of each phase of the last HTTP probe, summed over redirects.",
+        );
+        for (target, _, probe) in &probed {
+            if probe.http.is_none() {
+                continue;
+            }
+            let p = &probe.phases;
+            for (phase, d) in [
+                ("resolve", p.resolve),
+                ("connect", p.connect),
+                ("tls", std::time::Duration::ZERO),
+                ("processing", p.processing),
+                ("transfer", p.transfer),
+            ] {
+                w.sample(
+                    "probe_http_duration_seconds",
+                    &[("target", target), ("phase", phase)],
+                    d.as_secs_f64(),
+                );
             }
         }
         w.family(
@@ -204,6 +273,18 @@ impl Board {
     }
 }
 
+/// FNV-1a (32 bits) of the address's bytes, as the blackbox exporter hashes it.
+fn ip_hash(ip: std::net::IpAddr) -> f64 {
+    let bytes = match ip {
+        std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+        std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
+    };
+    let hash = bytes.iter().fold(0x811c_9dc5_u32, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    f64::from(hash)
+}
+
 fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -221,11 +302,13 @@ mod tests {
         Probe {
             success,
             duration: 0.001,
-            status: if success { 200 } else { 503 },
-            body_bytes: 2,
-            gauges: Vec::new(),
+            http: Some(crate::probe::HttpSide {
+                status: if success { 200 } else { 503 },
+                body_bytes: 2,
+                ..Default::default()
+            }),
             error: (!success).then(|| "status 503".to_string()),
-            failed_condition: false,
+            ..Probe::default()
         }
     }
 

@@ -3,13 +3,13 @@
 //! JSON stats reformatted as gauges.
 
 mod board;
+mod http_probe;
 mod options;
 mod probe;
 mod probing;
 
 use board::Board;
 use common::cli::Program;
-use common::client::Client;
 use common::log;
 use common::server::{Metrics, MetricsEndpoint};
 use common::shutdown::Shutdown;
@@ -30,11 +30,8 @@ fn main() {
     let shutdown = Shutdown::install();
     let bound = common::server::bind_or_exit(&PROGRAM, "--listen", &options.listen);
     let prober = Arc::new(Prober {
-        client: Client::new(
-            concat!("latency-exporter/", env!("CARGO_PKG_VERSION")),
-            false,
-        ),
         headers: options.headers,
+        follow_redirects: options.follow_redirects,
         max_body: options.max_body,
         json_gauges: options.json_gauges.clone(),
     });

@@ -13,7 +13,8 @@ latency-exporter: Prometheus metrics of synthetic HTTP probes of the main contai
 Usage: latency-exporter [--listen ADDR] --target [NAME=]URL [--target ...] [OPTIONS]
 
   --listen ADDR            serve /metrics here (default :9100); :PORT, HOST:PORT, [V6]:PORT
-  --target [NAME=]URL      probe URL with GET; label target=NAME (default: the URL); repeatable
+  --target [NAME=]URL      probe URL with GET; label target=NAME (default: the URL); repeatable;
+                           tcp://HOST:PORT probes a TCP connect (a database, a cache)
   --interval DURATION      probe each target this often (default 10s), or 'scrape':
                            probe on each scrape, concurrent scrapes sharing one probe,
                            within Prometheus's X-Prometheus-Scrape-Timeout-Seconds
@@ -34,6 +35,7 @@ a failure is probe_success 0 and probe_failed_due_to_condition 1):
   --buckets S,S,...        probe_latency_seconds buckets in seconds
                            (default 0.0001 ... 5, suited to loopback)
   --max-body SIZE          read at most this much of a body (default 1MiB; more fails)
+  --follow-redirects N     follow up to N redirects (default 0: a 3xx is the answer)
   -h, --help, -V, --version
 
 Serves:
@@ -67,6 +69,7 @@ pub struct Options {
     pub timeout: Duration,
     pub max_body: u64,
     pub headers: Vec<(String, String)>,
+    pub follow_redirects: u32,
     pub json_gauges: Vec<JsonGauge>,
     pub buckets: Vec<f64>,
 }
@@ -85,6 +88,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         timeout: Duration::from_secs(5),
         max_body: common::client::DEFAULT_MAX_BODY,
         headers: Vec::new(),
+        follow_redirects: 0,
         json_gauges: Vec::new(),
         buckets: Vec::new(),
     };
@@ -118,10 +122,16 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
             }
             Long("timeout") => options.timeout = cli::positive_duration(&mut parser, "--timeout")?,
             Long("max-body") => options.max_body = cli::byte_size(&mut parser, "--max-body")?,
+            Long("follow-redirects") => {
+                options.follow_redirects = cli::number(&mut parser, "--follow-redirects")?
+            }
             Long(flag) if condition::FLAGS.contains(&flag) => {
                 let (name, flag) = (flag.to_string(), format!("--{flag}"));
                 let value = cli::text(&mut parser, &flag)?;
                 match options.targets.last_mut() {
+                    Some(target) if target.tcp_address().is_some() => {
+                        return Err(usage(&flag, "applies to http:// targets, not tcp://"))
+                    }
                     Some(target) => target.conditions.add(&name, &value),
                     // Before any target, a header is for all of them.
                     None if name == "header" => common::client::parse_header(&value)
@@ -179,7 +189,17 @@ fn target(text: &str) -> Result<Target, String> {
     if name.is_empty() {
         return Err(format!("'{text}' has an empty NAME (want URL or NAME=URL)"));
     }
-    common::client::check_url(&url)?;
+    match url.strip_prefix("tcp://") {
+        Some(address) => {
+            if address
+                .rsplit_once(':')
+                .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+            {
+                return Err(format!("'{url}' is not tcp://HOST:PORT"));
+            }
+        }
+        None => common::client::check_url(&url)?,
+    }
     Ok(Target {
         name,
         url,

@@ -1,9 +1,11 @@
-//! One probe of one target: what came back and how long it took, from
-//! connection start to the last body byte.
+//! One probe of one target: what came back and how long each phase took.
+//! HTTP targets are probed with `http_probe` (GET, timed phase by phase);
+//! `tcp://HOST:PORT` targets with a connect, as blackbox's tcp_connect.
 
-use common::client::{Client, FetchError, Request};
+use crate::http_probe::{self, Phases};
 use common::condition::{Conditions, DefaultStatus};
-use std::time::Duration;
+use std::net::{IpAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
 
 pub struct Target {
     /// The `target` label: the NAME given, or the URL.
@@ -13,18 +15,28 @@ pub struct Target {
     pub conditions: Conditions,
 }
 
+impl Target {
+    /// `tcp://HOST:PORT`: the address of a connect probe.
+    pub fn tcp_address(&self) -> Option<&str> {
+        self.url.strip_prefix("tcp://")
+    }
+}
+
 #[derive(Clone)]
 pub struct JsonGauge {
     pub name: String,
     pub pointer: String,
 }
 
+#[derive(Default)]
 pub struct Probe {
     pub success: bool,
     pub duration: f64,
-    /// 0 when no response arrived, as in the blackbox exporter.
-    pub status: u16,
-    pub body_bytes: usize,
+    pub phases: Phases,
+    /// The address probed, when a name was resolved (or was an IP).
+    pub ip: Option<IpAddr>,
+    /// The HTTP side: None for a TCP target.
+    pub http: Option<HttpSide>,
     /// Per `--json-gauge`, the number found (None: missing or not a number).
     pub gauges: Vec<Option<f64>>,
     pub error: Option<String>,
@@ -32,71 +44,131 @@ pub struct Probe {
     pub failed_condition: bool,
 }
 
+#[derive(Default)]
+pub struct HttpSide {
+    /// 0 when no response arrived, as in the blackbox exporter.
+    pub status: u16,
+    pub version: f64,
+    /// The Content-Length header; None (exported as -1) when absent.
+    pub content_length: Option<u64>,
+    /// Body bytes received.
+    pub body_bytes: usize,
+    pub redirects: u32,
+}
+
 pub struct Prober {
-    pub client: Client,
     pub headers: Vec<(String, String)>,
     pub max_body: u64,
+    pub follow_redirects: u32,
     pub json_gauges: Vec<JsonGauge>,
 }
 
 impl Prober {
     pub fn probe(&self, target: &Target, timeout: Duration) -> Probe {
+        match target.tcp_address() {
+            Some(address) => tcp(address, timeout),
+            None => self.http(target, timeout),
+        }
+    }
+
+    fn http(&self, target: &Target, timeout: Duration) -> Probe {
         let headers: Vec<(String, String)> = self
             .headers
             .iter()
             .chain(&target.conditions.headers)
             .cloned()
             .collect();
-        let request = Request {
+        let exchange = http_probe::get(&http_probe::Request {
+            url: &target.url,
             headers: &headers,
-            max_body: Some(self.max_body),
-            ..Request::get(&target.url, timeout)
-        };
-        let started = std::time::Instant::now();
+            timeout,
+            max_body: self.max_body,
+            follow_redirects: self.follow_redirects,
+            user_agent: concat!("latency-exporter/", env!("CARGO_PKG_VERSION")),
+        });
         let mut probe = Probe {
-            success: false,
-            duration: 0.0,
-            status: 0,
-            body_bytes: 0,
+            duration: exchange.phases.total().as_secs_f64(),
+            phases: exchange.phases,
+            ip: exchange.ip,
+            http: Some(HttpSide {
+                status: exchange.status,
+                version: exchange.version,
+                content_length: exchange.content_length,
+                body_bytes: exchange.body.len(),
+                redirects: exchange.redirects,
+            }),
             gauges: vec![None; self.json_gauges.len()],
-            error: None,
-            failed_condition: false,
+            error: exchange.error,
+            ..Probe::default()
         };
-        match self.client.fetch(&request) {
-            Ok(reply) => {
-                probe.duration = reply.elapsed.as_secs_f64();
-                probe.status = reply.status;
-                probe.body_bytes = reply.body.len();
-                // As the blackbox exporter's http_2xx module judges, unless
-                // --status says; then the target's conditions on the body.
-                let conditions = &target.conditions;
-                let judged = conditions
-                    .judge_status(reply.status, DefaultStatus::Success)
-                    .map_err(|e| (e, !conditions.statuses.is_empty()))
-                    .and_then(|()| conditions.judge_body(&reply.body).map_err(|e| (e, true)));
-                probe.success = judged.is_ok();
-                if let Err((error, by_condition)) = judged {
-                    probe.error = Some(error);
-                    probe.failed_condition = by_condition;
+        if probe.error.is_some() {
+            return probe;
+        }
+        // As the blackbox exporter's http_2xx module judges, unless --status
+        // says; then the target's conditions on the body.
+        let conditions = &target.conditions;
+        let judged = conditions
+            .judge_status(exchange.status, DefaultStatus::Success)
+            .map_err(|e| (e, !conditions.statuses.is_empty()))
+            .and_then(|()| conditions.judge_body(&exchange.body).map_err(|e| (e, true)));
+        probe.success = judged.is_ok();
+        if let Err((error, by_condition)) = judged {
+            probe.error = Some(error);
+            probe.failed_condition = by_condition;
+        }
+        if !self.json_gauges.is_empty() {
+            if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&exchange.body) {
+                for (slot, gauge) in probe.gauges.iter_mut().zip(&self.json_gauges) {
+                    *slot = doc
+                        .pointer(&gauge.pointer)
+                        .and_then(serde_json::Value::as_f64);
                 }
-                if !self.json_gauges.is_empty() {
-                    if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&reply.body) {
-                        for (slot, gauge) in probe.gauges.iter_mut().zip(&self.json_gauges) {
-                            *slot = doc
-                                .pointer(&gauge.pointer)
-                                .and_then(serde_json::Value::as_f64);
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                probe.duration = started.elapsed().as_secs_f64();
-                if let FetchError::BodyTooLarge { status, .. } = e {
-                    probe.status = status;
-                }
-                probe.error = Some(e.to_string());
             }
         }
         probe
     }
+}
+
+/// A TCP connect, timed: the name lookup, then the connection.
+fn tcp(address: &str, timeout: Duration) -> Probe {
+    let mut probe = Probe::default();
+    let t0 = Instant::now();
+    let literal = address.parse::<std::net::SocketAddr>().ok();
+    let resolved = literal.or_else(|| address.to_socket_addrs().ok()?.next());
+    // No lookup, and no time, for an IP.
+    let t1 = if literal.is_some() {
+        t0
+    } else {
+        Instant::now()
+    };
+    probe.phases.resolve = t1 - t0;
+    let Some(addr) = resolved else {
+        probe.duration = probe.phases.total().as_secs_f64();
+        probe.error = Some("host not found".into());
+        return probe;
+    };
+    probe.ip = Some(addr.ip());
+    let left = timeout.saturating_sub(t1 - t0);
+    let connected = TcpStream::connect_timeout(&addr, left.max(Duration::from_millis(1)));
+    probe.phases.connect = t1.elapsed();
+    probe.duration = probe.phases.total().as_secs_f64();
+    match connected {
+        Ok(_) => probe.success = true,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            probe.error = Some("connection refused".into())
+        }
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            ) =>
+        {
+            probe.error = Some(format!(
+                "timed out after {}",
+                common::duration::format(timeout)
+            ))
+        }
+        Err(e) => probe.error = Some(e.to_string()),
+    }
+    probe
 }

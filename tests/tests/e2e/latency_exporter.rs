@@ -276,6 +276,10 @@ fn a_real_prometheus_scrapes_it() {
             "200ms",
             "--target",
             &format!("app=http://{}/known-value", main.addr),
+            "--json",
+            "/value == 5",
+            "--target",
+            &format!("db=tcp://{}", main.addr),
         ],
     );
     let Some(prometheus) = Prometheus::start(&[&exporter.addr]) else {
@@ -292,6 +296,13 @@ fn a_real_prometheus_scrapes_it() {
     let count = prometheus.wait_for("probe_latency_seconds_count{target=\"app\"}", |v| v >= 1.0);
     assert!(count >= 1.0);
     prometheus.wait_for("up{job=\"sidecars\"}", |v| v == 1.0);
+    // blackbox's dashboard queries: the phases, and a tcp target.
+    prometheus.wait_for(
+        "sum(probe_http_duration_seconds{target=\"app\"}) > 0",
+        |v| v > 0.0,
+    );
+    prometheus.wait_for("probe_failed_due_to_regex{target=\"app\"}", |v| v == 0.0);
+    prometheus.wait_for("probe_success{target=\"db\"}", |v| v == 1.0);
 }
 
 #[test]
@@ -466,5 +477,270 @@ fn each_condition_of_a_target_fails_with_ready_checks_message() {
     ] {
         let line = exporter.wait_log(&format!("target={target} "));
         assert!(line.contains(message), "{target}: {line}");
+    }
+}
+
+fn raw(text: &str) -> Reply {
+    Reply::Raw(text.as_bytes().to_vec())
+}
+
+/// latency-exporter probing NAME=URL targets every `interval`, with
+/// `extra` flags after them.
+fn exporter_of(interval: &str, targets: &[(&str, &str)], extra: &[&str]) -> Daemon {
+    let specs: Vec<String> = targets.iter().map(|(n, u)| format!("{n}={u}")).collect();
+    let mut args = vec!["--interval", interval];
+    for spec in &specs {
+        args.extend(["--target", spec.as_str()]);
+    }
+    args.extend_from_slice(extra);
+    Daemon::listening("latency-exporter", &args)
+}
+
+/// The five phases of blackbox, summing to the duration; after a refused
+/// connect, the phases after it are 0.
+#[test]
+fn the_phases_of_a_probe_add_up_to_its_duration() {
+    let app = Daemon::start("stand-in", &["--listen", "127.0.0.1:0"]);
+    let refused = sidecars_tests::free_loopback_addr();
+    let (url, down) = (
+        format!("http://{}/known-value", app.addr),
+        format!("http://{refused}/"),
+    );
+    let exporter = exporter_of("100ms", &[("app", &url), ("refused", &down)], &[]);
+    wait_for_sample(&exporter.addr, "probe_success{target=\"app\"}", |v| {
+        v == 1.0
+    });
+    let (_, values) = scrape_checked(&exporter.addr);
+    let phase = |t: &str, p: &str| {
+        values[&format!("probe_http_duration_seconds{{target=\"{t}\",phase=\"{p}\"}}")]
+    };
+    let phases = ["resolve", "connect", "tls", "processing", "transfer"];
+    let sum: f64 = phases.iter().map(|p| phase("app", p)).sum();
+    let duration = values["probe_duration_seconds{target=\"app\"}"];
+    assert!(
+        (sum - duration).abs() < 50e-6,
+        "phases {sum} against duration {duration}"
+    );
+    assert!(phase("app", "connect") > 0.0 && phase("app", "processing") > 0.0);
+    assert_eq!(
+        (phase("app", "resolve"), phase("app", "tls")),
+        (0.0, 0.0),
+        "an IP needs no lookup; no TLS"
+    );
+    assert_eq!(values["probe_dns_lookup_time_seconds{target=\"app\"}"], 0.0);
+    assert_eq!(values["probe_ip_protocol{target=\"app\"}"], 4.0);
+    assert_eq!(values["probe_http_version{target=\"app\"}"], 1.1);
+    assert_eq!(values["probe_http_ssl{target=\"app\"}"], 0.0);
+    assert_eq!(values["probe_http_redirects{target=\"app\"}"], 0.0);
+    // 127.0.0.1 hashed with FNV-1a, as blackbox does (its value for it).
+    assert_eq!(
+        values["probe_ip_addr_hash{target=\"app\"}"],
+        3_668_918_509.0
+    );
+    assert_eq!(values["probe_success{target=\"refused\"}"], 0.0);
+    assert_eq!(
+        (phase("refused", "processing"), phase("refused", "transfer")),
+        (0.0, 0.0)
+    );
+    assert!(!values.contains_key("probe_http_version{target=\"refused\"}"));
+}
+
+/// Two redirects, followed with --follow-redirects 2: counted, and the
+/// phases summed over the three hops; without it the 302 is the answer.
+#[test]
+fn redirects_are_followed_when_asked_counted_and_timed_over_every_hop() {
+    let target = Target::start(|hit| match hit.path.as_str() {
+        "/a" => raw("HTTP/1.1 302 Found\r\nLocation: /b\r\nContent-Length: 0\r\n\r\n"),
+        "/b" => raw("HTTP/1.1 302 Found\r\nLocation: /c\r\nContent-Length: 0\r\n\r\n"),
+        _ => Reply::delayed(Duration::from_millis(20), "done"),
+    });
+    let start = target.url("/a");
+    let follow = exporter_of("200ms", &[("app", &start)], &["--follow-redirects", "2"]);
+    let values = wait_for_sample(&follow.addr, "probe_success{target=\"app\"}", |v| v == 1.0);
+    assert_eq!(values["probe_http_redirects{target=\"app\"}"], 2.0);
+    assert_eq!(values["probe_http_status_code{target=\"app\"}"], 200.0);
+    let connect = values["probe_http_duration_seconds{target=\"app\",phase=\"connect\"}"];
+    let processing = values["probe_http_duration_seconds{target=\"app\",phase=\"processing\"}"];
+    assert!(
+        processing >= 0.02,
+        "the last hop's 20 ms are in: {processing}"
+    );
+    assert!(connect > 0.0);
+    let still = exporter_of("200ms", &[("app", &start)], &[]);
+    let values = wait_for_sample(&still.addr, "probe_http_status_code{target=\"app\"}", |v| {
+        v == 302.0
+    });
+    assert_eq!(values["probe_success{target=\"app\"}"], 0.0);
+    assert_eq!(values["probe_http_redirects{target=\"app\"}"], 0.0);
+}
+
+/// tcp://HOST:PORT: a connect probe, up and down, with blackbox's tcp series.
+#[test]
+fn a_tcp_target_is_probed_by_a_connect() {
+    let up = Target::start(|_| Reply::ok("x"));
+    let down = sidecars_tests::free_loopback_addr();
+    let (db, cache) = (format!("tcp://{}", up.addr), format!("tcp://{down}"));
+    let exporter = exporter_of("100ms", &[("db", &db), ("cache", &cache)], &[]);
+    let values = wait_for_sample(&exporter.addr, "probe_success{target=\"cache\"}", |v| {
+        v == 0.0
+    });
+    let values = if values.get("probe_success{target=\"db\"}") == Some(&1.0) {
+        values
+    } else {
+        wait_for_sample(&exporter.addr, "probe_success{target=\"db\"}", |v| v == 1.0)
+    };
+    for t in ["db", "cache"] {
+        assert!(values.contains_key(&format!("probe_duration_seconds{{target=\"{t}\"}}")));
+        assert_eq!(
+            values[&format!("probe_dns_lookup_time_seconds{{target=\"{t}\"}}")],
+            0.0
+        );
+        assert_eq!(values[&format!("probe_ip_protocol{{target=\"{t}\"}}")], 4.0);
+        assert!(!values.contains_key(&format!("probe_http_status_code{{target=\"{t}\"}}")));
+    }
+    scrape_checked(&exporter.addr);
+}
+
+/// probe_http_content_length is the header (-1 when absent), as blackbox;
+/// the bytes received are probe_http_uncompressed_body_length.
+#[test]
+fn content_length_means_the_header_and_the_body_length_the_bytes() {
+    let target = Target::start(|hit| {
+        match hit.path.as_str() {
+        "/with" => Reply::ok("12345"),
+        "/without" => raw("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n1234567"),
+        _ => raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n"),
+    }
+    });
+    let (with, without, chunked) = (
+        target.url("/with"),
+        target.url("/without"),
+        target.url("/chunked"),
+    );
+    let exporter = exporter_of(
+        "100ms",
+        &[
+            ("with", &with),
+            ("without", &without),
+            ("chunked", &chunked),
+        ],
+        &[],
+    );
+    for t in ["with", "without", "chunked"] {
+        wait_for_sample(
+            &exporter.addr,
+            &format!("probe_success{{target=\"{t}\"}}"),
+            |v| v == 1.0,
+        );
+    }
+    let (_, values) = scrape_checked(&exporter.addr);
+    for (t, header, bytes) in [
+        ("with", 5.0, 5.0),
+        ("without", -1.0, 7.0),
+        ("chunked", -1.0, 7.0),
+    ] {
+        assert_eq!(
+            values[&format!("probe_http_content_length{{target=\"{t}\"}}")],
+            header,
+            "{t}"
+        );
+        assert_eq!(
+            values[&format!("probe_http_uncompressed_body_length{{target=\"{t}\"}}")],
+            bytes,
+            "{t}"
+        );
+    }
+}
+
+/// What a blackbox user's dashboards query: every series name and label
+/// set the real blackbox exporter (Debian's) emits for an http and a tcp
+/// target is also in latency-exporter's output (with `target` added).
+#[test]
+fn blackbox_series_and_labels_are_a_subset_of_ours() {
+    let blackbox = "prometheus-blackbox-exporter";
+    if std::process::Command::new(blackbox)
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        return sidecars_tests::skip(
+            "blackbox_series_and_labels_are_a_subset_of_ours",
+            "prometheus-blackbox-exporter is not installed (scripts/setup installs it)",
+        );
+    }
+    let app = Daemon::start("stand-in", &["--listen", "127.0.0.1:0"]);
+    let http_url = format!("http://{}/known-value", app.addr);
+    let dir = sidecars_tests::tempdir("blackbox");
+    let config = dir.join("blackbox.yml");
+    std::fs::write(
+        &config,
+        "modules:\n  http_2xx:\n    prober: http\n    http:\n      preferred_ip_protocol: ip4\n  tcp_connect:\n    prober: tcp\n    tcp:\n      preferred_ip_protocol: ip4\n",
+    )
+    .unwrap();
+    let listen = sidecars_tests::free_loopback_addr();
+    let mut command = std::process::Command::new(blackbox);
+    command
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--web.listen-address={listen}"));
+    let _bb = Daemon::start_command(&mut command, false);
+    sidecars_tests::wait_until("blackbox to listen", Duration::from_secs(10), || {
+        http(&listen, "GET", "/").is_ok()
+    });
+    let tcp_url = format!("tcp://{}", app.addr);
+    let exporter = exporter_of("100ms", &[("web", &http_url), ("db", &tcp_url)], &[]);
+    wait_for_sample(&exporter.addr, "probe_success{target=\"db\"}", |v| v == 1.0);
+    wait_for_sample(&exporter.addr, "probe_success{target=\"web\"}", |v| {
+        v == 1.0
+    });
+    let ours = scrape_checked(&exporter.addr).1;
+    // Series as name{label names}, without the target label.
+    let shapes = |keys: Vec<&String>, target: Option<&str>| -> std::collections::BTreeSet<String> {
+        keys.into_iter()
+            .filter(|k| k.starts_with("probe_"))
+            .filter(|k| target.is_none_or(|t| k.contains(&format!("target=\"{t}\""))))
+            .map(|k| {
+                let (name, labels) = k.split_once('{').unwrap_or((k, "}"));
+                let mut names: Vec<&str> = labels
+                    .trim_end_matches('}')
+                    .split(',')
+                    .filter_map(|l| l.split_once('=').map(|(n, _)| n))
+                    .filter(|n| *n != "target")
+                    .collect();
+                names.sort();
+                format!("{name}{{{}}}", names.join(","))
+            })
+            .collect()
+    };
+    for (module, target, ours_target) in [
+        ("http_2xx", http_url.clone(), "web"),
+        ("tcp_connect", app.addr.clone(), "db"),
+    ] {
+        let (status, body) = get(&listen, &format!("/probe?module={module}&target={target}"));
+        assert_eq!(status, 200, "{body}");
+        let theirs = sidecars_tests::prom::samples(&body);
+        assert_eq!(theirs["probe_success"], 1.0, "{body}");
+        let missing: Vec<String> = shapes(theirs.keys().collect(), None)
+            .difference(&shapes(ours.keys().collect(), Some(ours_target)))
+            .cloned()
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{module}: blackbox has, latency-exporter lacks: {missing:?}"
+        );
+        // The same meanings where the values are fixed by the answer.
+        for name in [
+            "probe_ip_addr_hash",
+            "probe_ip_protocol",
+            "probe_http_status_code",
+            "probe_http_content_length",
+            "probe_http_uncompressed_body_length",
+            "probe_http_version",
+            "probe_http_redirects",
+        ] {
+            if let Some(value) = theirs.get(name) {
+                let key = format!("{name}{{target=\"{ours_target}\"}}");
+                assert_eq!(ours[&key], *value, "{module}: {name}");
+            }
+        }
     }
 }
