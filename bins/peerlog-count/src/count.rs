@@ -2,9 +2,11 @@
 //! chunks. A line counts when its newline arrives; a pattern counts once per
 //! line, also when it straddles two chunks. Memory stays bounded whatever
 //! the line length: per pattern, only the last len-1 bytes of the open line
-//! are kept. Several files may be read at once (rotated generations), each
-//! with its own open line: the totals are shared, the `OpenLine` is a file's.
+//! are kept, and for `--by` its first 64 KiB. Several files may be read at
+//! once (rotated generations), each with its own open line: the totals are
+//! shared, the `OpenLine` is a file's.
 
+use crate::by_field::{ByField, LINE_PREFIX};
 use memchr::memmem::Finder;
 
 pub struct Pattern {
@@ -17,11 +19,13 @@ pub struct Counter {
     pub lines: u64,
     pub bytes: u64,
     pub patterns: Vec<Pattern>,
+    pub by: Vec<ByField>,
 }
 
-/// One stream's line still open (no newline yet), per pattern.
+/// One stream's line still open (no newline yet): per pattern, and its
+/// first bytes for `--by`.
 #[derive(Default)]
-pub struct OpenLine(Vec<PatternState>);
+pub struct OpenLine(Vec<PatternState>, Vec<u8>);
 
 #[derive(Default, Clone)]
 struct PatternState {
@@ -44,16 +48,65 @@ impl Counter {
             lines: 0,
             bytes: 0,
             patterns,
+            by: Vec::new(),
         }
+    }
+
+    pub fn with_by(mut self, by: Vec<ByField>) -> Counter {
+        self.by = by;
+        self
     }
 
     /// Counts `chunk`, the next bytes of the stream whose open line is `open`.
     pub fn feed(&mut self, open: &mut OpenLine, chunk: &[u8]) {
         self.bytes += chunk.len() as u64;
-        self.lines += count_newlines(chunk);
+        // With --by, the lines are counted as they are walked.
+        if self.by.is_empty() {
+            self.lines += count_newlines(chunk);
+        }
         open.0.resize(self.patterns.len(), PatternState::default());
         for (pattern, state) in self.patterns.iter_mut().zip(&mut open.0) {
             pattern.feed(state, chunk);
+        }
+        if !self.by.is_empty() {
+            self.feed_by(&mut open.1, chunk);
+        }
+    }
+
+    /// Whole lines to the `--by` counts: straight from the chunk, or
+    /// assembled from the open line's first bytes.
+    fn feed_by(&mut self, open: &mut Vec<u8>, chunk: &[u8]) {
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', chunk) {
+            self.lines += 1;
+            let piece = &chunk[start..end];
+            if open.is_empty() {
+                self.count_by(&piece[..piece.len().min(LINE_PREFIX)]);
+            } else {
+                let room = LINE_PREFIX.saturating_sub(open.len());
+                open.extend_from_slice(&piece[..piece.len().min(room)]);
+                let line = std::mem::take(open);
+                self.count_by(&line);
+                *open = line;
+                open.clear();
+            }
+            start = end + 1;
+        }
+        let rest = &chunk[start..];
+        let room = LINE_PREFIX.saturating_sub(open.len());
+        open.extend_from_slice(&rest[..rest.len().min(room)]);
+    }
+
+    /// One line: counted by each field, if it matches a `--match` (when
+    /// there are any).
+    fn count_by(&mut self, line: &[u8]) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if !self.patterns.is_empty() && !self.patterns.iter().any(|p| p.finder.find(line).is_some())
+        {
+            return;
+        }
+        for by in &mut self.by {
+            by.count(line);
         }
     }
 }
@@ -224,6 +277,39 @@ mod tests {
         counter.feed(&mut b, b"ROR\n");
         // "ERR" + "OR" joined across streams would be a false match.
         assert_eq!((counter.lines, counter.patterns[0].lines), (3, 2));
+    }
+
+    #[test]
+    fn by_field_counts_whole_lines_at_every_chunk_size() {
+        use crate::by_field::Field;
+        let text = b"a 1\nb 2\r\nc 1\nd\n e 3 x\nopen 9";
+        for chunk in 1..=text.len() {
+            let mut counter =
+                Counter::new(&[]).with_by(vec![ByField::new("w", Field::Word(2), 10)]);
+            let mut open = OpenLine::default();
+            for piece in text.chunks(chunk) {
+                counter.feed(&mut open, piece);
+            }
+            let want: Vec<(String, u64)> = [("", 1), ("1", 2), ("2", 1), ("3", 1)]
+                .map(|(v, n)| (v.to_string(), n))
+                .to_vec();
+            assert_eq!(counter.by[0].counts(), want, "chunk size {chunk}");
+            assert_eq!(counter.lines, 5, "chunk size {chunk}");
+        }
+    }
+
+    #[test]
+    fn a_by_field_in_a_huge_line_is_looked_for_in_its_first_64_kib() {
+        use crate::by_field::Field;
+        let mut counter = Counter::new(&[]).with_by(vec![ByField::new("w", Field::Word(2), 10)]);
+        let mut open = OpenLine::default();
+        counter.feed(&mut open, b"x found ");
+        for _ in 0..50 {
+            counter.feed(&mut open, &[b'y'; 1 << 20]);
+        }
+        assert!(open.1.len() <= LINE_PREFIX);
+        counter.feed(&mut open, b" tail\n");
+        assert_eq!(counter.by[0].counts(), [("found".to_string(), 1)]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! /proc/PID/root (with `shareProcessNamespace`), follow its log, and count
 //! lines and matching lines, never losing one already counted.
 
+mod by_field;
 mod count;
 mod discover;
 mod follow;

@@ -1,6 +1,7 @@
 //! peerlog-count's command line: the help text, the options and their
 //! parsing, side by side.
 
+use crate::by_field::Field;
 use crate::discover::PeerChoice;
 use common::cli::{self, usage, Stop};
 use common::server::ListenAddr;
@@ -29,12 +30,18 @@ standard output is named as such).
                       quiet this long, as the app reopens its log when it gets
                       to it (default 5s); a deleted one is closed at once
   --match NAME=TEXT   also count lines containing TEXT (repeatable)
+  --by NAME=FIELD     also count lines by the value of FIELD: json:POINTER (JSON
+                      lines), logfmt:KEY, or word:N (awk's $N); a line without it
+                      counts under \"\"; with --match, only matching lines (repeatable)
+  --max-values N      distinct values kept per --by (default 100); later ones
+                      count under \"other\"
   --from-end          start counting at the file's end (default: its start)
   --listen ADDR       serve /metrics: peerlog_lines_total, peerlog_matched_lines_total{match},
                       peerlog_bytes_total, peerlog_rotations_total,
                       peerlog_truncations_total, peerlog_truncations_unrecovered_total,
-                      peerlog_up, peerlog_peer_pid
-  --post URL          POST {\"path\", \"lines\", \"matches\"} as JSON each interval
+                      peerlog_up, peerlog_peer_pid, peerlog_lines_by_total{by,value},
+                      peerlog_values_dropped_total{by}
+  --post URL          POST {\"path\", \"lines\", \"matches\", \"by\"} as JSON each interval
   --once              read once, print the counts as JSON, exit (1 if the log is
                       absent or cannot be read, with the reason on stderr)
   -h, --help, -V, --version
@@ -45,6 +52,7 @@ SYS_PTRACE capability.
 Examples:
   peerlog-count --listen :9102 --match errors=ERROR --match slow='took=' /var/log/app.log
   peerlog-count --once --root /srv/shared /logs/app.log
+  peerlog-count --listen :9102 --by status=word:9 /var/log/nginx/access.log
   peerlog-count --peer comm:nginx --interval 30s --post http://127.0.0.1:8080/log-stats /var/log/nginx/access.log
 ";
 
@@ -56,6 +64,9 @@ pub struct Options {
     pub interval: Duration,
     pub rotate_wait: Duration,
     pub matches: Vec<(String, String)>,
+    /// `--by NAME=FIELD`, in order.
+    pub by: Vec<(String, Field)>,
+    pub max_values: usize,
     pub from_end: bool,
     pub listen: Option<ListenAddr>,
     pub post: Option<String>,
@@ -73,6 +84,8 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         interval: Duration::from_secs(10),
         rotate_wait: Duration::from_secs(5),
         matches: Vec::new(),
+        by: Vec::new(),
+        max_values: 100,
         from_end: false,
         listen: None,
         post: None,
@@ -116,6 +129,24 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
                     return Err(usage("--match", format!("'{name}' is given twice")));
                 }
                 options.matches.push((name.to_string(), needle.to_string()));
+            }
+            Long("by") => {
+                let text = cli::text(&mut parser, "--by")?;
+                let (name, field) = text
+                    .split_once('=')
+                    .filter(|(name, _)| !name.is_empty())
+                    .ok_or_else(|| usage("--by", format!("'{text}' is not NAME=FIELD")))?;
+                let field = Field::parse(field).map_err(|e| usage("--by", e))?;
+                if options.by.iter().any(|(n, _)| n == name) {
+                    return Err(usage("--by", format!("'{name}' is given twice")));
+                }
+                options.by.push((name.to_string(), field));
+            }
+            Long("max-values") => {
+                options.max_values = cli::number(&mut parser, "--max-values")?;
+                if options.max_values == 0 {
+                    return Err(usage("--max-values", "must be at least 1"));
+                }
             }
             Long("from-end") => options.from_end = true,
             Long("listen") => options.listen = Some(cli::listen_addr(&mut parser, "--listen")?),

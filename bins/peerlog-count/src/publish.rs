@@ -10,12 +10,21 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// One `--by`: its name, (value, lines) pairs, and the lines sent to "other".
+#[derive(Clone)]
+pub struct ByTotals {
+    pub name: String,
+    pub counts: Vec<(String, u64)>,
+    pub dropped: u64,
+}
+
 /// The counts as of the last interval.
 #[derive(Clone)]
 pub struct Totals {
     pub lines: u64,
     pub bytes: u64,
     pub matches: Vec<(String, u64)>,
+    pub by: Vec<ByTotals>,
     pub rotations: u64,
     pub truncations: u64,
     pub unrecovered: u64,
@@ -29,6 +38,7 @@ impl Totals {
             lines: 0,
             bytes: 0,
             matches: matches.iter().map(|(name, _)| (name.clone(), 0)).collect(),
+            by: Vec::new(),
             rotations: 0,
             truncations: 0,
             unrecovered: 0,
@@ -44,6 +54,15 @@ impl Totals {
         for (total, pattern) in self.matches.iter_mut().zip(&counter.patterns) {
             total.1 = pattern.lines;
         }
+        self.by = counter
+            .by
+            .iter()
+            .map(|by| ByTotals {
+                name: by.name.clone(),
+                counts: by.counts(),
+                dropped: by.dropped,
+            })
+            .collect();
         self.rotations = follower.rotations;
         self.truncations = follower.truncations;
         self.unrecovered = follower.unrecovered;
@@ -58,8 +77,23 @@ pub fn json(path: &Path, totals: &Totals) -> String {
         .iter()
         .map(|(name, n)| (name.clone(), (*n).into()))
         .collect();
-    serde_json::json!({ "path": path.to_string_lossy(), "lines": totals.lines, "matches": matches })
-        .to_string()
+    let mut value = serde_json::json!({ "path": path.to_string_lossy(), "lines": totals.lines, "matches": matches });
+    if !totals.by.is_empty() {
+        let by: serde_json::Map<String, serde_json::Value> = totals
+            .by
+            .iter()
+            .map(|by| {
+                let values: serde_json::Map<String, serde_json::Value> = by
+                    .counts
+                    .iter()
+                    .map(|(v, n)| (v.clone(), (*n).into()))
+                    .collect();
+                (by.name.clone(), values.into())
+            })
+            .collect();
+        value["by"] = by.into();
+    }
+    value.to_string()
 }
 
 pub struct Metrics {
@@ -95,6 +129,32 @@ impl Metrics {
         );
         for (name, n) in &t.matches {
             w.sample("peerlog_matched_lines_total", &[("match", name)], *n as f64);
+        }
+        w.family(
+            "peerlog_lines_by_total",
+            Kind::Counter,
+            "Complete lines by the value of each --by field (\"\" without the field, \"other\" past --max-values).",
+        );
+        for by in &t.by {
+            for (value, n) in &by.counts {
+                w.sample(
+                    "peerlog_lines_by_total",
+                    &[("by", &by.name), ("value", value)],
+                    *n as f64,
+                );
+            }
+        }
+        w.family(
+            "peerlog_values_dropped_total",
+            Kind::Counter,
+            "Lines counted under \"other\" because their --by value came after --max-values distinct ones.",
+        );
+        for by in &t.by {
+            w.sample(
+                "peerlog_values_dropped_total",
+                &[("by", &by.name)],
+                by.dropped as f64,
+            );
         }
         w.single(
             "peerlog_bytes_total",

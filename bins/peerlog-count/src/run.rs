@@ -2,6 +2,7 @@
 //! that discovery found), read what is new, publish the totals, on one
 //! fixed-rate schedule that skips rather than bunches after a long read.
 
+use crate::by_field::ByField;
 use crate::count::Counter;
 use crate::discover::Source;
 use crate::follow::Follower;
@@ -24,7 +25,13 @@ pub fn run(options: &Options, totals: &Mutex<Totals>, shutdown: &Shutdown) -> i3
     });
     let mut source = Source::new(fixed, &options.proc, &options.path, &options.peer);
     let mut follower = Follower::new(
-        Counter::new(&options.matches),
+        Counter::new(&options.matches).with_by(
+            options
+                .by
+                .iter()
+                .map(|(name, field)| ByField::new(name, field.clone(), options.max_values))
+                .collect(),
+        ),
         options.from_end,
         options.rotate_wait,
     );
