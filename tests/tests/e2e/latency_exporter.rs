@@ -744,3 +744,68 @@ fn blackbox_series_and_labels_are_a_subset_of_ours() {
         }
     }
 }
+
+/// The phase-timed client against broken and hostile answers: each is a
+/// failed probe with its own one-line reason, within the timeout, and the
+/// exporter goes on answering.
+#[test]
+fn hostile_answers_fail_the_probe_with_a_clear_reason() {
+    let huge_head = format!("HTTP/1.1 200 OK\r\nX-Junk: {}", "a".repeat(1 << 20));
+    let many_headers = format!(
+        "HTTP/1.1 200 OK\r\n{}Content-Length: 0\r\n\r\n",
+        "X-H: 1\r\n".repeat(200)
+    );
+    // A 64 KiB chunk, then a 1 MiB one: past the cap.
+    let chunked = format!(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000\r\n{}\r\n100000\r\n{}\r\n0\r\n\r\n",
+        "x".repeat(0x10000),
+        "y".repeat(0x100000)
+    );
+    let target = Target::start(move |hit| match hit.path.as_str() {
+        "/head" => raw(&huge_head),
+        "/headers" => raw(&many_headers),
+        "/badchunk" => raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n"),
+        "/short" => raw("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc"),
+        "/chunked" => raw(&chunked),
+        "/huge" => Reply::Huge(50 << 20),
+        _ => raw("SSH-2.0-OpenSSH_9.6\r\n\r\n"),
+    });
+    let paths = [
+        "head", "headers", "badchunk", "short", "chunked", "huge", "ssh",
+    ];
+    let urls: Vec<String> = paths.iter().map(|p| target.url(&format!("/{p}"))).collect();
+    let targets: Vec<(&str, &str)> = paths
+        .iter()
+        .zip(&urls)
+        .map(|(p, u)| (*p, u.as_str()))
+        .collect();
+    let mut exporter = exporter_of(
+        "200ms",
+        &targets,
+        &["--timeout", "1s", "--max-body", "512KiB"],
+    );
+    for (path, reason) in [
+        ("head", "response head larger than 16 KiB"),
+        ("headers", "malformed response head"),
+        ("badchunk", "malformed chunked body"),
+        ("short", "connection closed before a complete response"),
+        ("chunked", "body larger than 524288 bytes (--max-body)"),
+        ("huge", "body larger than 524288 bytes (--max-body)"),
+        ("ssh", "malformed response head"),
+    ] {
+        let line = exporter.wait_log(&format!("target={path} "));
+        assert!(line.contains(reason), "{path}: {line}");
+    }
+    let (_, values) = scrape_checked(&exporter.addr);
+    for path in paths {
+        assert_eq!(
+            values[&format!("probe_success{{target=\"{path}\"}}")],
+            0.0,
+            "{path}"
+        );
+        assert!(
+            values[&format!("probe_duration_seconds{{target=\"{path}\"}}")] < 1.0,
+            "{path}"
+        );
+    }
+}
