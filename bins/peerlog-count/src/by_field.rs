@@ -16,7 +16,8 @@ pub const OTHER: &str = "other";
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Field {
-    Json(String),
+    /// The pointer's tokens, unescaped.
+    Json(Vec<String>),
     Logfmt(String),
     Word(usize),
 }
@@ -29,7 +30,9 @@ impl Field {
             .split_once(':')
             .ok_or_else(|| format!("'{text}': {form}"))?;
         match kind {
-            "json" if arg.is_empty() || arg.starts_with('/') => Ok(Field::Json(arg.to_string())),
+            "json" if arg.is_empty() || arg.starts_with('/') => {
+                Ok(Field::Json(crate::json_pointer::tokens(arg)))
+            }
             "json" => Err(format!(
                 "'{arg}' is not a JSON pointer (it starts with /, e.g. json:/level)"
             )),
@@ -54,13 +57,7 @@ impl Field {
         match self {
             Field::Word(n) => word(line, *n).map(Cow::Borrowed),
             Field::Logfmt(key) => logfmt(line, key.as_bytes()),
-            Field::Json(pointer) => {
-                let doc: serde_json::Value = serde_json::from_slice(line).ok()?;
-                Some(Cow::Owned(match doc.pointer(pointer)? {
-                    serde_json::Value::String(s) => s.clone().into_bytes(),
-                    other => other.to_string().into_bytes(),
-                }))
-            }
+            Field::Json(tokens) => crate::json_pointer::value_at(line, tokens).map(Cow::Owned),
         }
     }
 }
@@ -352,7 +349,10 @@ mod tests {
     #[test]
     fn fields_are_parsed_or_refused_with_the_form() {
         assert_eq!(Field::parse("word:9"), Ok(Field::Word(9)));
-        assert_eq!(Field::parse("json:/a/b"), Ok(Field::Json("/a/b".into())));
+        assert_eq!(
+            Field::parse("json:/a/b"),
+            Ok(Field::Json(vec!["a".into(), "b".into()]))
+        );
         assert_eq!(
             Field::parse("logfmt:level"),
             Ok(Field::Logfmt("level".into()))

@@ -7,6 +7,7 @@ mod count;
 mod discover;
 mod follow;
 mod in_root;
+mod json_pointer;
 mod options;
 mod publish;
 mod run;
