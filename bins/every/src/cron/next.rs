@@ -8,9 +8,9 @@
 //!   every real instant whose local time matches: none in a skipped hour,
 //!   both passes through a repeated one.
 
-use super::civil::{date_of, weekday, DAY};
 use super::expr::{Bits, Expr};
 use super::zone::Zone;
+use common::civil::{date_of, weekday, DAY};
 
 /// How far ahead to look: long enough for February 29th across 2100.
 const HORIZON_DAYS: i64 = 9 * 366;
@@ -127,15 +127,11 @@ fn set_from(bits: Bits, start: i64) -> impl Iterator<Item = i64> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::civil::{days_of, format_utc};
     use super::*;
+    use common::civil::format_utc;
 
     fn utc(text: &str) -> i64 {
-        let n = |r: std::ops::Range<usize>| text[r].parse::<i64>().unwrap();
-        days_of(n(0..4), n(5..7) as u32, n(8..10) as u32) * DAY
-            + n(11..13) * 3600
-            + n(14..16) * 60
-            + n(17..19)
+        common::civil::parse_utc(text).expect("YYYY-MM-DD HH:MM:SS")
     }
 
     /// The next `count` times of `expr` after `from`, as UTC text.

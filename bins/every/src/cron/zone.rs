@@ -3,7 +3,7 @@
 //! footer (`CET-1CEST,M3.5.0,M10.5.0/3`). No zone database is linked in:
 //! the scratch image has none, and a Pod mounts the one it wants.
 
-use super::civil::{days_in_month, days_of, weekday, DAY};
+use common::civil::{days_in_month, days_of, weekday, DAY};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Zone {
@@ -233,7 +233,7 @@ impl Rule {
         let Some(dst) = &self.dst else {
             return self.std_offset;
         };
-        let year = super::civil::date_of((instant + i64::from(self.std_offset)).div_euclid(DAY)).0;
+        let year = common::civil::date_of((instant + i64::from(self.std_offset)).div_euclid(DAY)).0;
         // Look at the changes of the year before, this one and the next:
         // the latest one not after `instant` decides.
         let mut offset = self.std_offset;
@@ -259,7 +259,7 @@ impl Rule {
 
     fn next_change(&self, instant: i64, now: i32) -> Option<(i64, i32)> {
         let dst = self.dst.as_ref()?;
-        let year = super::civil::date_of(instant.div_euclid(DAY)).0;
+        let year = common::civil::date_of(instant.div_euclid(DAY)).0;
         let mut all: Vec<(i64, i32)> = (year - 1..=year + 10)
             .flat_map(|y| self.changes(dst, y))
             .collect();
@@ -281,7 +281,7 @@ impl Rule {
 fn local_instant(year: i64, (rule, time): (DateRule, i32)) -> i64 {
     let day = match rule {
         DateRule::Julian(n) => {
-            let leap_shift = i64::from(n >= 60 && super::civil::is_leap(year));
+            let leap_shift = i64::from(n >= 60 && common::civil::is_leap(year));
             days_of(year, 1, 1) + i64::from(n) - 1 + leap_shift
         }
         DateRule::Zero(n) => days_of(year, 1, 1) + i64::from(n),
@@ -391,12 +391,7 @@ mod tests {
     use super::*;
 
     fn utc(text: &str) -> i64 {
-        // "2026-03-29 01:00:00"
-        let n = |r: std::ops::Range<usize>| text[r].parse::<i64>().unwrap();
-        days_of(n(0..4), n(5..7) as u32, n(8..10) as u32) * DAY
-            + n(11..13) * 3600
-            + n(14..16) * 60
-            + n(17..19)
+        common::civil::parse_utc(text).expect("YYYY-MM-DD HH:MM:SS")
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Calendar arithmetic on the proleptic Gregorian calendar (Howard
-//! Hinnant's algorithms): days since 1970-01-01 to a date and back.
+//! Hinnant's algorithms), without a time zone database (a scratch image has
+//! none): days since 1970-01-01 to a date and back, for log timestamps and
+//! for every's cron schedules.
 
 pub const DAY: i64 = 86_400;
 
@@ -46,6 +48,14 @@ pub fn days_in_month(year: i64, month: u32) -> u32 {
     }
 }
 
+/// Seconds since the epoch of `2026-03-29 01:00:00` (UTC), for tables of
+/// times in tests; None when the text is not that form.
+pub fn parse_utc(text: &str) -> Option<i64> {
+    let n = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
+    let (month, day) = (n(5..7)? as u32, n(8..10)? as u32);
+    Some(days_of(n(0..4)?, month, day) * DAY + n(11..13)? * 3600 + n(14..16)? * 60 + n(17..19)?)
+}
+
 /// `2026-03-29T01:00:00Z`-style text of seconds since the epoch.
 pub fn format_utc(seconds: i64) -> String {
     let (year, month, day) = date_of(seconds.div_euclid(DAY));
@@ -75,5 +85,6 @@ mod tests {
         assert_eq!(days_in_month(2100, 2), 28);
         assert_eq!(days_in_month(2000, 2), 29);
         assert_eq!(format_utc(1_774_746_000), "2026-03-29T01:00:00Z");
+        assert_eq!(parse_utc("2026-03-29 01:00:00"), Some(1_774_746_000));
     }
 }
