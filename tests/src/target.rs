@@ -21,6 +21,8 @@ pub enum Reply {
     Hang,
     /// These bytes as they are: a hostile or broken answer.
     Raw(Vec<u8>),
+    /// These bytes, after a delay (a slow answer of any shape).
+    RawAfter(Duration, Vec<u8>),
 }
 
 impl Reply {
@@ -159,6 +161,10 @@ fn serve(mut stream: TcpStream, state: &Shared, handler: &Handler) {
             false
         }
         Reply::Raw(bytes) => stream.write_all(&bytes).is_ok(),
+        Reply::RawAfter(delay, bytes) => {
+            std::thread::sleep(delay);
+            stream.write_all(&bytes).is_ok()
+        }
     };
     state.in_flight.fetch_sub(1, Ordering::SeqCst);
     if written {
