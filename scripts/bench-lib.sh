@@ -35,7 +35,7 @@ bin_dir="$PWD/target/x86_64-unknown-linux-musl/release"
 
 # Starts the nginx stand-in for the main container on 127.0.0.1:18080.
 start_nginx() {
-  nginx -c "$peers/target/nginx.conf" 2>/dev/null &
+  nginx -c "$peers/nginx/nginx.conf" 2>/dev/null &
   bench_pids+=($!)
   wait_port 127.0.0.1:18080
 }

@@ -5,12 +5,10 @@
 //! one run of consecutive clock readings, so they add up to the duration.
 //! A client of its own because the timings live between socket calls.
 
+use common::client::{FetchError, MAX_HEAD};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
-
-/// Response heads are capped, as in the shared client.
-pub const MAX_HEAD: usize = 16 * 1024;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct Phases {
@@ -142,8 +140,13 @@ fn resolve_location(base: &str, location: &str) -> Option<String> {
     None
 }
 
+// Failures are said in the shared client's words (ready-check's, every's).
 fn timed_out(timeout: Duration) -> String {
-    format!("timed out after {}", common::duration::format(timeout))
+    FetchError::TimedOut(timeout).to_string()
+}
+
+fn closed() -> String {
+    FetchError::Closed.to_string()
 }
 
 /// One hop: Ok(Some(location)) for a redirect answer with a Location.
@@ -170,7 +173,7 @@ fn one(
             .to_socket_addrs()
             .ok()
             .and_then(|mut addrs| addrs.next())
-            .ok_or_else(|| "host not found".to_string())?,
+            .ok_or_else(|| FetchError::HostNotFound.to_string())?,
     };
     let t1 = if url.host.parse::<IpAddr>().is_ok() {
         t0
@@ -184,13 +187,13 @@ fn one(
     let t2 = Instant::now();
     phases.connect = t2 - t1;
     let mut stream = connected.map_err(|e| match e.kind() {
-        ErrorKind::ConnectionRefused => "connection refused".to_string(),
+        ErrorKind::ConnectionRefused => FetchError::Refused.to_string(),
         ErrorKind::TimedOut | ErrorKind::WouldBlock => timed_out(timeout),
         _ => e.to_string(),
     })?;
     let io_error = |e: std::io::Error| match e.kind() {
         ErrorKind::TimedOut | ErrorKind::WouldBlock => timed_out(timeout),
-        ErrorKind::ConnectionReset => "connection reset by peer".to_string(),
+        ErrorKind::ConnectionReset => FetchError::Reset.to_string(),
         _ => e.to_string(),
     };
     let _ = stream.set_nodelay(true);
@@ -217,7 +220,7 @@ fn one(
                 let first = *first_byte.get_or_insert(now);
                 phases.processing = first - t2;
                 phases.transfer = now - first;
-                return Err("connection closed before a complete response".into());
+                return Err(closed());
             }
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -235,7 +238,7 @@ fn one(
             break at + 4;
         }
         if received.len() > MAX_HEAD {
-            return Err(format!("response head larger than {} KiB", MAX_HEAD / 1024));
+            return Err(FetchError::HeadTooLarge.to_string());
         }
     };
     let t3 = first_byte.expect("a byte arrived");
@@ -325,7 +328,7 @@ impl Body<'_> {
     }
 
     fn too_large(cap: u64) -> String {
-        format!("body larger than {cap} bytes (--max-body)")
+        FetchError::BodyTooLarge { cap, status: 0 }.to_string()
     }
 
     /// A Content-Length body, or one that ends when the connection does.
@@ -343,7 +346,7 @@ impl Body<'_> {
             }
             if !self.fill()? {
                 return match length {
-                    Some(_) => Err("connection closed before a complete response".into()),
+                    Some(_) => Err(closed()),
                     None => Ok(std::mem::take(&mut self.pending)),
                 };
             }
@@ -374,7 +377,7 @@ impl Body<'_> {
             let data_end = data_start + size as usize;
             while self.pending.len() < data_end + 2 {
                 if !self.fill()? {
-                    return Err("connection closed before a complete response".into());
+                    return Err(closed());
                 }
             }
             if size == 0 {

@@ -3,7 +3,9 @@
 //! `tcp://HOST:PORT` targets with a connect, as blackbox's tcp_connect.
 
 use crate::http_probe::{self, Phases};
+use common::client::FetchError;
 use common::condition::{Conditions, DefaultStatus};
+use std::io::ErrorKind;
 use std::net::{IpAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
@@ -144,7 +146,7 @@ fn tcp(address: &str, timeout: Duration) -> Probe {
     probe.phases.resolve = t1 - t0;
     let Some(addr) = resolved else {
         probe.duration = probe.phases.total().as_secs_f64();
-        probe.error = Some("host not found".into());
+        probe.error = Some(FetchError::HostNotFound.to_string());
         return probe;
     };
     probe.ip = Some(addr.ip());
@@ -154,21 +156,15 @@ fn tcp(address: &str, timeout: Duration) -> Probe {
     probe.duration = probe.phases.total().as_secs_f64();
     match connected {
         Ok(_) => probe.success = true,
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-            probe.error = Some("connection refused".into())
+        Err(e) => {
+            probe.error = Some(match e.kind() {
+                ErrorKind::ConnectionRefused => FetchError::Refused.to_string(),
+                ErrorKind::TimedOut | ErrorKind::WouldBlock => {
+                    FetchError::TimedOut(timeout).to_string()
+                }
+                _ => e.to_string(),
+            })
         }
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-            ) =>
-        {
-            probe.error = Some(format!(
-                "timed out after {}",
-                common::duration::format(timeout)
-            ))
-        }
-        Err(e) => probe.error = Some(e.to_string()),
     }
     probe
 }

@@ -139,3 +139,32 @@ fn the_benchmark_peers_are_in_the_repository() {
     }
     assert!(named >= 5, "only {named} peers named");
 }
+
+/// No build output is tracked: no path under a `target/` (or `dist/`)
+/// directory, and nothing `.gitignore` ignores.
+#[test]
+fn no_build_output_is_tracked() {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(repo())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let Some(tracked) = git(&["ls-files"]) else {
+        return sidecars_tests::skip("no_build_output_is_tracked", "not a git checkout");
+    };
+    let built: Vec<&str> = tracked
+        .lines()
+        .filter(|path| {
+            path.split('/')
+                .any(|part| part == "target" || part == "dist")
+        })
+        .collect();
+    assert!(built.is_empty(), "build output is tracked: {built:?}");
+    let ignored =
+        git(&["ls-files", "--cached", "--ignored", "--exclude-standard"]).unwrap_or_default();
+    assert!(ignored.trim().is_empty(), "tracked but ignored: {ignored}");
+}
