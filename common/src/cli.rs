@@ -9,6 +9,8 @@ use std::time::Duration;
 pub const EXIT_FAILURE: i32 = 1;
 /// Bad usage or configuration.
 pub const EXIT_USAGE: i32 = 2;
+/// An internal error: a panic, in any thread (sysexits' EX_SOFTWARE).
+pub const EXIT_INTERNAL: i32 = 70;
 
 /// Who is speaking: used for `--version`, `--help` and every error line.
 pub struct Program {
@@ -68,6 +70,7 @@ impl Program {
         parser: lexopt::Parser,
         parse: impl FnOnce(lexopt::Parser) -> Result<T, Stop>,
     ) -> T {
+        exit_on_panic();
         match parse(parser) {
             Ok(options) => options,
             Err(Stop::Help) => {
@@ -94,6 +97,39 @@ impl Program {
         eprintln!("{}: {msg}", self.name);
         std::process::exit(EXIT_USAGE)
     }
+}
+
+/// A panic anywhere is a bug, and a server with one thread dead would
+/// answer half its requests or none: the whole process says so in one log
+/// line and exits `EXIT_INTERNAL`, so that the kubelet restarts the
+/// container and the line is in its last log. Installed by `Program::parse`,
+/// before any thread starts.
+fn exit_on_panic() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let thread = thread.name().unwrap_or("unnamed");
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        let location = info
+            .location()
+            .map_or_else(String::new, |l| format!("{}:{}", l.file(), l.line()));
+        crate::log::error(
+            "internal error (a bug): exiting so that the container is restarted",
+            &[
+                ("thread", &thread),
+                ("panic", &message),
+                ("at", &location),
+                ("exit", &EXIT_INTERNAL),
+            ],
+        );
+        // SAFETY: _exit ends the process at once; nothing is shared with a
+        // thread that might hold a lock the exit path would need.
+        unsafe { libc::_exit(EXIT_INTERNAL) }
+    }));
 }
 
 /// The value of `flag` as UTF-8 text.
@@ -132,6 +168,27 @@ pub fn listen_addr(
     crate::server::ListenAddr::parse(&value).map_err(|e| usage(flag, e))
 }
 
+/// As many redirects as the kubelet's httpGet probe follows (Go's client).
+pub const DEFAULT_REDIRECTS: u32 = 10;
+
+/// `--follow-redirects` alone: up to `DEFAULT_REDIRECTS`; `--follow-redirects=N`:
+/// up to N. A switch with an optional `=N`, so that neither spelling
+/// swallows the next flag as its value.
+pub fn follow_redirects(parser: &mut lexopt::Parser, flag: &str) -> Result<u32, Stop> {
+    match parser.optional_value() {
+        None => Ok(DEFAULT_REDIRECTS),
+        Some(raw) => {
+            let value = utf8(flag, raw)?;
+            value.parse().map_err(|_| {
+                usage(
+                    flag,
+                    format!("'{value}' is not a number of redirects (--follow-redirects, or --follow-redirects=N)"),
+                )
+            })
+        }
+    }
+}
+
 /// The value of `flag` as a number of any `FromStr` type.
 pub fn number<T: std::str::FromStr>(parser: &mut lexopt::Parser, flag: &str) -> Result<T, Stop> {
     let value = text(parser, flag)?;
@@ -140,43 +197,124 @@ pub fn number<T: std::str::FromStr>(parser: &mut lexopt::Parser, flag: &str) -> 
         .map_err(|_| usage(flag, format!("'{value}' is not a valid number")))
 }
 
-/// A byte size: a number with an optional `KiB`, `MiB` or `GiB` suffix (`k`, `M`, `G` too).
+/// The value of `flag` as a byte size greater than zero (see `parse_byte_size`).
 pub fn byte_size(parser: &mut lexopt::Parser, flag: &str) -> Result<u64, Stop> {
     let value = text(parser, flag)?;
-    parse_byte_size(&value).ok_or_else(|| {
-        usage(
-            flag,
-            format!("'{value}' is not a size (examples: 65536, 512KiB, 1MiB)"),
-        )
-    })
+    match parse_byte_size(&value) {
+        Ok(0) => Err(usage(flag, "must be greater than zero")),
+        Ok(bytes) => Ok(bytes),
+        Err(e) => Err(usage(flag, e)),
+    }
 }
 
-fn parse_byte_size(text: &str) -> Option<u64> {
+/// The size spellings everywhere: bytes (`65536`, `65536B`), or a whole
+/// number of binary units in Kubernetes' spelling (`Ki`, `Mi`, `Gi`, `Ti`)
+/// or IEC's (`KiB`, `MiB`, `GiB`, `TiB`). Decimal or case-folded units
+/// (`k`, `kB`, `MB`, `1G`, `mib`) are refused with a hint: `1MB` is 10^6
+/// bytes to one reader and 2^20 to the next, and to Kubernetes `1M` is 10^6.
+pub fn parse_byte_size(text: &str) -> Result<u64, String> {
+    const HINT: &str = "write bytes (65536) or binary units: 64Ki or 64KiB, 1Mi or 1MiB, 1Gi, 1Ti";
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
-    let number: u64 = text[..split].parse().ok()?;
-    let scale: u64 = match text[split..].trim() {
-        "" | "B" => 1,
-        "k" | "K" | "KiB" | "kB" => 1 << 10,
-        "M" | "MiB" | "MB" => 1 << 20,
-        "G" | "GiB" | "GB" => 1 << 30,
-        _ => return None,
+    let (digits, unit) = text.split_at(split);
+    if digits.is_empty() {
+        return Err(format!("'{text}' is not a size: {HINT}"));
+    }
+    let shift = match unit {
+        "" | "B" => 0,
+        "Ki" | "KiB" => 10,
+        "Mi" | "MiB" => 20,
+        "Gi" | "GiB" => 30,
+        "Ti" | "TiB" => 40,
+        _ if unit.starts_with('.') => {
+            return Err(format!("'{text}': a whole number, please: {HINT}"))
+        }
+        _ => {
+            let binary = match unit.to_ascii_lowercase().trim_end_matches('b') {
+                "k" | "ki" => Some("Ki"),
+                "m" | "mi" => Some("Mi"),
+                "g" | "gi" => Some("Gi"),
+                "t" | "ti" => Some("Ti"),
+                _ => None,
+            };
+            return Err(match binary {
+                Some(unit) => format!(
+                    "'{text}' is ambiguous (decimal or binary?): write {digits}{unit} or {digits}{unit}B for 2^{} bytes each, or the bytes",
+                    match unit { "Ki" => 10, "Mi" => 20, "Gi" => 30, _ => 40 }
+                ),
+                None => format!("'{text}' is not a size: {HINT}"),
+            });
+        }
     };
-    number.checked_mul(scale)
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("'{text}' is too large"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::parse_byte_size;
+    use proptest::prelude::*;
 
     #[test]
-    fn byte_sizes() {
-        assert_eq!(parse_byte_size("65536"), Some(65536));
-        assert_eq!(parse_byte_size("1MiB"), Some(1 << 20));
-        assert_eq!(parse_byte_size("512KiB"), Some(512 << 10));
-        assert_eq!(parse_byte_size("MiB"), None);
-        assert_eq!(parse_byte_size("1XB"), None);
-        assert_eq!(parse_byte_size("99999999999999999999G"), None);
+    fn binary_units_in_kubernetes_and_iec_spelling() {
+        for (text, bytes) in [
+            ("65536", 65536),
+            ("65536B", 65536),
+            ("1Ki", 1 << 10),
+            ("512KiB", 512 << 10),
+            ("1Mi", 1 << 20),
+            ("900MiB", 900 << 20),
+            ("2Gi", 2 << 30),
+            ("1TiB", 1 << 40),
+            ("0", 0),
+        ] {
+            assert_eq!(parse_byte_size(text), Ok(bytes), "{text}");
+        }
+    }
+
+    #[test]
+    fn ambiguous_and_malformed_sizes_are_refused_with_the_spelling_to_use() {
+        for (text, hint) in [
+            ("1kB", "write 1Ki or 1KiB"),
+            ("1KB", "write 1Ki or 1KiB"),
+            ("1kb", "write 1Ki or 1KiB"),
+            ("1k", "write 1Ki or 1KiB"),
+            ("1MB", "write 1Mi or 1MiB"),
+            ("1M", "write 1Mi or 1MiB"),
+            ("1mib", "write 1Mi or 1MiB"),
+            ("1GB", "write 1Gi or 1GiB"),
+            ("1.5Mi", "a whole number"),
+            ("MiB", "is not a size"),
+            ("", "is not a size"),
+            ("1XB", "is not a size"),
+            ("-1", "is not a size"),
+            ("99999999999999999999Gi", "too large"),
+            ("99999999Ti", "too large"),
+        ] {
+            let refused = parse_byte_size(text).unwrap_err();
+            assert!(refused.contains(hint), "{text}: {refused}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_a_size_or_a_clear_refusal(text in any::<String>()) {
+            match parse_byte_size(&text) {
+                Ok(_) => prop_assert!(text.starts_with(|c: char| c.is_ascii_digit())),
+                Err(e) => prop_assert!(e.contains(&format!("'{text}'")), "{}", e),
+            }
+        }
+
+        #[test]
+        fn every_unit_scales_exactly(n in 0u64..1 << 20, unit in 0usize..5) {
+            let (names, shift) = [(["B", ""], 0), (["Ki", "KiB"], 10), (["Mi", "MiB"], 20), (["Gi", "GiB"], 30), (["Ti", "TiB"], 40)][unit];
+            for name in names {
+                prop_assert_eq!(parse_byte_size(&format!("{n}{name}")), Ok(n << shift));
+            }
+        }
     }
 }

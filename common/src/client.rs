@@ -93,12 +93,13 @@ impl fmt::Display for FetchError {
 }
 
 impl Client {
-    /// `user_agent` is sent on every request, e.g. `ready-check/0.1.0`.
-    pub fn new(user_agent: &str, follow_redirects: bool) -> Client {
+    /// `user_agent` is sent on every request, e.g. `ready-check/0.1.0`;
+    /// up to `max_redirects` are followed (0: a 3xx is the answer).
+    pub fn new(user_agent: &str, max_redirects: u32) -> Client {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .proxy(None)
-            .max_redirects(if follow_redirects { 10 } else { 0 })
+            .max_redirects(max_redirects)
             .max_redirects_will_error(false)
             .max_idle_connections(0)
             .max_idle_connections_per_host(0)
@@ -220,6 +221,9 @@ fn classify(err: ureq::Error, timeout: Duration) -> FetchError {
 
 /// Checks a URL at start-up, so a typo is a usage error and not a failing probe.
 pub fn check_url(url: &str) -> Result<(), String> {
+    if !url.contains("://") {
+        return Err(format!("'{url}' has no scheme: add http:// (http://{url})"));
+    }
     let uri: http::Uri = url
         .parse()
         .map_err(|_| format!("'{url}' is not a valid URL"))?;
@@ -282,9 +286,10 @@ mod tests {
         assert!(check_url("https://example/")
             .unwrap_err()
             .contains("https is not supported"));
-        assert!(check_url("127.0.0.1:8080")
-            .unwrap_err()
-            .contains("not an http:// URL"));
+        assert_eq!(
+            check_url("127.0.0.1:18080/"),
+            Err("'127.0.0.1:18080/' has no scheme: add http:// (http://127.0.0.1:18080/)".into())
+        );
         assert!(check_url("ftp://x/").is_err());
         assert!(check_url("http:// bad").is_err());
     }

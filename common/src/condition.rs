@@ -48,11 +48,6 @@ impl Conditions {
         Ok(())
     }
 
-    /// Whether judging needs the body (a status-only check never reads it).
-    pub fn needs_body(&self) -> bool {
-        !self.contains.is_empty() || !self.json.is_empty()
-    }
-
     pub fn judge_status(&self, status: u16, default: DefaultStatus) -> Result<(), String> {
         if self.statuses.is_empty() {
             let (range, want) = match default {
@@ -112,13 +107,11 @@ mod tests {
             c.judge_body(b"{\"value\": 4, \"ok\": 1}"),
             Err("/value is 4, want == 5".into())
         );
-        assert!(c.needs_body());
     }
 
     #[test]
     fn statuses_default_per_program_until_status_says() {
         let mut c = Conditions::default();
-        assert!(!c.needs_body());
         assert_eq!(c.judge_status(302, DefaultStatus::Kubelet), Ok(()));
         assert_eq!(
             c.judge_status(302, DefaultStatus::Success),

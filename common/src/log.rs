@@ -25,7 +25,8 @@ pub fn error(msg: &str, fields: &[Field]) {
 /// reason; the same failure again at most once a period, with how many were
 /// folded into it since; a new reason at once; and the recovery once, with
 /// how long the outage lasted and how many failures it saw. Metrics count
-/// every failure; only the log is folded.
+/// every failure; only the log is folded. At exit, `flush` says what was
+/// folded since the last line, so no failure goes unsaid.
 pub struct Outage {
     period: Duration,
     /// Since when it has been failing, and how many times.
@@ -33,7 +34,12 @@ pub struct Outage {
     reason: String,
     said_at: Instant,
     folded: u64,
+    /// The last failure folded, for `flush`.
+    last_folded: Option<OwnedLine>,
 }
+
+/// A log line kept to be said later: level, message, fields.
+type OwnedLine = (&'static str, String, Vec<(String, String)>);
 
 /// What a failure comes to in the log.
 #[derive(Debug, PartialEq)]
@@ -57,20 +63,57 @@ impl Outage {
             reason: String::new(),
             said_at: Instant::now(),
             folded: 0,
+            last_folded: None,
         }
     }
 
-    /// Logs a failure as `msg` with `fields` then `reason` (a key and the
-    /// text compared with the last failure's), unless it is folded.
+    /// Logs a failure as a warning, `msg` with `fields` then `reason` (a
+    /// key and the text compared with the last failure's), unless folded.
     pub fn failed(&mut self, msg: &str, fields: &[Field], reason: (&str, &str)) {
-        if let Said::Now { folded } = self.failure(reason.1) {
-            let mut all = fields.to_vec();
-            all.push((reason.0, &reason.1));
-            if folded > 0 {
-                all.push(("repeated", &folded));
+        let mut all = fields.to_vec();
+        all.push((reason.0, &reason.1));
+        self.say("warn", msg, &all, reason.1);
+    }
+
+    /// Logs a failure at `level` as `msg` with `fields` (and `repeated=N`
+    /// when like failures were folded since the last line), unless it is
+    /// folded; `same` is what tells a like failure from a new one.
+    pub fn say(&mut self, level: &'static str, msg: &str, fields: &[Field], same: &str) {
+        match self.failure(same) {
+            Said::Now { folded } => {
+                let mut all = fields.to_vec();
+                if folded > 0 {
+                    all.push(("repeated", &folded));
+                }
+                emit(level, msg, &all);
+                self.last_folded = None;
             }
-            warn(msg, &all);
+            Said::Folded => {
+                let owned = fields
+                    .iter()
+                    .map(|(key, value)| (key.to_string(), value.to_string()))
+                    .collect();
+                self.last_folded = Some((level, msg.to_string(), owned));
+            }
         }
+    }
+
+    /// At exit, so that the log loses no failure: says the last one folded
+    /// since the last line, with `repeated=N` for the others folded before
+    /// it. As every line, it stands for itself and N more.
+    pub fn flush(&mut self) {
+        if let Some((level, msg, fields)) = self.last_folded.take() {
+            let before = self.folded - 1;
+            let mut all: Vec<Field> = fields
+                .iter()
+                .map(|(key, value)| (key.as_str(), value as &dyn Display))
+                .collect();
+            if before > 0 {
+                all.push(("repeated", &before));
+            }
+            emit(level, &msg, &all);
+        }
+        self.folded = 0;
     }
 
     /// Logs the recovery as `msg` with `fields`, once, if it was failing.
@@ -84,8 +127,8 @@ impl Outage {
         }
     }
 
-    /// For a caller that logs the failure itself: whether to say it now.
-    pub fn failure(&mut self, reason: &str) -> Said {
+    /// Whether to say a failure now.
+    fn failure(&mut self, reason: &str) -> Said {
         self.failure_at(Instant::now(), reason)
     }
 
@@ -114,6 +157,7 @@ impl Outage {
     fn success_at(&mut self, now: Instant) -> Option<(Duration, u64)> {
         let (since, count) = self.since.take()?;
         self.folded = 0;
+        self.last_folded = None;
         Some((now.duration_since(since), count))
     }
 }

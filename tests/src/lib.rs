@@ -5,6 +5,7 @@ pub mod docker;
 pub mod hostile;
 pub mod prom;
 pub mod prometheus;
+pub mod rng;
 pub mod target;
 
 use std::io::{BufRead, BufReader, Read, Write};

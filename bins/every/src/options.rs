@@ -35,7 +35,9 @@ are skipped, counted and logged.
   --max-failures N       exit 1 after N failures in a row (so the kubelet restarts it)
   --listen ADDR          serve /metrics: every_runs_total{result}, every_skipped_total,
                          every_run_duration_seconds, every_last_success_timestamp_seconds,
-                         every_next_run_timestamp_seconds
+                         every_next_run_timestamp_seconds,
+                         every_last_run_scheduled_timestamp_seconds (--cron), and
+                         process_*; /healthz (200 ok) for a liveness probe
   -h, --help, -V, --version
 URL runs (success: a 2xx answer):
   -X, --method METHOD    default GET, or POST with --data
@@ -44,7 +46,8 @@ URL runs (success: a 2xx answer):
 PROGRAM runs (success: exit 0): exec'd directly (no shell), stdout and stderr
 passed through; at the timeout SIGTERM, then SIGKILL 1s later; always reaped.
 
-Durations: 250ms, 2s, 1m30s, or a bare number of seconds.
+Durations: 250ms, 1.5s, 1m30s, 1h, 1d (units ns us ms s m h d), or a bare
+number of seconds.
 
 Examples:
   every 60s http://127.0.0.1:8080/flush_queues
@@ -141,9 +144,22 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
             _ => return Err(arg.unexpected().into()),
         }
     }
-    let mut positionals = positionals.into_iter();
+    let mut positionals = positionals.into_iter().peekable();
+    // How the user wrote the schedule, for hints that repeat it.
+    let mut schedule = String::new();
     options.when = match cron {
         Some(text) => {
+            let interval_too = positionals
+                .peek()
+                .and_then(|first| first.to_str())
+                .is_some_and(|first| common::duration::parse(first).is_ok());
+            if interval_too {
+                return Err(usage(
+                    "--cron",
+                    "takes the place of INTERVAL: give INTERVAL or --cron 'EXPR', not both",
+                ));
+            }
+            schedule = format!("--cron '{text}'");
             let expr = Expr::parse(&text).map_err(|e| usage("--cron", e))?;
             let zone = match &tz {
                 Some(name) => Zone::load(name).map_err(|e| usage("--tz", e))?,
@@ -161,6 +177,7 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
                 )
             })?;
             let text = cli::utf8("INTERVAL", text)?;
+            schedule.clone_from(&text);
             let parsed = common::duration::parse(&text).map_err(|e| usage("INTERVAL", e))?;
             if parsed.is_zero() {
                 return Err(usage("INTERVAL", "must be greater than zero"));
@@ -180,6 +197,15 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
     }
     options.job = match (url, program) {
         (Some(url), None) => {
+            // A path where a URL goes: the user meant a program.
+            if !url.contains("://") && (url.starts_with('/') || url.starts_with("./")) {
+                return Err(usage(
+                    "URL",
+                    format!(
+                        "'{url}' is not a URL; a program goes after --: every {schedule} -- {url}"
+                    ),
+                ));
+            }
             common::client::check_url(&url).map_err(|e| usage("URL", e))?;
             let method =
                 method.unwrap_or_else(|| if data.is_some() { "POST" } else { "GET" }.to_string());
@@ -300,6 +326,23 @@ mod tests {
         assert_eq!(options.listen, None);
     }
 
+    /// The three mistakes a new user makes first, each answered with the fix.
+    #[test]
+    fn common_mistakes_get_the_fix() {
+        assert_eq!(
+            refused(&["1m", "/bin/true"]),
+            "URL: '/bin/true' is not a URL; a program goes after --: every 1m -- /bin/true"
+        );
+        assert_eq!(
+            refused(&["--cron", "0 3 * * *", "./tidy"]),
+            "URL: './tidy' is not a URL; a program goes after --: every --cron '0 3 * * *' -- ./tidy"
+        );
+        assert!(refused(&["1m", "127.0.0.1:8080/flush"])
+            .contains("add http:// (http://127.0.0.1:8080/flush)"));
+        assert!(refused(&["--cron", "* * * * *", "1m", "http://x/"])
+            .starts_with("--cron: takes the place of INTERVAL"));
+    }
+
     #[test]
     fn bad_usage_names_the_flag() {
         assert!(refused(&["1s", "--jitter", "2s", "http://x/"])
@@ -346,7 +389,8 @@ mod tests {
             .starts_with("--tz: applies to --cron schedules only"));
         assert!(refused(&["--cron", "@daily", "--delay-first", "http://x/"])
             .starts_with("--delay-first: has no meaning with --cron"));
-        assert!(refused(&["--cron", "@daily", "5s", "http://x/"]).contains("unexpected argument"));
+        assert!(refused(&["--cron", "@daily", "5s", "http://x/"])
+            .starts_with("--cron: takes the place of INTERVAL"));
         assert!(refused(&["http://x/"]).starts_with("INTERVAL: "));
     }
 }

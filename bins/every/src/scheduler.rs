@@ -12,7 +12,7 @@ use crate::program::Reaper;
 use crate::stats::Stats;
 use common::cli::EXIT_FAILURE;
 use common::client::Client;
-use common::log::{self, Outage, Said};
+use common::log::{self, Outage};
 use common::schedule::Schedule;
 use common::shutdown::Shutdown;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -86,7 +86,7 @@ impl Timer {
 
 /// Runs the job on its schedule until done or stopped; returns the exit status.
 pub fn run(options: &Options, stats: &Stats, shutdown: &Shutdown, reaper: &Reaper) -> i32 {
-    let client = Client::new(concat!("every/", env!("CARGO_PKG_VERSION")), false);
+    let client = Client::new(concat!("every/", env!("CARGO_PKG_VERSION")), 0);
     let mut timer = Timer::new(options);
     let (mut runs, mut failures_in_a_row) = (0u64, 0u64);
     let mut outage = Outage::new();
@@ -151,18 +151,20 @@ pub fn run(options: &Options, stats: &Stats, shutdown: &Shutdown, reaper: &Reape
                 let lasted = common::duration::format(lasted);
                 log::info("recovered", &[("outage", &lasted), ("failures", &failures)]);
             }
-        } else if let Said::Now { folded } = outage.failure(&format!("{}={}", detail.0, detail.1)) {
-            let mut all = fields.to_vec();
-            if folded > 0 {
-                all.push(("repeated", &folded));
-            }
-            log::warn("run", &all);
+        } else {
+            outage.say(
+                "warn",
+                "run",
+                &fields,
+                &format!("{}={}", detail.0, detail.1),
+            );
         }
         failures_in_a_row = if ok { 0 } else { failures_in_a_row + 1 };
         if options
             .max_failures
             .is_some_and(|max| failures_in_a_row >= max)
         {
+            outage.flush();
             log::error(
                 "too many failures in a row",
                 &[("failures", &failures_in_a_row)],
@@ -170,12 +172,14 @@ pub fn run(options: &Options, stats: &Stats, shutdown: &Shutdown, reaper: &Reape
             return EXIT_FAILURE;
         }
         if options.count.is_some_and(|count| runs >= count) {
+            outage.flush();
             return if ok { 0 } else { EXIT_FAILURE };
         }
         if shutdown.requested() {
             break;
         }
     }
+    outage.flush();
     log::info(
         "stopping",
         &[("signal", &shutdown.reason().unwrap_or("signal"))],

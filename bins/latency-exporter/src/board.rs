@@ -87,6 +87,14 @@ impl Board {
         series.last = Some(probe);
     }
 
+    /// Says the failures folded since their last line: at exit.
+    pub fn flush_logs(&self) {
+        let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        for series in all.iter_mut() {
+            series.outage.flush();
+        }
+    }
+
     /// The whole exposition: the targets' part as of the last probe, the
     /// process metrics as of now.
     pub fn render(&self) -> String {
@@ -264,7 +272,9 @@ impl Board {
             );
             w.family(&gauge.name, Kind::Gauge, &help);
             for (target, _, probe) in &probed {
-                if let Some(value) = probe.gauges[i] {
+                // A tcp:// target, or a probe that failed early, has no
+                // gauge values: no sample, rather than an index past them.
+                if let Some(value) = probe.gauges.get(i).copied().flatten() {
                     w.sample(&gauge.name, &[("target", target)], value);
                 }
             }
@@ -343,5 +353,52 @@ mod tests {
                 .recv_timeout(Duration::from_secs(20))
                 .expect("recording and rendering deadlocked");
         }
+    }
+
+    /// A tcp:// target has no JSON gauges: a board with both kinds of
+    /// target and a gauge renders (it once indexed past the empty values).
+    #[test]
+    fn a_tcp_target_beside_a_json_gauge_renders() {
+        let targets = vec![
+            Target {
+                name: "app".into(),
+                url: "http://127.0.0.1:1/".into(),
+                conditions: Default::default(),
+            },
+            Target {
+                name: "db".into(),
+                url: "tcp://127.0.0.1:1".into(),
+                conditions: Default::default(),
+            },
+        ];
+        let gauge = JsonGauge {
+            name: "app_queue_depth".into(),
+            pointer: "/queue/depth".into(),
+        };
+        let board = Board::new(targets, vec![gauge], &[0.001]);
+        board.record(
+            0,
+            Probe {
+                gauges: vec![Some(3.0)],
+                ..probe(true)
+            },
+        );
+        board.record(
+            1,
+            Probe {
+                success: true,
+                ..Probe::default()
+            },
+        );
+        let text = board.render();
+        assert!(
+            text.contains("app_queue_depth{target=\"app\"} 3\n"),
+            "{text}"
+        );
+        assert!(!text.contains("app_queue_depth{target=\"db\"}"), "{text}");
+        assert!(
+            text.contains("probe_tcp_connected{target=\"db\"} 1\n"),
+            "{text}"
+        );
     }
 }

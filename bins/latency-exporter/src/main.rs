@@ -65,5 +65,6 @@ fn main() {
         &[("targets", &targets), ("interval", &mode)],
     );
     let signal = shutdown.wait();
+    board.flush_logs();
     log::info("stopping", &[("signal", &signal)]);
 }

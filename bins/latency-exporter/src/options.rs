@@ -34,8 +34,10 @@ a failure is probe_success 0 and probe_failed_due_to_condition 1):
                            RFC 6901 POINTER as gauge NAME (repeatable)
   --buckets S,S,...        probe_latency_seconds buckets in seconds
                            (default 0.0001 ... 5, suited to loopback)
-  --max-body SIZE          read at most this much of a body (default 1MiB; more fails)
-  --follow-redirects N     follow up to N redirects (default 0: a 3xx is the answer)
+  --max-body SIZE          read at most this much of a body (default 1Mi; more fails);
+                           sizes: bytes, or 64Ki, 64KiB, 1Mi, 1MiB, 1Gi
+  --follow-redirects[=N]   follow up to N redirects (alone: 10, as the kubelet;
+                           default 0: a 3xx is the answer)
   -h, --help, -V, --version
 
 Serves:
@@ -123,7 +125,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
             Long("timeout") => options.timeout = cli::positive_duration(&mut parser, "--timeout")?,
             Long("max-body") => options.max_body = cli::byte_size(&mut parser, "--max-body")?,
             Long("follow-redirects") => {
-                options.follow_redirects = cli::number(&mut parser, "--follow-redirects")?
+                options.follow_redirects = cli::follow_redirects(&mut parser, "--follow-redirects")?
             }
             Long(flag) if condition::FLAGS.contains(&flag) => {
                 let (name, flag) = (flag.to_string(), format!("--{flag}"));
@@ -318,6 +320,28 @@ mod tests {
                 .contains("not a valid metric name")
         );
         assert!(refused(&[]).starts_with("no target given"));
+        assert!(refused(&["--target", "http://x/", "--max-body", "1MB"])
+            .starts_with("--max-body: '1MB' is ambiguous"));
+        assert!(refused(&["--target", "http://x/", "--max-body", "0"])
+            .starts_with("--max-body: must be greater than zero"));
+    }
+
+    /// The shape ready-check's flag has too: a switch, `=N` for a limit;
+    /// the next flag is never taken as its value.
+    #[test]
+    fn follow_redirects_alone_or_with_a_limit() {
+        let alone = parsed(&["--follow-redirects", "--target", "http://x/"]).unwrap();
+        assert_eq!((alone.follow_redirects, alone.targets.len()), (10, 1));
+        let two = parsed(&["--follow-redirects=2", "--target", "http://x/"]).unwrap();
+        assert_eq!(two.follow_redirects, 2);
+        assert_eq!(
+            parsed(&["--target", "http://x/"]).unwrap().follow_redirects,
+            0
+        );
+        assert!(
+            refused(&["--follow-redirects=many", "--target", "http://x/"])
+                .starts_with("--follow-redirects: 'many' is not a number of redirects")
+        );
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub struct Counter {
     pub bytes: u64,
     pub patterns: Vec<Pattern>,
     pub by: Vec<ByField>,
+    /// `--by-every-line`: `--by` counts every line, not only matching ones.
+    by_every_line: bool,
 }
 
 /// One stream's line still open (no newline yet): per pattern, and its
@@ -49,11 +51,15 @@ impl Counter {
             bytes: 0,
             patterns,
             by: Vec::new(),
+            by_every_line: false,
         }
     }
 
-    pub fn with_by(mut self, by: Vec<ByField>) -> Counter {
+    /// `--by` fields, counting every line (`every_line`) or only those a
+    /// `--match` matches, when there are any.
+    pub fn with_by(mut self, by: Vec<ByField>, every_line: bool) -> Counter {
         self.by = by;
+        self.by_every_line = every_line;
         self
     }
 
@@ -98,10 +104,12 @@ impl Counter {
     }
 
     /// One line: counted by each field, if it matches a `--match` (when
-    /// there are any).
+    /// there are any, unless `--by-every-line`).
     fn count_by(&mut self, line: &[u8]) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if !self.patterns.is_empty() && !self.patterns.iter().any(|p| p.finder.find(line).is_some())
+        if !self.by_every_line
+            && !self.patterns.is_empty()
+            && !self.patterns.iter().any(|p| p.finder.find(line).is_some())
         {
             return;
         }
@@ -285,7 +293,7 @@ mod tests {
         let text = b"a 1\nb 2\r\nc 1\nd\n e 3 x\nopen 9";
         for chunk in 1..=text.len() {
             let mut counter =
-                Counter::new(&[]).with_by(vec![ByField::new("w", Field::Word(2), 10)]);
+                Counter::new(&[]).with_by(vec![ByField::new("w", Field::Word(2), 10)], false);
             let mut open = OpenLine::default();
             for piece in text.chunks(chunk) {
                 counter.feed(&mut open, piece);
@@ -301,7 +309,8 @@ mod tests {
     #[test]
     fn a_by_field_in_a_huge_line_is_looked_for_in_its_first_64_kib() {
         use crate::by_field::Field;
-        let mut counter = Counter::new(&[]).with_by(vec![ByField::new("w", Field::Word(2), 10)]);
+        let mut counter =
+            Counter::new(&[]).with_by(vec![ByField::new("w", Field::Word(2), 10)], false);
         let mut open = OpenLine::default();
         counter.feed(&mut open, b"x found ");
         for _ in 0..50 {

@@ -5,7 +5,7 @@
 //! the pause container (PID 1) has no log, so it is never picked.
 
 use crate::in_root::{FileId, Problem, Root};
-use common::log::{self, Outage, Said};
+use common::log::{self, Outage};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -202,17 +202,19 @@ impl Source {
             pids.push(format!("and {} more", denied.len() - 10));
         }
         // The PIDs come and go; the problem is the same one.
-        if let Said::Now { folded } = self.denied.failure("permission denied") {
-            let pids = pids.join(",");
-            let mut fields: Vec<log::Field> = vec![("pids", &pids)];
-            if folded > 0 {
-                fields.push(("repeated", &folded));
-            }
-            log::error(
-                "permission denied reading /proc/PID/root: run as the main container's UID, or as root with the SYS_PTRACE capability",
-                &fields,
-            );
-        }
+        let pids = pids.join(",");
+        self.denied.say(
+            "error",
+            "permission denied reading /proc/PID/root: run as the main container's UID, or as root with the SYS_PTRACE capability",
+            &[("pids", &pids)],
+            "permission denied",
+        );
+    }
+
+    /// Says the failures folded since their last line: at exit.
+    pub fn flush_log(&mut self) {
+        self.denied.flush();
+        self.outage.flush();
     }
 
     /// Logs how this interval went: a problem (the log missing or

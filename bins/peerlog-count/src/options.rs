@@ -33,6 +33,7 @@ standard output is named as such).
   --by NAME=FIELD     also count lines by the value of FIELD: json:POINTER (JSON
                       lines), logfmt:KEY, or word:N (awk's $N); a line without it
                       counts under \"\"; with --match, only matching lines (repeatable)
+  --by-every-line     --by counts every line, also with --match
   --max-values N      distinct values kept per --by (default 100); later ones
                       count under \"other\"
   --from-end          start counting at the file's end (default: its start)
@@ -43,7 +44,8 @@ standard output is named as such).
                       peerlog_values_dropped_total{by}
   --post URL          POST {\"path\", \"lines\", \"matches\", \"by\"} as JSON each interval
   --once              read once, print the counts as JSON, exit (1 if the log is
-                      absent or cannot be read, with the reason on stderr)
+                      absent or cannot be read, with the reason on stderr);
+                      not with --listen
   -h, --help, -V, --version
 
 Reading another container's /proc/PID/root needs its UID, or root with the
@@ -52,8 +54,8 @@ SYS_PTRACE capability.
 Examples:
   peerlog-count --listen :9102 --match errors=ERROR --match slow='took=' /var/log/app.log
   peerlog-count --once --root /srv/shared /logs/app.log
-  peerlog-count --listen :9102 --by status=word:9 /var/log/nginx/access.log
-  peerlog-count --peer comm:nginx --interval 30s --post http://127.0.0.1:8080/log-stats /var/log/nginx/access.log
+  peerlog-count --listen :9102 --by status=word:9 /var/log/app/access.log
+  peerlog-count --peer comm:nginx --interval 30s --post http://127.0.0.1:8080/log-stats /var/log/app/access.log
 ";
 
 pub struct Options {
@@ -68,6 +70,8 @@ pub struct Options {
     pub by: Vec<(String, Field)>,
     pub max_values: usize,
     pub from_end: bool,
+    /// `--by` counts every line, not only those a `--match` matches.
+    pub by_every_line: bool,
     pub listen: Option<ListenAddr>,
     pub post: Option<String>,
     pub once: bool,
@@ -86,6 +90,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         matches: Vec::new(),
         by: Vec::new(),
         max_values: 100,
+        by_every_line: false,
         from_end: false,
         listen: None,
         post: None,
@@ -149,6 +154,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
                 }
             }
             Long("from-end") => options.from_end = true,
+            Long("by-every-line") => options.by_every_line = true,
             Long("listen") => options.listen = Some(cli::listen_addr(&mut parser, "--listen")?),
             Long("post") => {
                 let url = cli::text(&mut parser, "--post")?;
@@ -168,6 +174,15 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
     }
     options.path = path
         .ok_or_else(|| Stop::Usage("PATH missing: the log as the main container sees it".into()))?;
+    if options.by_every_line && options.by.is_empty() {
+        return Err(usage("--by-every-line", "applies to --by NAME=FIELD"));
+    }
+    if options.once && options.listen.is_some() {
+        return Err(usage(
+            "--listen",
+            "cannot go with --once, which reads once and exits: drop one",
+        ));
+    }
     if options.root.is_some() && !matches!(options.peer, PeerChoice::Auto) {
         return Err(usage(
             "--root",
@@ -232,7 +247,7 @@ mod tests {
             "1s",
             "--listen",
             "127.0.0.1:9102",
-            "/var/log/nginx/access.log",
+            "/var/log/app/access.log",
         ])
         .unwrap();
         assert!(matches!(options.peer, PeerChoice::Comm(ref n) if n == "nginx"));
@@ -263,5 +278,9 @@ mod tests {
         assert!(refused(&["--match", "a=x", "--match", "a=y", "/a"]).contains("'a' is given twice"));
         assert!(refused(&["--interval", "0", "/a"]).contains("greater than zero"));
         assert!(refused(&[]).starts_with("PATH missing"));
+        // It would bind the port, say it serves, and exit.
+        assert!(refused(&["--once", "--listen", ":9102", "/a"])
+            .starts_with("--listen: cannot go with --once"));
+        assert!(refused(&["--post", "127.0.0.1:8080/x", "/a"]).contains("add http://"));
     }
 }

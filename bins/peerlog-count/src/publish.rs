@@ -199,24 +199,25 @@ impl Metrics {
     }
 }
 
-/// `--post URL`: the totals as JSON each interval; a failure is logged and
-/// the next interval's post carries the totals anyway.
+/// `--post URL`: the totals as JSON each interval; a failure is logged (a
+/// long run of them folded, as every outage) and the next interval's post
+/// carries the totals anyway.
 pub struct Poster {
     client: Client,
     url: String,
     path: std::path::PathBuf,
     headers: Vec<(String, String)>,
-    failing: std::cell::Cell<bool>,
+    failing: std::cell::RefCell<log::Outage>,
 }
 
 impl Poster {
     pub fn new(url: &str, path: &Path) -> Poster {
         Poster {
-            client: Client::new(concat!("peerlog-count/", env!("CARGO_PKG_VERSION")), false),
+            client: Client::new(concat!("peerlog-count/", env!("CARGO_PKG_VERSION")), 0),
             url: url.to_string(),
             path: path.to_path_buf(),
             headers: vec![("Content-Type".into(), "application/json".into())],
-            failing: std::cell::Cell::new(false),
+            failing: std::cell::RefCell::new(log::Outage::new()),
         }
     }
 
@@ -233,19 +234,19 @@ impl Poster {
             Ok(reply) => Some(format!("status {}", reply.status)),
             Err(e) => Some(e.to_string()),
         };
+        let mut failing = self.failing.borrow_mut();
         match failure {
-            Some(error) => {
-                log::warn(
-                    "post failed; the next one carries the totals",
-                    &[("url", &self.url), ("error", &error)],
-                );
-                self.failing.set(true);
-            }
-            None if self.failing.get() => {
-                log::info("post succeeded again", &[("url", &self.url)]);
-                self.failing.set(false);
-            }
-            None => {}
+            Some(error) => failing.failed(
+                "post failed; the next one carries the totals",
+                &[("url", &self.url)],
+                ("error", &error),
+            ),
+            None => failing.succeeded("post succeeded again", &[("url", &self.url)]),
         }
+    }
+
+    /// Says the failures folded since their last line: at exit.
+    pub fn flush_log(&self) {
+        self.failing.borrow_mut().flush();
     }
 }

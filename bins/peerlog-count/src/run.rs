@@ -31,6 +31,7 @@ pub fn run(options: &Options, totals: &Mutex<Totals>, shutdown: &Shutdown) -> i3
                 .iter()
                 .map(|(name, field)| ByField::new(name, field.clone(), options.max_values))
                 .collect(),
+            options.by_every_line,
         ),
         options.from_end,
         options.rotate_wait,
@@ -70,6 +71,10 @@ pub fn run(options: &Options, totals: &Mutex<Totals>, shutdown: &Shutdown) -> i3
         if let Some(poster) = &poster {
             poster.post(&snapshot);
         }
+    }
+    source.flush_log();
+    if let Some(poster) = &poster {
+        poster.flush_log();
     }
     log::info(
         "stopping",

@@ -50,11 +50,11 @@ impl Check {
 
 impl HttpCheck {
     fn run(&self, client: &Client, budget: &Budget) -> Result<(), String> {
-        let needs_body = self.conditions.needs_body();
         let request = Request {
             headers: &self.conditions.headers,
-            // A status-only check never reads the body, however large.
-            max_body: needs_body.then_some(budget.max_body),
+            // One rule for every check, as latency-exporter's probes: the
+            // body is read up to --max-body, and a longer one fails.
+            max_body: Some(budget.max_body),
             ..Request::get(&self.url, budget.timeout)
         };
         let reply = client.fetch(&request).map_err(|e| match e {

@@ -24,10 +24,7 @@ fn main() {
     if let Some(dir) = &options.copy_to {
         match copy_to::copy_to(dir) {
             Ok(target) => println!("copied to {}", target.display()),
-            Err(e) => {
-                eprintln!("ready-check: {e}");
-                std::process::exit(EXIT_FAILURE);
-            }
+            Err(e) => PROGRAM.config_exit(&e.to_string()),
         }
         return;
     }

@@ -28,8 +28,11 @@ Checks (each followed by the modifiers that apply to it):
 
 Global:
   --timeout DURATION   budget for each check (default 1s); checks run in parallel
-  --max-body SIZE      read at most this much of a body (default 1MiB)
-  --follow-redirects   follow HTTP redirects (default: a 3xx passes as it is)
+  --max-body SIZE      read at most this much of a body; a longer one fails
+                       the check (default 1Mi)
+  --follow-redirects[=N]
+                       follow up to N HTTP redirects (alone: 10, as the
+                       kubelet; default: a 3xx passes as it is)
   --serve ADDR         stay up and answer GET /ready and / (200 ok, or 503 and
                        the reasons) and GET /live; ADDR is :PORT, HOST:PORT or
                        [V6]:PORT
@@ -42,8 +45,10 @@ Global:
   -h, --help           print this help
   -V, --version        print the version
 
-Durations: 250ms, 2s, 1m30s, or a bare number of seconds.
-Exit status: 0 all checks passed, 1 a check failed, 2 bad usage.
+Durations: 250ms, 1.5s, 1m30s, 1h, 1d (units ns us ms s m h d), or a bare
+number of seconds. Sizes: bytes (65536), or 64Ki, 64KiB, 1Mi, 1MiB, 1Gi.
+Exit status: 0 all checks passed, 1 a check failed, 2 bad usage or cannot
+start (--serve address, --copy-to), 70 an internal error.
 
 Examples:
   ready-check --http http://127.0.0.1:8080/known-value --json '/value == 5'
@@ -56,7 +61,8 @@ pub struct Options {
     pub checks: Vec<Check>,
     pub timeout: Duration,
     pub max_body: u64,
-    pub follow_redirects: bool,
+    /// Redirects to follow (0: a 3xx passes as it is).
+    pub follow_redirects: u32,
     pub serve: Option<ListenAddr>,
     pub cache: Duration,
     pub quiet: bool,
@@ -70,7 +76,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         checks: Vec::new(),
         timeout: Duration::from_secs(1),
         max_body: common::client::DEFAULT_MAX_BODY,
-        follow_redirects: false,
+        follow_redirects: 0,
         serve: None,
         cache: Duration::ZERO,
         quiet: false,
@@ -83,7 +89,9 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
             Short('V') | Long("version") => return Err(Stop::Version),
             Long("timeout") => options.timeout = cli::positive_duration(&mut parser, "--timeout")?,
             Long("max-body") => options.max_body = cli::byte_size(&mut parser, "--max-body")?,
-            Long("follow-redirects") => options.follow_redirects = true,
+            Long("follow-redirects") => {
+                options.follow_redirects = cli::follow_redirects(&mut parser, "--follow-redirects")?
+            }
             Long("serve") => options.serve = Some(cli::listen_addr(&mut parser, "--serve")?),
             Long("cache") => {
                 options.cache = cli::duration(&mut parser, "--cache")?;
@@ -210,6 +218,10 @@ mod tests {
             matches!(&options.checks[1], Check::File { max_age: Some(a), .. } if *a == Duration::from_secs(30))
         );
         assert_eq!(options.serve, Some(ListenAddr::parse(":8081").unwrap()));
+        let alone = parsed(&["--follow-redirects", "--http", "http://x/"]).unwrap();
+        assert_eq!((alone.follow_redirects, alone.checks.len()), (10, 1));
+        let three = parsed(&["--http", "http://x/", "--follow-redirects=3"]).unwrap();
+        assert_eq!(three.follow_redirects, 3);
     }
 
     #[test]
@@ -231,6 +243,8 @@ mod tests {
         assert!(refused(&[]).starts_with("no check given"));
         assert!(refused(&["--copy-to", "/probe", "--http", "http://x/"])
             .starts_with("--copy-to: runs alone"));
+        assert!(refused(&["--http", "http://x/", "--max-body", "1kB"])
+            .starts_with("--max-body: '1kB' is ambiguous"));
         let copy = parsed(&["--copy-to", "/probe"]).unwrap();
         assert_eq!(
             copy.copy_to.as_deref(),

@@ -31,7 +31,9 @@ Paths:
   /slow?ms=N          answers after N milliseconds
   /reopen?delay_ms=N  reopen the log after N ms (what logrotate's postrotate asks)
   /flood              {\"lines\": N}: lines the flood wrote so far
+  /status?code=N      answers status N (100-599), as a failing or missing page
   /                   hello
+Every request to these paths is logged with the status it got.
 
 Examples:
   stand-in --listen 127.0.0.1:8080 --log /tmp/stand-in.log
@@ -59,6 +61,7 @@ impl Handler for App {
             "/slow",
             "/reopen",
             "/flood",
+            "/status",
         ]
     }
 
@@ -98,6 +101,10 @@ impl Handler for App {
                 "{{\"lines\": {}}}",
                 self.flooded.load(Ordering::SeqCst)
             )),
+            "/status" => match query_number(&request.query, "code") {
+                Some(code @ 100..=599) => Response::text(code as u16, format!("status {code}\n")),
+                _ => Response::text(400, "want /status?code=N, N from 100 to 599\n"),
+            },
             "/flush_queues" => {
                 self.flushes.fetch_add(1, Ordering::Relaxed);
                 Response::text(200, "flushed\n")

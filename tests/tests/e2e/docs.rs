@@ -168,3 +168,87 @@ fn no_build_output_is_tracked() {
         git(&["ls-files", "--cached", "--ignored", "--exclude-standard"]).unwrap_or_default();
     assert!(ignored.trim().is_empty(), "tracked but ignored: {ignored}");
 }
+
+/// The pages a user reads: the README, docs/ and the READMEs beside examples
+/// and peers.
+fn pages() -> Vec<std::path::PathBuf> {
+    let mut pages = vec![
+        repo().join("README.md"),
+        repo().join("examples/README.md"),
+        repo().join("bench/peers/README.md"),
+    ];
+    for entry in std::fs::read_dir(repo().join("docs")).unwrap() {
+        pages.push(entry.unwrap().path());
+    }
+    pages
+}
+
+/// A path of the repository named in prose (`tests/tests/e2e/pod.rs`,
+/// `scripts/demo`) exists: files move, and the prose must follow.
+#[test]
+fn paths_named_in_the_pages_exist() {
+    let roots = [
+        "tests/",
+        "bins/",
+        "common/",
+        "scripts/",
+        "docs/",
+        "examples/",
+        "bench/",
+    ];
+    for page in pages() {
+        let text = std::fs::read_to_string(&page).unwrap();
+        for (at, _) in text.match_indices('/') {
+            let start = text[..at]
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || "_.-/".contains(c)))
+                .map_or(0, |i| i + 1);
+            let end = text[at..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || "_.-/*".contains(c)))
+                .map_or(text.len(), |i| at + i);
+            let path = text[start..end].trim_end_matches(['.', ',', ':']);
+            // Each path once (at its first slash), placeholders and globs left out.
+            if text[start..at].contains('/')
+                || !roots.iter().any(|root| path.starts_with(root))
+                || path.contains('*')
+                || path.contains("NAME")
+            {
+                continue;
+            }
+            assert!(
+                repo().join(path).exists(),
+                "{} names {path}, which does not exist",
+                page.display()
+            );
+        }
+    }
+}
+
+/// A Markdown table is one block: a row after a blank line starts a new
+/// table only with a header and its `|---|` line, else it renders as text
+/// (a paragraph once split the metrics table of docs/latency-exporter.md).
+#[test]
+fn tables_are_not_split() {
+    for page in pages() {
+        let text = std::fs::read_to_string(&page).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut fenced = false;
+        for (i, line) in lines.iter().enumerate() {
+            if line.starts_with("```") {
+                fenced = !fenced;
+            }
+            let starts_block = i == 0 || !lines[i - 1].trim_start().starts_with('|');
+            if fenced || !line.trim_start().starts_with('|') || !starts_block {
+                continue;
+            }
+            let separator = lines.get(i + 1).is_some_and(|next| {
+                next.trim_start().starts_with('|') && next.chars().all(|c| "|-: ".contains(c))
+            });
+            assert!(
+                separator,
+                "{}:{}: a table row with no header above it (a split table?): {line}",
+                page.display(),
+                i + 1
+            );
+        }
+    }
+}

@@ -253,6 +253,52 @@ fn count_stops_after_n_runs() {
     );
 }
 
+/// Failures folded in the log are said at exit, whichever way it comes:
+/// the log's `repeated=` and its first line add up to every failure.
+#[test]
+fn failures_folded_in_the_log_are_said_at_exit() {
+    let said = |stderr: &str| -> u64 {
+        stderr
+            .lines()
+            .filter(|l| l.contains("msg=run") && l.contains("result=failure"))
+            .map(|l| {
+                1 + sidecars_tests::field(l, "repeated").map_or(0, |n| n.parse::<u64>().unwrap())
+            })
+            .sum()
+    };
+    let ran = run("every", &["20ms", "--count", "4", "--", "/bin/false"]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert_eq!(said(&ran.stderr), 4, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("run=4 ") && ran.stderr.contains(" repeated=2"),
+        "{}",
+        ran.stderr
+    );
+    let ran = run(
+        "every",
+        &["20ms", "--max-failures", "3", "--", "/bin/false"],
+    );
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert_eq!(said(&ran.stderr), 3, "{}", ran.stderr);
+    // By SIGTERM: as many as the metrics counted.
+    let mut every = Daemon::listening("every", &["20ms", "--", "/bin/false"]);
+    let addr = every.addr.clone();
+    wait_until("five failures", Duration::from_secs(10), || {
+        samples(&get(&addr, "/metrics").1)
+            .get("every_runs_total{result=\"failure\"}")
+            .is_some_and(|n| *n >= 5.0)
+    });
+    every.signal(libc::SIGTERM);
+    assert_eq!(every.wait_exit(Duration::from_secs(5)).0, 0);
+    let log = every.log().join("\n");
+    let stopped = log
+        .lines()
+        .position(|l| l.contains("msg=stopping"))
+        .expect("stopping");
+    let before: String = log.lines().take(stopped).collect::<Vec<_>>().join("\n");
+    assert!(said(&before) >= 5, "{log}");
+}
+
 #[test]
 fn max_failures_counts_failures_in_a_row_and_a_success_resets_it() {
     // Runs 1, 2 fail, 3 succeeds, 4, 5, 6 fail: exit 1 after the sixth.

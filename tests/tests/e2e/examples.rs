@@ -92,32 +92,51 @@ fn the_podmonitor_selects_the_deployments_and_their_ports() {
         .iter()
         .find(|d| d["kind"] == "PodMonitor")
         .expect("a PodMonitor");
-    let selector = monitor["spec"]["selector"]["matchLabels"]
-        .as_object()
-        .unwrap();
-    let deployment = docs
-        .iter()
-        .find(|d| {
-            d["kind"] == "Deployment"
-                && selector
-                    .iter()
-                    .all(|(k, v)| d["spec"]["template"]["metadata"]["labels"][k] == *v)
-        })
-        .expect("a Deployment the PodMonitor selects");
-    let spec = pod_spec(deployment).unwrap();
-    let ports: Vec<String> = ["initContainers", "containers"]
-        .iter()
-        .flat_map(|k| spec[k].as_array().unwrap())
-        .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
-        .filter_map(|p| p["name"].as_str().map(str::to_owned))
-        .collect();
-    for endpoint in monitor["spec"]["podMetricsEndpoints"].as_array().unwrap() {
-        let port = endpoint["port"].as_str().unwrap();
+    // Every Deployment is selected (matchLabels and matchExpressions' In),
+    // and each has every port the PodMonitor scrapes.
+    let selector = &monitor["spec"]["selector"];
+    let selects = |labels: &Value| {
+        let by_labels = selector["matchLabels"]
+            .as_object()
+            .is_none_or(|want| want.iter().all(|(k, v)| labels[k] == *v));
+        let by_expressions = selector["matchExpressions"].as_array().is_none_or(|all| {
+            all.iter().all(|e| {
+                assert_eq!(e["operator"], "In", "only In is evaluated here: {e}");
+                e["values"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&labels[e["key"].as_str().unwrap()])
+            })
+        });
+        by_labels && by_expressions
+    };
+    let deployments: Vec<&Value> = docs.iter().filter(|d| d["kind"] == "Deployment").collect();
+    assert!(deployments.len() >= 2, "{}", deployments.len());
+    for deployment in deployments {
+        let name = deployment["metadata"]["name"].as_str().unwrap_or("?");
         assert!(
-            ports.iter().any(|p| p == port),
-            "PodMonitor port {port} is not in the Deployment: {ports:?}"
+            selects(&deployment["spec"]["template"]["metadata"]["labels"]),
+            "the PodMonitor does not select Deployment {name}"
         );
+        let spec = pod_spec(deployment).unwrap();
+        let ports: Vec<String> = ["initContainers", "containers"]
+            .iter()
+            .flat_map(|k| spec[k].as_array().unwrap())
+            .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
+            .filter_map(|p| p["name"].as_str().map(str::to_owned))
+            .collect();
+        for endpoint in monitor["spec"]["podMetricsEndpoints"].as_array().unwrap() {
+            let port = endpoint["port"].as_str().unwrap();
+            assert!(
+                ports.iter().any(|p| p == port),
+                "PodMonitor port {port} is not in Deployment {name}: {ports:?}"
+            );
+        }
     }
+    assert!(
+        monitor["metadata"]["labels"]["release"].is_string(),
+        "the label operator installs select PodMonitors by"
+    );
 }
 
 /// Every command of ours in the manifests, with the container it is in.
@@ -211,6 +230,12 @@ fn every_sidecar_command_in_the_manifests_runs_against_a_stand_in() {
                 }
             })
             .collect();
+        // Intervals of seconds become 100 ms, so the series come at once.
+        for at in 1..args.len() {
+            if args[at - 1] == "--interval" {
+                args[at] = "100ms".into();
+            }
+        }
         let program = argv[0].as_str();
         programs_seen.insert(program.to_string());
         if program == "peerlog-count" {
@@ -240,6 +265,19 @@ fn every_sidecar_command_in_the_manifests_runs_against_a_stand_in() {
             }
             "peerlog-count" => {
                 wait_for_sample(&daemon.addr, "peerlog_lines_total", |v| v >= 1.0);
+                // The series examples/README.md shows, from requests the
+                // app logs with their status.
+                get(&app.addr, "/status?code=404");
+                get(&app.addr, "/known-value");
+                if args.contains(&"--by") {
+                    for value in ["200", "404"] {
+                        wait_for_sample(
+                            &daemon.addr,
+                            &format!("peerlog_lines_by_total{{by=\"status\",value=\"{value}\"}}"),
+                            |v| v >= 1.0,
+                        );
+                    }
+                }
             }
             other => panic!("{other}"),
         }

@@ -409,3 +409,118 @@ fn the_arm64_binaries_of_the_archive_run_under_qemu() {
         "{failing:?}"
     );
 }
+
+/// Both archives name their image, so a cluster without a registry takes
+/// them as they are: the name is in index.json, skopeo selects the image by
+/// it, a docker-archive made from it loads into Docker under that name, and
+/// containerd's `ctr images import` (what `k3s ctr images import` and `kind
+/// load image-archive` run) tags it, in a namespace of this test's own.
+#[test]
+fn both_archives_name_their_image_for_an_import_without_a_registry() {
+    let version = env!("CARGO_PKG_VERSION");
+    let dist = sidecars_tests::repo_root().join("dist");
+    for name in ["sidecars", "sidecars-stand-in"] {
+        let archive = dist.join(format!("{name}-{version}.oci.tar"));
+        if !archive.exists() {
+            return skip(
+                "both_archives_name_their_image_for_an_import_without_a_registry",
+                "no dist/*.oci.tar (scripts/build-image writes them with buildah)",
+            );
+        }
+        let reference = format!("docker.io/library/{name}:{version}");
+        let dir = tempdir("oci-name");
+        untar(&archive, &dir);
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+        assert_eq!(
+            index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+            reference.as_str(),
+            "{name}: {index}"
+        );
+        if Command::new("skopeo").arg("--version").output().is_err() {
+            skip("skopeo import of the archives", "skopeo is not installed");
+            continue;
+        }
+        let by_name = format!("oci-archive:{}:{reference}", archive.display());
+        let inspected = Command::new("skopeo")
+            .args(["inspect", &by_name])
+            .output()
+            .unwrap();
+        assert!(
+            inspected.status.success(),
+            "{name}: skopeo finds no image named {reference}: {}",
+            String::from_utf8_lossy(&inspected.stderr)
+        );
+        let docker_archive = dir.join("docker.tar");
+        let copied = Command::new("skopeo")
+            .args(["copy", "-q", &by_name])
+            .arg(format!(
+                "docker-archive:{}:{name}:{version}",
+                docker_archive.display()
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            copied.status.success(),
+            "{}",
+            String::from_utf8_lossy(&copied.stderr)
+        );
+        let manifest = String::from_utf8(
+            Command::new("tar")
+                .arg("-xOf")
+                .arg(&docker_archive)
+                .arg("manifest.json")
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        assert!(
+            manifest.contains(&format!("\"{reference}\"")),
+            "{name}: {manifest}"
+        );
+        import_with_ctr(name, &archive, &reference);
+    }
+}
+
+/// `ctr images import` into Docker's containerd, in a namespace named for
+/// this process, removed afterwards.
+fn import_with_ctr(name: &str, archive: &Path, reference: &str) {
+    let socket = "/var/run/docker/containerd/containerd.sock";
+    if !Path::new(socket).exists() || Command::new("ctr").arg("--version").output().is_err() {
+        return skip(
+            "ctr images import of the archives",
+            "no ctr, or no containerd socket of the Docker engine",
+        );
+    }
+    let namespace = format!("sidecars-test-{}-{name}", std::process::id());
+    let ctr = |args: &[&str]| {
+        Command::new("ctr")
+            .args(["-a", socket, "-n", &namespace])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let imported = ctr(&[
+        "images",
+        "import",
+        "--no-unpack",
+        "--all-platforms",
+        archive.to_str().unwrap(),
+    ]);
+    let listed = ctr(&["images", "ls", "-q"]);
+    let _ = ctr(&["images", "rm", "--sync", reference]);
+    let _ = Command::new("ctr")
+        .args(["-a", socket, "namespaces", "rm", &namespace])
+        .output();
+    assert!(
+        imported.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).trim(),
+        reference,
+        "{name}: ctr names the imported image"
+    );
+}

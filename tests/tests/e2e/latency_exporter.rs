@@ -545,7 +545,7 @@ fn the_phases_of_a_probe_add_up_to_its_duration() {
     assert!(!values.contains_key("probe_http_version{target=\"refused\"}"));
 }
 
-/// Two redirects, followed with --follow-redirects 2: counted, and the
+/// Two redirects, followed with --follow-redirects=2: counted, and the
 /// phases summed over the three hops (each answers 20 ms late, so the sum
 /// of processing is 60 ms or more); without it the 302 is the answer.
 #[test]
@@ -557,7 +557,7 @@ fn redirects_are_followed_when_asked_counted_and_timed_over_every_hop() {
         _ => late("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone"),
     });
     let start = target.url("/a");
-    let follow = exporter_of("200ms", &[("app", &start)], &["--follow-redirects", "2"]);
+    let follow = exporter_of("200ms", &[("app", &start)], &["--follow-redirects=2"]);
     let values = wait_for_sample(&follow.addr, "probe_success{target=\"app\"}", |v| v == 1.0);
     assert_eq!(values["probe_http_redirects{target=\"app\"}"], 2.0);
     assert_eq!(values["probe_http_status_code{target=\"app\"}"], 200.0);

@@ -318,29 +318,37 @@ fn checks_run_in_parallel_within_one_timeout() {
 }
 
 #[test]
-fn a_50_mib_body_is_never_read_whole() {
-    let target = Target::start(|_| Reply::Huge(50 << 20));
-    let url = target.url("/");
-    // Status only: the body is not read at all.
-    let ran = run("ready-check", &["--http", &url]);
+fn a_body_past_max_body_fails_every_http_check_and_is_never_read_whole() {
+    let target = Target::start(|hit| match hit.path.as_str() {
+        "/2mb" => Reply::Huge(2 << 20),
+        _ => Reply::Huge(50 << 20),
+    });
+    // One rule, with or without a body condition: read up to the cap, then
+    // fail saying so.
+    for (path, conditions) in [
+        ("/", &[][..]),
+        ("/", &["--contains", "ready"][..]),
+        ("/2mb", &[][..]),
+    ] {
+        let url = target.url(path);
+        let mut args = vec!["--http", url.as_str()];
+        args.extend_from_slice(conditions);
+        let ran = run("ready-check", &args);
+        assert_eq!(ran.code, 1, "{args:?}: {}", ran.stdout);
+        assert_eq!(
+            ran.stdout,
+            format!("FAIL {url}: body larger than 1048576 bytes (raise --max-body)\n")
+        );
+        assert!(
+            ran.max_rss_kib < 12 * 1024,
+            "{args:?}: peak RSS {} KiB",
+            ran.max_rss_kib
+        );
+    }
+    // Within a raised cap, it passes.
+    let url = target.url("/2mb");
+    let ran = run("ready-check", &["--http", &url, "--max-body", "4Mi"]);
     assert_eq!(ran.code, 0, "{}", ran.stdout);
-    assert!(
-        ran.max_rss_kib < 8 * 1024,
-        "peak RSS {} KiB",
-        ran.max_rss_kib
-    );
-    // A body check reads up to the cap, then fails saying so.
-    let ran = run("ready-check", &["--http", &url, "--contains", "ready"]);
-    assert_eq!(ran.code, 1);
-    assert_eq!(
-        ran.stdout,
-        format!("FAIL {url}: body larger than 1048576 bytes (raise --max-body)\n")
-    );
-    assert!(
-        ran.max_rss_kib < 12 * 1024,
-        "peak RSS {} KiB",
-        ran.max_rss_kib
-    );
 }
 
 #[test]
@@ -655,8 +663,9 @@ fn copy_to_puts_a_runnable_copy_of_itself_in_the_directory() {
         .collect();
     assert_eq!(names, ["ready-check"], "a temporary file was left");
 
+    // It cannot run as configured: a fix in the manifest, exit 2.
     let ran = run("ready-check", &["--copy-to", "/nonexistent/probe"]);
-    assert_eq!(ran.code, 1);
+    assert_eq!(ran.code, 2);
     assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
     assert!(
         ran.stderr
