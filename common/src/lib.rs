@@ -6,6 +6,7 @@ pub mod cli;
 pub mod client;
 pub mod condition;
 pub mod duration;
+pub mod file;
 pub mod json_condition;
 pub mod log;
 pub mod process_metrics;

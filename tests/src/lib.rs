@@ -186,7 +186,11 @@ fn wait4_with_deadline(child: &mut Child, timeout: Duration) -> (ExitStatus, i64
 /// are collected so tests can wait for a log event.
 pub struct Daemon {
     pub child: Child,
+    /// The command line, for failures that name it.
+    pub command: String,
     log: Arc<Mutex<Vec<String>>>,
+    /// The threads collecting stdout and stderr, done at the pipes' end.
+    collectors: Vec<std::thread::JoinHandle<()>>,
     /// The address from its `serving addr=...` line, if it listens.
     pub addr: String,
 }
@@ -208,13 +212,22 @@ impl Daemon {
     }
 
     pub fn start_command(command: &mut Command, listens: bool) -> Daemon {
+        let line = std::iter::once(command.get_program())
+            .chain(command.get_args())
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
         let mut child = spawn_piped(command);
         let log = Arc::new(Mutex::new(Vec::new()));
-        collect_lines(child.stderr.take().unwrap(), log.clone(), "");
-        collect_lines(child.stdout.take().unwrap(), log.clone(), "stdout: ");
+        let collectors = vec![
+            collect_lines(child.stderr.take().unwrap(), log.clone(), ""),
+            collect_lines(child.stdout.take().unwrap(), log.clone(), "stdout: "),
+        ];
         let mut daemon = Daemon {
             child,
+            command: line,
             log,
+            collectors,
             addr: String::new(),
         };
         if listens {
@@ -235,33 +248,52 @@ impl Daemon {
         self.log.lock().unwrap().clone()
     }
 
-    /// Waits (10 s at most) for a log line containing `needle` and returns it.
+    /// Waits (10 s at most) for a log line containing `needle` and returns
+    /// it. If the program exits first, or the time runs out, the failure
+    /// names the program, its command line, its exit status and its whole
+    /// log (the collectors are let finish first, so no line is cut off).
     pub fn wait_log(&mut self, needle: &str) -> String {
-        let mut found = None;
-        let log = self.log.clone();
-        let child = &mut self.child;
-        wait_until(
-            &format!("a log line with {needle:?}"),
-            Duration::from_secs(10),
-            || {
-                found = log
-                    .lock()
-                    .unwrap()
-                    .iter()
-                    .find(|l| l.contains(needle))
-                    .cloned();
-                if found.is_none() {
-                    if let Ok(Some(status)) = child.try_wait() {
-                        panic!(
-                            "exited with {status} before logging {needle:?}: {:?}",
-                            log.lock().unwrap()
-                        );
-                    }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains(needle))
+                .cloned();
+            if let Some(line) = found {
+                return line;
+            }
+            let exited = self.child.try_wait().ok().flatten();
+            if exited.is_some() || Instant::now() >= deadline {
+                let what = match exited {
+                    Some(status) => format!("exited with {status}"),
+                    None => "still running after 10 s".to_string(),
+                };
+                if exited.is_some() {
+                    self.finish_collecting(Duration::from_secs(2));
                 }
-                found.is_some()
-            },
-        );
-        found.unwrap()
+                panic!(
+                    "{what} before logging {needle:?}\n  command: {}\n  log:\n{}",
+                    self.command,
+                    self.log()
+                        .iter()
+                        .map(|l| format!("    {l}\n"))
+                        .collect::<String>()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Waits (up to `timeout`) for the collectors to read the pipes to
+    /// their end, after the program exited.
+    pub fn finish_collecting(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.collectors.iter().any(|c| !c.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     pub fn signal(&self, signal: i32) {
@@ -269,11 +301,14 @@ impl Daemon {
         unsafe { libc::kill(self.pid(), signal) };
     }
 
-    /// Waits for exit; returns the exit code and how long it took.
+    /// Waits for exit; returns the exit code and how long it took. The log
+    /// is whole afterwards: the collectors have read the pipes to the end.
     pub fn wait_exit(&mut self, timeout: Duration) -> (i32, Duration) {
         let started = Instant::now();
         let (status, _) = wait4_with_deadline(&mut self.child, timeout);
-        (status.code().unwrap_or(-1), started.elapsed())
+        let took = started.elapsed();
+        self.finish_collecting(Duration::from_secs(2));
+        (status.code().unwrap_or(-1), took)
     }
 
     /// Current resident set in KiB, from /proc.
@@ -287,12 +322,19 @@ fn collect_lines(
     pipe: impl Read + Send + 'static,
     sink: Arc<Mutex<Vec<String>>>,
     prefix: &'static str,
-) {
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(format!("{prefix}{line}"));
+        // Lossy: a line of any bytes is kept, not the rest of the log lost.
+        let mut reader = BufReader::new(pipe);
+        let mut line = Vec::new();
+        while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+            let text = String::from_utf8_lossy(&line);
+            sink.lock()
+                .unwrap()
+                .push(format!("{prefix}{}", text.trim_end_matches('\n')));
+            line.clear();
         }
-    });
+    })
 }
 
 /// Starts a workspace binary as PID 1 of a new PID namespace (`unshare`),
@@ -396,11 +438,43 @@ pub fn tempdir(name: &str) -> PathBuf {
     dir
 }
 
-/// A loopback address with a port that was free a moment ago, for programs
-/// that cannot report the port they bound (ours log it: prefer port 0).
+/// A loopback address that no other socket on this machine will take, for
+/// a program that cannot report the port it bound (ours log it: prefer port
+/// 0), one restarted on the same address, or a target that must refuse.
+///
+/// A port handed out by binding port 0 and closing is in the ephemeral range,
+/// where any connect or bind of another test (or another checkout's suite)
+/// may take it before the program binds it: that made the whole-Pod test
+/// flaky under load. So: a random address of 127.0.0.0/8 other than
+/// 127.0.0.1 (connects to loopback take 127.0.0.1 as their source), and a
+/// port below the kernel's ephemeral range (never handed out by the kernel;
+/// our tests bind no wildcard address on fixed ports). Checked free by
+/// binding it once.
 pub fn free_loopback_addr() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().to_string()
+    let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, ephemeral_low.max(10_001));
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ (u64::from(std::process::id()) << 32)
+        ^ unique().wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut rng = rng::Rng::new(seed);
+    for _ in 0..200 {
+        let addr = format!(
+            "127.{}.{}.{}:{}",
+            1 + rng.below(254),
+            rng.below(256),
+            1 + rng.below(254),
+            low + rng.below(u64::from(high - low)) as u16
+        );
+        if std::net::TcpListener::bind(&addr).is_ok() {
+            return addr;
+        }
+    }
+    panic!("no free loopback address below the ephemeral port range {ephemeral_low}");
 }
 
 /// Marks a test as skipped for a reason outside the code (no root, a tool

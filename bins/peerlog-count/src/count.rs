@@ -184,12 +184,9 @@ impl Pattern {
     }
 }
 
-/// Newlines in `bytes`, with memchr's SIMD count (AVX2 or SSE2, chosen at
-/// run time; memchr is already in the tree through serde_json). A byte-lane
-/// loop for LLVM to vectorise measured 3x slower than `wc -l` in this
-/// size-optimised build; this one keeps up with it (scripts/bench-peerlog-count).
+/// Newlines in `bytes` (see `newlines`: the hot loop of plain counting).
 pub fn count_newlines(bytes: &[u8]) -> u64 {
-    memchr::memchr_iter(b'\n', bytes).count() as u64
+    crate::newlines::count(bytes)
 }
 
 #[cfg(test)]

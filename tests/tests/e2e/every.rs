@@ -542,6 +542,59 @@ fn bad_usage_exits_2_with_a_clear_line() {
     sidecars_tests::assert_help_and_version("every");
 }
 
+/// A `--tz` that names no zone file (a FIFO, /dev/zero, a directory, a
+/// file too large to be one) is one line and exit 2 at once: no hang on the
+/// FIFO, no memory without end from /dev/zero.
+#[test]
+fn a_tz_file_of_the_wrong_kind_is_refused_at_once() {
+    let dir = tempdir("tz-files");
+    let fifo = dir.join("fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let big = dir.join("big");
+    std::fs::write(&big, vec![b'T'; 1 << 20]).unwrap();
+    let (fifo, big, dir_text) = (
+        fifo.to_str().unwrap().to_string(),
+        big.to_str().unwrap().to_string(),
+        dir.to_str().unwrap().to_string(),
+    );
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--cron", "@daily", "--tz", &fifo, "http://x/"],
+            "is a FIFO (named pipe), not a regular file",
+        ),
+        (
+            &["--cron", "@daily", "--tz", "/dev/zero", "http://x/"],
+            "is a device, not a regular file",
+        ),
+        (
+            &["--cron", "@daily", "--tz", &dir_text, "http://x/"],
+            "is a directory, not a regular file",
+        ),
+        (
+            &["--cron", "@daily", "--tz", &big, "http://x/"],
+            "is 1048576 bytes, more than the 65536",
+        ),
+    ];
+    for (args, _) in cases {
+        let ran = run("every", args);
+        assert!(
+            ran.elapsed < Duration::from_secs(2),
+            "{args:?} took {:?}",
+            ran.elapsed
+        );
+        assert!(
+            ran.max_rss_kib < 16 * 1024,
+            "{args:?}: peak RSS {} KiB",
+            ran.max_rss_kib
+        );
+    }
+    sidecars_tests::assert_usage_errors("every", cases);
+}
+
 /// Ten failed runs in a row: the first is said, the nine like it folded
 /// (the metrics count them), and the recovery is said once with the count.
 #[test]

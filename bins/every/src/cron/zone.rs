@@ -57,9 +57,13 @@ impl Zone {
         } else {
             format!("/usr/share/zoneinfo/{name}")
         };
-        let bytes = std::fs::read(&path).map_err(|e| {
-            format!("cannot read {path}: {e} (mount the zone file into the container, e.g. from the node's /usr/share/zoneinfo)")
-        })?;
+        // The largest zone of tzdata is under 20 KiB; a FIFO, a device or a
+        // huge file named by mistake is one line, not a hang or an OOM.
+        const MAX_ZONE_FILE: u64 = 64 * 1024;
+        let bytes = common::file::read_regular(std::path::Path::new(&path), MAX_ZONE_FILE)
+            .map_err(|e| {
+                format!("cannot read {path}: {e} (mount the zone file into the container, e.g. from the node's /usr/share/zoneinfo)")
+            })?;
         Zone::parse(&bytes).map_err(|e| format!("{path} is not a TZif zone file: {e}"))
     }
 
