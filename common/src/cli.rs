@@ -1,6 +1,8 @@
-//! Command-line conventions shared by all four programs: `--help` and
-//! `--version` exit 0, a usage error is one line naming the flag plus a hint to
-//! try `--help` and exits 2, and no input ever ends in a panic.
+//! Command-line conventions shared by the side-cars: `--help` and
+//! `--version` exit 0, a usage error is one line naming the flag plus a hint
+//! to try `--help` and exits 2, a mistyped flag gets the nearest one, no
+//! input ever ends in a panic, and every way to fail goes through
+//! `Program::fail`, which writes the `NAME: ` prefix once.
 
 use std::ffi::OsString;
 use std::time::Duration;
@@ -57,6 +59,23 @@ pub fn usage(flag: &str, what: impl std::fmt::Display) -> Stop {
     Stop::Usage(format!("{flag}: {what}"))
 }
 
+/// Why a program cannot go on: one line, and the exit status it means.
+#[derive(Debug, PartialEq)]
+pub struct Fatal {
+    pub status: i32,
+    pub message: String,
+}
+
+impl Fatal {
+    /// The side-car cannot run as configured (a fix in the manifest): 2.
+    pub fn config(message: impl Into<String>) -> Fatal {
+        Fatal {
+            status: EXIT_USAGE,
+            message: message.into(),
+        }
+    }
+}
+
 impl Program {
     /// Runs the parser; prints help, version or the usage error and exits
     /// when parsing did not produce options to run with.
@@ -81,22 +100,112 @@ impl Program {
                 println!("{} {}", self.name, self.version);
                 std::process::exit(0)
             }
-            Err(Stop::Usage(msg)) => self.usage_exit(&msg),
+            Err(Stop::Usage(msg)) => {
+                let msg = suggest(&msg, self.help);
+                let hint = format!("Try '{} --help' for more information.", self.name);
+                self.exit_with(EXIT_USAGE, &[&msg, &hint])
+            }
         }
     }
 
-    /// Prints a usage error and the `--help` hint, exits 2.
-    pub fn usage_exit(&self, msg: &str) -> ! {
-        eprintln!("{}: {msg}", self.name);
-        eprintln!("Try '{} --help' for more information.", self.name);
-        std::process::exit(EXIT_USAGE)
+    /// The one way to fail: `NAME: message` on stderr, then exit with the
+    /// status the failure means.
+    pub fn fail(&self, fatal: Fatal) -> ! {
+        self.exit_with(fatal.status, &[&fatal.message])
     }
 
-    /// Prints a configuration or start-up error (not a usage mistake) and exits 2.
-    pub fn config_exit(&self, msg: &str) -> ! {
-        eprintln!("{}: {msg}", self.name);
-        std::process::exit(EXIT_USAGE)
+    /// Binds the address given as `flag`, or fails with status 2 saying why:
+    /// a taken port fails at start, before any worker runs.
+    pub fn bind(&self, flag: &str, addr: &crate::server::ListenAddr) -> crate::server::Bound {
+        crate::server::bind(addr).unwrap_or_else(|e| {
+            self.fail(Fatal::config(format!(
+                "{flag}: cannot listen on '{addr}': {e}"
+            )))
+        })
     }
+
+    /// Serves `handler` on `bound` and logs `serving`, or fails saying why.
+    pub fn serve(
+        &self,
+        bound: crate::server::Bound,
+        handler: std::sync::Arc<dyn crate::server::Handler>,
+        fields: &[crate::log::Field],
+    ) {
+        let addr = bound.addr.clone();
+        bound
+            .serve(handler, fields)
+            .unwrap_or_else(|e| self.fail(Fatal::config(format!("cannot serve on {addr}: {e}"))))
+    }
+
+    /// The first line prefixed with `NAME: `, then exit.
+    fn exit_with(&self, status: i32, lines: &[&str]) -> ! {
+        let mut text = String::new();
+        for (i, line) in lines.iter().enumerate() {
+            if i == 0 {
+                text.push_str(self.name);
+                text.push_str(": ");
+            }
+            text.push_str(line);
+            text.push('\n');
+        }
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
+        std::process::exit(status)
+    }
+}
+
+/// lexopt's "invalid option '--older-thn'" with the nearest flag of `help`
+/// added: `did you mean '--older-than'?`, as ripgrep does. Other messages
+/// pass unchanged.
+fn suggest(msg: &str, help: &str) -> String {
+    let Some(given) = msg
+        .strip_prefix("invalid option '")
+        .and_then(|rest| rest.strip_suffix('\''))
+        .filter(|flag| flag.starts_with("--"))
+    else {
+        return msg.to_string();
+    };
+    let name = given.split('=').next().unwrap_or(given);
+    let best = help_flags(help)
+        .into_iter()
+        .map(|flag| (edit_distance(name, &flag), flag))
+        .filter(|(distance, flag)| *distance <= (flag.len() / 4).max(1) + 1)
+        .min();
+    match best {
+        Some((_, flag)) => format!("{msg}: did you mean '{flag}'?"),
+        None => msg.to_string(),
+    }
+}
+
+/// The `--long` flags a help text names.
+pub fn help_flags(help: &str) -> Vec<String> {
+    let mut flags: Vec<String> = help
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|word| {
+            word.len() > 2 && word.starts_with("--") && word.as_bytes()[2].is_ascii_alphabetic()
+        })
+        .map(str::to_owned)
+        .collect();
+    flags.sort();
+    flags.dedup();
+    flags
+}
+
+/// Levenshtein distance, for flags a few dozen bytes long.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, &x) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &y) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(x != y));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// A panic anywhere is a bug, and a server with one thread dead would
@@ -258,6 +367,26 @@ pub fn parse_byte_size(text: &str) -> Result<u64, String> {
 mod tests {
     use super::parse_byte_size;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_mistyped_flag_gets_the_nearest_one() {
+        let help = "  --older-than DURATION\n  --max-size SIZE\n  --dry-run\n  -h, --help\n";
+        let said = |flag: &str| super::suggest(&format!("invalid option '{flag}'"), help);
+        assert_eq!(
+            said("--older-thn"),
+            "invalid option '--older-thn': did you mean '--older-than'?"
+        );
+        assert_eq!(
+            said("--dryrun"),
+            "invalid option '--dryrun': did you mean '--dry-run'?"
+        );
+        assert_eq!(said("--frobnicate"), "invalid option '--frobnicate'");
+        assert_eq!(super::suggest("--x: bad", help), "--x: bad");
+        assert_eq!(
+            super::help_flags(help),
+            ["--dry-run", "--help", "--max-size", "--older-than"]
+        );
+    }
 
     #[test]
     fn binary_units_in_kubernetes_and_iec_spelling() {

@@ -84,24 +84,12 @@ pub fn huge_heads(addr: &str, path: &str) {
     assert_prompt(addr, path, "after 1 MiB heads and 10,000 headers");
 }
 
-/// `len` bytes of xorshift noise, the same for the same `seed`.
-pub fn junk(seed: &mut u64, len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            *seed ^= *seed << 13;
-            *seed ^= *seed >> 7;
-            *seed ^= *seed << 17;
-            *seed as u8
-        })
-        .collect()
-}
-
 /// 4. Random bytes instead of HTTP.
 pub fn random_bytes(addr: &str, path: &str) {
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rng = crate::rng::Rng::new(0x9e37_79b9_7f4a_7c15);
     for _ in 0..20 {
         let mut c = connect(addr);
-        let _ = c.write_all(&junk(&mut seed, 16 * 1024));
+        let _ = c.write_all(&rng.bytes(16 * 1024));
     }
     assert_prompt(addr, path, "random bytes");
 }

@@ -26,6 +26,54 @@ pub fn target_dir() -> PathBuf {
     dir
 }
 
+/// `--long` and `-s` flags in `text` (a `--help` or a docs page): words of
+/// letters, digits and dashes that begin with `--` and a letter, or are
+/// one dash and one letter. What follows ` -- ` on a line is a program's
+/// own arguments (every's PROGRAM), not a flag.
+pub fn flags_in(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .flat_map(|line| {
+            line.split(" -- ")
+                .next()
+                .unwrap_or_default()
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        })
+        .filter(|word| {
+            let b = word.as_bytes();
+            (b.len() > 2 && word.starts_with("--") && b[2].is_ascii_alphabetic())
+                || (b.len() == 2 && b[0] == b'-' && b[1].is_ascii_alphabetic())
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The flags `program --help` lists.
+pub fn help_flags(program: &str) -> std::collections::BTreeSet<String> {
+    let out = Command::new(bin(program))
+        .arg("--help")
+        .output()
+        .expect("--help");
+    assert!(out.status.success(), "{program} --help");
+    flags_in(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The shipped side-cars: the crates in `bins/`, sorted, as
+/// `scripts/sidecars` lists them. The one list; every test takes it here.
+pub fn sidecars() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(repo_root().join("bins"))
+        .expect("bins/")
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            path.join("Cargo.toml")
+                .is_file()
+                .then(|| path.file_name()?.to_str().map(str::to_owned))?
+        })
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no side-car crate in bins/");
+    names
+}
+
 /// The repository's root directory.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))

@@ -31,14 +31,14 @@ fn main() {
     let bound = options
         .listen
         .as_ref()
-        .map(|addr| common::server::bind_or_exit(&PROGRAM, "--listen", addr));
+        .map(|addr| PROGRAM.bind("--listen", addr));
     let reaper = program::Reaper::start(children);
     let stats = Arc::new(Stats::new());
     if let Some(bound) = bound {
         let stats = stats.clone();
         let endpoint =
             MetricsEndpoint::rendered("every: /metrics, /healthz\n", move || stats.render());
-        bound.serve(&PROGRAM, Arc::new(endpoint), &[]);
+        PROGRAM.serve(bound, Arc::new(endpoint), &[]);
     }
     std::process::exit(scheduler::run(&options, &stats, &shutdown, &reaper));
 }

@@ -28,7 +28,7 @@ const INDEX: &str = "latency-exporter: Prometheus metrics of synthetic HTTP prob
 fn main() {
     let options = PROGRAM.parse(options::parse);
     let shutdown = Shutdown::install();
-    let bound = common::server::bind_or_exit(&PROGRAM, "--listen", &options.listen);
+    let bound = PROGRAM.bind("--listen", &options.listen);
     let prober = Arc::new(Prober {
         headers: options.headers,
         follow_redirects: options.follow_redirects,
@@ -59,8 +59,8 @@ fn main() {
         source,
     };
     let targets = board.targets.len();
-    bound.serve(
-        &PROGRAM,
+    PROGRAM.serve(
+        bound,
         Arc::new(endpoint),
         &[("targets", &targets), ("interval", &mode)],
     );

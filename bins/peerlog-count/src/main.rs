@@ -35,7 +35,7 @@ fn main() {
     let bound = options
         .listen
         .as_ref()
-        .map(|addr| common::server::bind_or_exit(&PROGRAM, "--listen", addr));
+        .map(|addr| PROGRAM.bind("--listen", addr));
     let totals = Arc::new(Mutex::new(Totals::new(&options.matches)));
     if let Some(bound) = bound {
         let metrics = publish::Metrics::new(totals.clone());
@@ -43,7 +43,10 @@ fn main() {
             MetricsEndpoint::rendered("peerlog-count: /metrics, /healthz\n", move || {
                 metrics.render()
             });
-        bound.serve(&PROGRAM, Arc::new(endpoint), &[]);
+        PROGRAM.serve(bound, Arc::new(endpoint), &[]);
     }
-    std::process::exit(run::run(&options, &totals, &shutdown));
+    match run::run(&options, &totals, &shutdown) {
+        Ok(status) => std::process::exit(status),
+        Err(fatal) => PROGRAM.fail(fatal),
+    }
 }

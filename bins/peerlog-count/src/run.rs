@@ -9,20 +9,22 @@ use crate::follow::Follower;
 use crate::in_root::{Problem, Root};
 use crate::options::Options;
 use crate::publish::{self, Totals};
-use crate::PROGRAM;
-use common::cli::{self, EXIT_FAILURE};
+use common::cli::{Fatal, EXIT_FAILURE};
 use common::log;
 use common::schedule::Schedule;
 use common::shutdown::Shutdown;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Follows the log until stopped (or once, with `--once`); returns the exit status.
-pub fn run(options: &Options, totals: &Mutex<Totals>, shutdown: &Shutdown) -> i32 {
-    let fixed = options.root.as_ref().map(|dir| {
-        Root::open(dir)
-            .unwrap_or_else(|e| PROGRAM.config_exit(&format!("--root {}: {e}", dir.display())))
-    });
+/// Follows the log until stopped (or once, with `--once`); returns the exit
+/// status, or why it cannot go on.
+pub fn run(options: &Options, totals: &Mutex<Totals>, shutdown: &Shutdown) -> Result<i32, Fatal> {
+    let fixed = match &options.root {
+        Some(dir) => Some(
+            Root::open(dir).map_err(|e| Fatal::config(format!("--root {}: {e}", dir.display())))?,
+        ),
+        None => None,
+    };
     let mut source = Source::new(fixed, &options.proc, &options.path, &options.peer);
     let mut follower = Follower::new(
         Counter::new(&options.matches).with_by(
@@ -53,8 +55,10 @@ pub fn run(options: &Options, totals: &Mutex<Totals>, shutdown: &Shutdown) -> i3
                     "several containers have this file",
                     &[("candidates", &candidates)],
                 );
-                eprintln!("peerlog-count: {} is in several containers' roots: {candidates}; pick one with --peer PID or --peer comm:NAME", options.path.display());
-                return cli::EXIT_USAGE;
+                return Err(Fatal::config(format!(
+                    "{} is in several containers' roots: {candidates}; pick one with --peer PID or --peer comm:NAME",
+                    options.path.display()
+                )));
             }
         };
         source.note(&read);
@@ -66,7 +70,7 @@ pub fn run(options: &Options, totals: &Mutex<Totals>, shutdown: &Shutdown) -> i3
         };
         if options.once {
             println!("{}", publish::json(&options.path, &snapshot));
-            return if up { 0 } else { EXIT_FAILURE };
+            return Ok(if up { 0 } else { EXIT_FAILURE });
         }
         if let Some(poster) = &poster {
             poster.post(&snapshot);
@@ -80,5 +84,5 @@ pub fn run(options: &Options, totals: &Mutex<Totals>, shutdown: &Shutdown) -> i3
         "stopping",
         &[("signal", &shutdown.reason().unwrap_or("signal"))],
     );
-    0
+    Ok(0)
 }

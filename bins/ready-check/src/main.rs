@@ -7,7 +7,7 @@ mod options;
 mod serve;
 
 use check::Budget;
-use common::cli::{Program, EXIT_FAILURE};
+use common::cli::{Fatal, Program, EXIT_FAILURE};
 use common::client::Client;
 use common::log;
 use std::io::Write;
@@ -24,7 +24,7 @@ fn main() {
     if let Some(dir) = &options.copy_to {
         match copy_to::copy_to(dir) {
             Ok(target) => println!("copied to {}", target.display()),
-            Err(e) => PROGRAM.config_exit(&e.to_string()),
+            Err(e) => PROGRAM.fail(Fatal::config(e.to_string())),
         }
         return;
     }
@@ -70,10 +70,10 @@ fn serve(
     cache: std::time::Duration,
 ) {
     let shutdown = common::shutdown::Shutdown::install();
-    let bound = common::server::bind_or_exit(&PROGRAM, "--serve", addr);
+    let bound = PROGRAM.bind("--serve", addr);
     let count = checks.len();
     let readiness = Arc::new(serve::Readiness::start(checks, client, budget, cache));
-    bound.serve(&PROGRAM, readiness, &[("checks", &count)]);
+    PROGRAM.serve(bound, readiness, &[("checks", &count)]);
     let signal = shutdown.wait();
     log::info("stopping", &[("signal", &signal)]);
 }

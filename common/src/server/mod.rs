@@ -23,7 +23,6 @@ pub use handler::{Defer, Handler, Later};
 pub use shared_run::SharedRun;
 pub use wire::{Request, Response, TEXT};
 
-use crate::cli::Program;
 use crate::log::{self, Field};
 use handler::Done;
 use std::io;
@@ -96,11 +95,10 @@ pub struct Bound {
     pub addr: String,
 }
 
-/// Binds `addr` (given as `flag`), or says why not and exits 2.
-pub fn bind_or_exit(program: &Program, flag: &str, addr: &ListenAddr) -> Bound {
-    let listener = addr.bind().unwrap_or_else(|e| {
-        program.config_exit(&format!("{flag}: cannot listen on '{addr}': {e}"))
-    });
+/// Binds `addr` with a listen backlog fit for bursts. The caller says
+/// what a failure means (the side-cars: `cli::Program::bind`).
+pub fn bind(addr: &ListenAddr) -> io::Result<Bound> {
+    let listener = addr.bind()?;
     // std listens with a backlog of 128: a burst of connections (a flood,
     // hundreds of idle clients) overflows it, the kernel drops SYNs, and a
     // well-behaved probe waits out a 1 s retransmission. Listening again
@@ -111,19 +109,19 @@ pub fn bind_or_exit(program: &Program, flag: &str, addr: &ListenAddr) -> Bound {
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    Bound { listener, addr }
+    Ok(Bound { listener, addr })
 }
 
 impl Bound {
     /// Serves `handler` on a background thread and logs `serving` with the
     /// address and `fields`.
-    pub fn serve(self, program: &Program, handler: Arc<dyn Handler>, fields: &[Field]) {
+    pub fn serve(self, handler: Arc<dyn Handler>, fields: &[Field]) -> io::Result<()> {
         let addr = self.addr;
-        spawn(self.listener, handler)
-            .unwrap_or_else(|e| program.config_exit(&format!("cannot serve on {addr}: {e}")));
+        spawn(self.listener, handler)?;
         let mut all: Vec<Field> = vec![("addr", &addr)];
         all.extend_from_slice(fields);
         log::info("serving", &all);
+        Ok(())
     }
 }
 
@@ -223,6 +221,16 @@ mod tests {
     use super::ListenAddr;
 
     use proptest::prelude::*;
+
+    /// The server only says what failed; what it means is the caller's.
+    #[test]
+    fn a_taken_address_is_an_error_to_the_caller() {
+        let first = super::bind(&ListenAddr::parse("127.0.0.1:0").unwrap()).unwrap();
+        let taken = ListenAddr::parse(&first.addr).unwrap();
+        let error = super::bind(&taken).err().expect("the port is taken");
+        assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse);
+        assert!(first.addr.starts_with("127.0.0.1:"));
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4000))]

@@ -6,27 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-const PROGRAMS: [&str; 4] = ["ready-check", "latency-exporter", "every", "peerlog-count"];
-
-/// `--long` and `-s` flags in `text`: words of letters, digits and dashes
-/// that begin with `--` and a letter, or are one dash and one letter. What
-/// follows ` -- ` on a line is a program's own arguments (every's PROGRAM).
-fn flags(text: &str) -> BTreeSet<String> {
-    text.lines()
-        .flat_map(|line| {
-            line.split(" -- ")
-                .next()
-                .unwrap_or_default()
-                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-        })
-        .filter(|word| {
-            let b = word.as_bytes();
-            (b.len() > 2 && word.starts_with("--") && b[2].is_ascii_alphabetic())
-                || (b.len() == 2 && b[0] == b'-' && b[1].is_ascii_alphabetic())
-        })
-        .map(str::to_owned)
-        .collect()
-}
+use sidecars_tests::flags_in as flags;
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
@@ -34,13 +14,9 @@ fn repo() -> &'static Path {
 
 #[test]
 fn every_flag_in_help_is_in_the_page_and_every_flag_in_the_page_in_help() {
-    for program in PROGRAMS {
-        let out = Command::new(sidecars_tests::bin(program))
-            .arg("--help")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{program} --help");
-        let help = flags(&String::from_utf8_lossy(&out.stdout));
+    for program in sidecars_tests::sidecars() {
+        let program = program.as_str();
+        let help = sidecars_tests::help_flags(program);
         let page_path = repo().join("docs").join(format!("{program}.md"));
         let page = flags(&std::fs::read_to_string(&page_path).unwrap());
         let missing: Vec<_> = help.difference(&page).collect();
@@ -250,5 +226,35 @@ fn tables_are_not_split() {
                 i + 1
             );
         }
+    }
+}
+
+/// Every side-car crate of `bins/` has its reference page, is linked and
+/// has a section in the README: a new one cannot ship undocumented.
+#[test]
+fn every_side_car_has_a_docs_page_and_a_readme_section() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    for sidecar in sidecars_tests::sidecars() {
+        assert!(
+            repo().join("docs").join(format!("{sidecar}.md")).is_file(),
+            "docs/{sidecar}.md is missing"
+        );
+        assert!(
+            readme.contains(&format!("\n## {sidecar}\n")),
+            "the README has no '## {sidecar}' section"
+        );
+        assert!(
+            readme.contains(&format!("(docs/{sidecar}.md)")),
+            "the README does not link docs/{sidecar}.md"
+        );
+    }
+    // And no page for a side-car that is gone.
+    for entry in std::fs::read_dir(repo().join("docs")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let stem = name.trim_end_matches(".md");
+        assert!(
+            sidecars_tests::sidecars().iter().any(|s| s == stem),
+            "docs/{name} names no crate of bins/"
+        );
     }
 }

@@ -171,9 +171,7 @@ fn sidecar_commands() -> Vec<(String, Vec<String>)> {
                         .unwrap()
                         .to_string_lossy()
                         .to_string();
-                    if ["ready-check", "latency-exporter", "every", "peerlog-count"]
-                        .contains(&program.as_str())
-                    {
+                    if sidecars_tests::sidecars().contains(&program) {
                         commands.push((
                             name.clone(),
                             std::iter::once(program)
@@ -283,9 +281,9 @@ fn every_sidecar_command_in_the_manifests_runs_against_a_stand_in() {
         }
     }
     assert_eq!(
-        programs_seen.len(),
-        4,
-        "the manifests use all four side-cars: {programs_seen:?}"
+        programs_seen,
+        sidecars_tests::sidecars().into_iter().collect(),
+        "the manifests use every side-car"
     );
     assert!(
         probe_dir.join("ready-check").is_file(),

@@ -1,4 +1,4 @@
-//! The main container dies (kill -9) and comes back while all four side-cars
+//! The main container dies (kill -9) and comes back while all the side-cars
 //! watch it: ready-check turns 503 then 200, latency-exporter records the
 //! failures then success, every counts its failed runs and resumes, and
 //! peerlog-count finds the new process and loses no line.

@@ -1,4 +1,4 @@
-//! The built scratch image: small, the four static binaries and nothing
+//! The built scratch image: small, the side-cars' static binaries and nothing
 //! else, each one working from inside it as UID 65532.
 
 use sidecars_tests::docker::{docker, docker_ok, sidecars_image, unavailable, Container};
@@ -7,8 +7,6 @@ use sidecars_tests::{get, proc_status_value, skip, tempdir, Daemon};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-const BINARIES: [&str; 4] = ["ready-check", "latency-exporter", "every", "peerlog-count"];
 
 #[test]
 fn the_image_is_small_and_holds_only_the_four_static_binaries() {
@@ -53,10 +51,14 @@ fn the_image_is_small_and_holds_only_the_four_static_binaries() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    expected.extend(BINARIES.iter().map(|b| format!("usr/local/bin/{b}")));
+    expected.extend(
+        sidecars_tests::sidecars()
+            .iter()
+            .map(|b| format!("usr/local/bin/{b}")),
+    );
     assert_eq!(
         entries, expected,
-        "the image holds more or less than the four binaries"
+        "the image holds more or less than the side-cars' binaries"
     );
     assert!(!rootfs.join("bin/sh").exists());
 
@@ -91,7 +93,8 @@ fn the_image_is_small_and_holds_only_the_four_static_binaries() {
             "readelf (binutils) is not installed",
         );
     }
-    for binary in BINARIES {
+    for binary in &sidecars_tests::sidecars() {
+        let binary = binary.as_str();
         let path = rootfs.join("usr/local/bin").join(binary);
         let headers = readelf(&["-lW"], &path);
         assert!(
@@ -132,7 +135,8 @@ fn each_binary_works_inside_the_image_as_uid_65532() {
         return skip("each_binary_works_inside_the_image_as_uid_65532", &why);
     }
     let image = sidecars_image();
-    for binary in BINARIES {
+    for binary in &sidecars_tests::sidecars() {
+        let binary = binary.as_str();
         let version = docker_ok(&["run", "--rm", &image, binary, "--version"]);
         assert_eq!(
             version.trim(),
@@ -341,7 +345,11 @@ fn the_oci_archive_holds_both_platforms_each_with_its_own_static_binaries() {
             assert!(!interpreter, "{arch}: {name} is not static");
             found.insert(name);
         }
-        assert_eq!(found, BINARIES.map(String::from).into(), "{arch}");
+        assert_eq!(
+            found,
+            sidecars_tests::sidecars().into_iter().collect(),
+            "{arch}"
+        );
     }
 }
 
@@ -373,7 +381,8 @@ fn the_arm64_binaries_of_the_archive_run_under_qemu() {
         untar(&archive.blob(&layer["digest"]), &rootfs);
     }
     let dir = rootfs.join("usr/local/bin");
-    for binary in BINARIES {
+    for binary in &sidecars_tests::sidecars() {
+        let binary = binary.as_str();
         let out = Command::new(qemu)
             .arg(dir.join(binary))
             .arg("--version")

@@ -14,5 +14,6 @@ mod latency_exporter;
 mod peerlog_count;
 mod pod;
 mod ready_check;
+mod release;
 mod reproducible;
 mod soak;

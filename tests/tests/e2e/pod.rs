@@ -1,6 +1,6 @@
 //! A whole Pod, for real, two ways. On the Docker engine: a pause-like first
 //! container holds the namespaces and is PID 1, the stand-in app runs in its
-//! own scratch image writing its log in its own filesystem, and the four
+//! own scratch image writing its log in its own filesystem, and the
 //! side-cars join it with the users and capabilities the manifests set,
 //! reached through ports published on 127.0.0.1. Without an engine (and as
 //! well, when root): a new PID namespace whose PID 1 is the pause, the

@@ -357,6 +357,11 @@ fn bad_usage_exits_2_with_one_line_naming_the_flag() {
         (&[], "no check given"),
         (&["--bogus"], "'--bogus'"),
         (
+            &["--timout", "1s"],
+            "invalid option '--timout': did you mean '--timeout'?",
+        ),
+        (&["--htp", "http://x/"], "did you mean '--http'?"),
+        (
             &["--timeout", "5x", "--tcp", "127.0.0.1:1"],
             "--timeout: '5x' is not a duration",
         ),

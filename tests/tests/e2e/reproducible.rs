@@ -9,7 +9,6 @@ use std::path::Path;
 use std::process::Command;
 
 const TARGETS: [&str; 2] = ["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"];
-const BINARIES: [&str; 4] = ["ready-check", "latency-exporter", "every", "peerlog-count"];
 
 fn build_image(checkout: &Path, epoch: &str) {
     let out = Command::new(checkout.join("scripts/build-image"))
@@ -83,7 +82,11 @@ fn two_checkouts_of_one_commit_build_the_same_binaries_and_image_digests() {
     let archive = format!("dist/sidecars-{}.oci.tar", env!("CARGO_PKG_VERSION"));
     let mut compared = vec![archive.clone()];
     for target in TARGETS {
-        compared.extend(BINARIES.map(|b| format!("target/{target}/release/{b}")));
+        compared.extend(
+            sidecars_tests::sidecars()
+                .iter()
+                .map(|b| format!("target/{target}/release/{b}")),
+        );
     }
     for path in &compared {
         let (here, there) = (sha256(&repo.join(path)), sha256(&other.join(path)));

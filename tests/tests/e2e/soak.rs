@@ -1,4 +1,4 @@
-//! The soak: all four side-cars at once around the stand-in, under steady
+//! The soak: the side-cars at once around the stand-in, under steady
 //! load, for SOAK_SECONDS (60 in the test suite, where it runs alone after
 //! the rest; `scripts/soak` runs it for ten minutes and prints the figures).
 //!
@@ -193,9 +193,9 @@ fn hostile(kind: usize, addr: &str, path: &str) {
             }
         }
         3 => {
-            let mut seed = 0x9e37_79b9u64;
+            let mut rng = sidecars_tests::rng::Rng::new(0x9e37_79b9);
             for _ in 0..20 {
-                let junk = sidecars_tests::hostile::junk(&mut seed, 4096);
+                let junk = rng.bytes(4096);
                 if let Some(mut c) = connect() {
                     let _ = c.write_all(&junk);
                     held.push(c);

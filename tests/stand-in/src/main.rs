@@ -216,11 +216,14 @@ fn main() {
         Ok((listen, log, flood))
     });
     let shutdown = common::shutdown::Shutdown::install();
-    let bound = common::server::bind_or_exit(&PROGRAM, "--listen", &listen);
+    let bound = PROGRAM.bind("--listen", &listen);
     let log = log_path.as_ref().map(|path| {
         let file = open_log(path);
         Arc::new(Mutex::new(file.unwrap_or_else(|e| {
-            PROGRAM.config_exit(&format!("--log {}: {e}", path.display()))
+            PROGRAM.fail(common::cli::Fatal::config(format!(
+                "--log {}: {e}",
+                path.display()
+            )))
         })))
     });
     let app = Arc::new(App {
@@ -235,7 +238,7 @@ fn main() {
         let app = app.clone();
         std::thread::spawn(move || app.flood(rate));
     }
-    bound.serve(&PROGRAM, app, &[]);
+    PROGRAM.serve(bound, app, &[]);
     let signal = shutdown.wait();
     common::log::info("stopping", &[("signal", &signal)]);
 }

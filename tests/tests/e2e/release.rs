@@ -1,0 +1,79 @@
+//! scripts/release ships every side-car of `bins/`: in both platforms'
+//! tarballs, with an SBOM per binary and platform, all in SHA256SUMS. A
+//! side-car left out of a list fails here, not silently in a release.
+
+use sidecars_tests::{repo_root, sidecars, skip};
+use std::process::Command;
+
+#[test]
+#[ignore = "runs scripts/release: the images again and cargo-cyclonedx; scripts/test runs it alone"]
+fn every_side_car_is_in_both_release_tarballs_and_has_its_sboms() {
+    if Command::new("buildah").arg("--version").output().is_err() {
+        return skip(
+            "every_side_car_is_in_both_release_tarballs_and_has_its_sboms",
+            "no buildah (scripts/setup installs it): scripts/release needs it",
+        );
+    }
+    let repo = repo_root();
+    let out = Command::new(repo.join("scripts/release"))
+        .current_dir(&repo)
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "scripts/release: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let version = env!("CARGO_PKG_VERSION");
+    let dist = repo.join("dist");
+    let sums = std::fs::read_to_string(dist.join("SHA256SUMS")).unwrap();
+    for (arch, target) in [
+        ("amd64", "x86_64-unknown-linux-musl"),
+        ("arm64", "aarch64-unknown-linux-musl"),
+    ] {
+        let tarball = format!("sidecars-{version}-linux-{arch}.tar.gz");
+        let listed = Command::new("tar")
+            .arg("-tzf")
+            .arg(dist.join(&tarball))
+            .output()
+            .unwrap();
+        assert!(listed.status.success(), "{tarball}");
+        let names = String::from_utf8_lossy(&listed.stdout).into_owned();
+        assert!(
+            sums.contains(&format!("  {tarball}\n")),
+            "SHA256SUMS lacks {tarball}"
+        );
+        for sidecar in sidecars() {
+            assert!(
+                names
+                    .lines()
+                    .any(|l| l == format!("sidecars-{version}-linux-{arch}/{sidecar}")),
+                "{tarball} lacks {sidecar}: {names}"
+            );
+            let sbom = format!("sbom/{sidecar}-{target}.cdx.json");
+            let doc: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(dist.join(&sbom)).unwrap_or_default())
+                    .unwrap_or_else(|e| panic!("{sbom}: {e}"));
+            assert_eq!(doc["bomFormat"], "CycloneDX", "{sbom}");
+            assert!(
+                doc["components"].as_array().is_some_and(|c| !c.is_empty()),
+                "{sbom} lists no crate"
+            );
+            assert!(
+                sums.contains(&format!("  {sbom}\n")),
+                "SHA256SUMS lacks {sbom}"
+            );
+        }
+    }
+    for archive in [
+        format!("sidecars-{version}.oci.tar"),
+        format!("sidecars-stand-in-{version}.oci.tar"),
+    ] {
+        assert!(
+            sums.contains(&format!("  {archive}\n")),
+            "SHA256SUMS lacks {archive}"
+        );
+    }
+}
