@@ -33,6 +33,7 @@ fn assert_on_schedule(target: &Target, runs: usize, interval: Duration) {
 }
 
 #[test]
+#[ignore = "timing to 10 ms: run alone, after the rest (scripts/test does)"]
 fn sixty_runs_land_on_their_slots_despite_a_20ms_target() {
     let target = Target::start(|_| Reply::delayed(Duration::from_millis(20), "ok"));
     let ran = run("every", &["50ms", "--count", "60", &target.url("/flush")]);
@@ -41,6 +42,7 @@ fn sixty_runs_land_on_their_slots_despite_a_20ms_target() {
 }
 
 #[test]
+#[ignore = "timing to 10 ms: run alone, after the rest (scripts/test does)"]
 fn a_target_whose_time_varies_from_0_to_40ms_does_not_shift_the_schedule() {
     let n = Arc::new(AtomicUsize::new(0));
     let counter = n.clone();
@@ -104,8 +106,9 @@ fn ticks_missed_while_suspended_are_skipped_and_said_so() {
     std::thread::sleep(Duration::from_millis(650)); // the suspension under test
     let before = target.answered();
     every.signal(libc::SIGCONT);
-    let line = every.wait_log("msg=\"skipped ticks\"");
-    assert!(line.contains("did not get to run"), "{line}");
+    // On a busy machine a run may also overrun its 100 ms slot: that skip
+    // says "still in flight"; the one under test is the suspension's.
+    let line = every.wait_log("did not get to run");
     let skipped: u64 = sidecars_tests::field(&line, "skipped")
         .unwrap()
         .parse()
@@ -116,11 +119,6 @@ fn ticks_missed_while_suspended_are_skipped_and_said_so() {
         target.answered() >= before + 2
     });
     assert!(target.max_in_flight() == 1);
-    assert!(
-        !every.log().iter().any(|l| l.contains("still in flight")),
-        "{:?}",
-        every.log()
-    );
 }
 
 #[test]
@@ -324,6 +322,7 @@ fn max_failures_counts_failures_in_a_row_and_a_success_resets_it() {
 }
 
 #[test]
+#[ignore = "timing to 10 ms: run alone, after the rest (scripts/test does)"]
 fn jitter_delays_each_tick_within_its_bound() {
     let target = Target::start(|_| Reply::ok("ok"));
     let interval = Duration::from_millis(60);
