@@ -2,7 +2,9 @@
 //! with junk values. Each process exits 0, 1 or 2 within a second, or is
 //! still running then (serving, scheduling, following); it never panics and
 //! never dies by a signal. Every address and URL among the values is on
-//! loopback, and no value names a program that would do anything.
+//! loopback, and no value names a program that would do anything. Every
+//! process runs in an empty directory of its own (sweep with `--dry-run`
+//! too), so that `.` among the values names nothing of the repository.
 
 use sidecars_tests::bin;
 use sidecars_tests::rng::Rng;
@@ -112,9 +114,17 @@ fn arrangement(binary: &str, own: &[String], rng: &mut Rng) -> Vec<String> {
 }
 
 /// How one run ended, when it did not end as it must.
-fn misbehaved(binary: &str, args: &[String]) -> Option<String> {
+fn misbehaved(binary: &str, args: &[String], sandbox: &std::path::Path) -> Option<String> {
+    // sweep deletes: never for real here, and `.` is an empty sandbox.
+    let dry: &[&str] = if binary == "sweep" {
+        &["--dry-run"]
+    } else {
+        &[]
+    };
     let mut child = Command::new(bin(binary))
+        .args(dry)
         .args(args)
+        .current_dir(sandbox)
         .env("PEERLOG_COUNT_RESOLVE", "openat2")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -155,6 +165,8 @@ fn misbehaved(binary: &str, args: &[String]) -> Option<String> {
 
 fn fuzz(binary: &str, seed: u64) {
     let own = flags(binary);
+    let sandbox = sidecars_tests::tempdir("argv-fuzz");
+    let sandbox = &sandbox;
     let next = AtomicUsize::new(0);
     let failures = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -165,7 +177,7 @@ fn fuzz(binary: &str, seed: u64) {
                     Rng::new(seed ^ (worker as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
                 while next.fetch_add(1, Ordering::Relaxed) < RUNS_PER_BINARY {
                     let args = arrangement(binary, own, &mut rng);
-                    if let Some(why) = misbehaved(binary, &args) {
+                    if let Some(why) = misbehaved(binary, &args, sandbox) {
                         failures
                             .lock()
                             .unwrap()

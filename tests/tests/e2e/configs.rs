@@ -460,6 +460,84 @@ fn peerlog_count_takes_any_valid_configuration() {
     }
 }
 
+#[test]
+fn sweep_takes_any_valid_configuration() {
+    let (mut rng, seed) = Rng::from_env("sweep_takes_any_valid_configuration");
+    for case in 0..CASES {
+        let dir = tempdir("configs-sweep");
+        for i in 0..rng.below(60) {
+            let path = dir.join(format!("{}/f{i}", rng.pick(&["a", "a/b", "c", "keep"])));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, vec![b'x'; rng.below(20_000) as usize]).unwrap();
+            let age = std::time::SystemTime::now() - Duration::from_secs(rng.below(200_000));
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(age)
+                .unwrap();
+        }
+        let mut a = vec![dir.display().to_string()];
+        let by_age = rng.chance(60);
+        if by_age {
+            a.extend(args(&["--older-than", rng.pick(&["1h", "1d", "30s"])]));
+        }
+        if !by_age || rng.chance(50) {
+            a.extend(args(&["--max-size", rng.pick(&["64Ki", "200Ki", "1Mi"])]));
+            if rng.chance(30) {
+                a.extend(args(&["--low-water", "32Ki"]));
+            }
+        }
+        if rng.chance(40) {
+            a.extend(args(&[
+                "--exclude",
+                rng.pick(&["keep/**", "**/f1*", "*", "a/?/f[0-3]"]),
+            ]));
+        }
+        if by_age && rng.chance(40) {
+            a.push("--remove-empty-dirs".into());
+        }
+        if rng.chance(30) {
+            a.push("--dry-run".into());
+        }
+        if rng.chance(20) {
+            a.extend(args(&["--age-by", "atime"]));
+        }
+        if rng.chance(20) {
+            a.extend(args(&["--max-rate", "1000"]));
+        }
+        if rng.chance(40) {
+            a.push("--once".into());
+            let label = case_label("sweep", seed, case, &a);
+            let ran = run("sweep", &strs(&a));
+            assert_eq!(ran.code, 0, "{label}: {}", ran.stderr);
+            assert!(
+                ran.stderr.contains("msg=pass") || ran.stderr.contains("msg=\"dry run"),
+                "{label}: {}",
+                ran.stderr
+            );
+            assert_clean_log(&label, &[ran.stderr]);
+            continue;
+        }
+        a.extend(args(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--interval",
+            rng.pick(&["50ms", "1s"]),
+        ]));
+        let label = case_label("sweep", seed, case, &a);
+        let mut daemon = Daemon::start("sweep", &strs(&a));
+        exercise(
+            &mut daemon,
+            &label,
+            &[("/metrics", &[200]), ("/healthz", &[200]), ("/", &[200])],
+            false,
+            |metrics| metrics.contains("sweep_last_pass_timestamp_seconds"),
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
 /// A panic in any thread (here a worker, as a scrape's was) ends the whole
 /// process with one log line and status 70, never a half-dead server or a
 /// bare SIGABRT.

@@ -236,6 +236,16 @@ fn every_sidecar_command_in_the_manifests_runs_against_a_stand_in() {
         }
         let program = argv[0].as_str();
         programs_seen.insert(program.to_string());
+        if program == "sweep" {
+            // The cache emptyDir becomes a directory of the app's root.
+            let cache = root.join("var/cache/app");
+            std::fs::create_dir_all(&cache).unwrap();
+            for a in &mut args {
+                if a == "/var/cache/app" {
+                    *a = cache.to_str().unwrap().into();
+                }
+            }
+        }
         if program == "peerlog-count" {
             // No shared process namespace here: read the app's root directly.
             args.insert(0, root.to_str().unwrap().into());
@@ -260,6 +270,9 @@ fn every_sidecar_command_in_the_manifests_runs_against_a_stand_in() {
             }
             "every" => {
                 daemon.wait_log("msg=run run=1 result=success");
+            }
+            "sweep" => {
+                wait_for_sample(&daemon.addr, "sweep_tree_files", |v| v >= 0.0);
             }
             "peerlog-count" => {
                 wait_for_sample(&daemon.addr, "peerlog_lines_total", |v| v >= 1.0);

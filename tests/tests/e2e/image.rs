@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 #[test]
-fn the_image_is_small_and_holds_only_the_four_static_binaries() {
+fn the_image_is_small_and_holds_only_the_side_cars_static_binaries() {
     if let Some(why) = unavailable() {
         return skip(
-            "the_image_is_small_and_holds_only_the_four_static_binaries",
+            "the_image_is_small_and_holds_only_the_side_cars_static_binaries",
             &why,
         );
     }
@@ -198,6 +198,94 @@ fn each_binary_works_inside_the_image_as_uid_65532() {
     assert_eq!(
         counted.trim(),
         "{\"lines\":3,\"matches\":{},\"path\":\"/app.log\"}"
+    );
+
+    // sweep as 65532 in a cache it owns, and once a schedule asks, as
+    // `every --cron ... -- sweep --once` does in a Pod: no shell needed.
+    let cache = tempdir("image-cache");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    for name in ["old-1", "old-2", "young"] {
+        std::fs::write(cache.join(name), b"x").unwrap();
+        if name != "young" {
+            std::fs::File::options()
+                .write(true)
+                .open(cache.join(name))
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        }
+    }
+    let chown = Command::new("chown")
+        .args(["-R", "65532:65532"])
+        .arg(&cache)
+        .status();
+    assert!(chown.is_ok_and(|s| s.success()));
+    let mount = format!("{}:/cache", cache.display());
+    let swept = docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &mount,
+        &image,
+        "sweep",
+        "/cache",
+        "--older-than",
+        "1h",
+        "--once",
+    ]);
+    assert!(
+        swept.status.success(),
+        "{}",
+        String::from_utf8_lossy(&swept.stderr)
+    );
+    let left: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        left,
+        ["young"],
+        "{}",
+        String::from_utf8_lossy(&swept.stderr)
+    );
+    std::fs::write(cache.join("old-3"), b"x").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(cache.join("old-3"))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let _ = Command::new("chown")
+        .args(["65532:65532"])
+        .arg(cache.join("old-3"))
+        .status();
+    let scheduled = docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &mount,
+        &image,
+        "every",
+        "--cron",
+        "* * * * * *",
+        "--count",
+        "1",
+        "--",
+        "sweep",
+        "/cache",
+        "--older-than",
+        "1h",
+        "--once",
+    ]);
+    assert!(
+        scheduled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&scheduled.stderr)
+    );
+    assert!(
+        !cache.join("old-3").exists(),
+        "{}",
+        String::from_utf8_lossy(&scheduled.stderr)
     );
 
     let exporter = Container::run(

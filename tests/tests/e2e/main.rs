@@ -17,3 +17,4 @@ mod ready_check;
 mod release;
 mod reproducible;
 mod soak;
+mod sweep;

@@ -126,7 +126,7 @@ fn a_whole_pod_on_docker_runs_and_stops_cleanly() {
     // The pause container: `every` with nothing due for a year is PID 1,
     // reaps orphans and stops on SIGTERM, which is all a pause does.
     let publish =
-        ["8080", "8081", "9100", "9101", "9102", "9103"].map(|p| format!("127.0.0.1::{p}"));
+        ["8080", "8081", "9100", "9101", "9102", "9103", "9104"].map(|p| format!("127.0.0.1::{p}"));
     let mut args: Vec<&str> = publish.iter().flat_map(|p| ["-p", p.as_str()]).collect();
     args.extend([
         image.as_str(),
@@ -190,6 +190,26 @@ fn a_whole_pod_on_docker_runs_and_stops_cleanly() {
         "/probe",
     ]);
     assert_eq!(copied.trim(), "copied to /probe/ready-check");
+    // The cache emptyDir the app writes and sweep keeps: some of it old.
+    let cache_dir = sidecars_tests::tempdir("pod-cache");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    for i in 0..10 {
+        let path = cache_dir.join(format!("old-{i}"));
+        std::fs::write(&path, vec![b'c'; 5000]).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    std::fs::write(cache_dir.join("young"), b"c").unwrap();
+    let owned = std::process::Command::new("chown")
+        .args(["-R", "101:101"])
+        .arg(&cache_dir)
+        .status();
+    assert!(owned.is_ok_and(|s| s.success()));
+    let cache_volume = format!("{}:/var/cache/app", cache_dir.display());
     // The app: read-only root, its log on a writable tmpfs (the manifests'
     // emptyDir), the probe volume read-only.
     let probe_mount = format!("{probe_volume}:ro");
@@ -202,6 +222,8 @@ fn a_whole_pod_on_docker_runs_and_stops_cleanly() {
                 "/var/log/app:uid=101,gid=101,mode=0755",
                 "-v",
                 &probe_mount,
+                "-v",
+                &cache_volume,
                 &stand_in_image(),
             ],
         ),
@@ -286,6 +308,26 @@ fn a_whole_pod_on_docker_runs_and_stops_cleanly() {
         ),
     );
 
+    // sweep as the app's UID, as the manifests run it.
+    let sweep = run(
+        "sweep",
+        joined(
+            "101:101",
+            &[
+                "-v",
+                &cache_volume,
+                &image,
+                "sweep",
+                "/var/cache/app",
+                "--older-than",
+                "1h",
+                "--interval",
+                "200ms",
+                "--listen",
+                ":9104",
+            ],
+        ),
+    );
     let addrs = Addrs {
         app: pause.published(8080),
         ready: pause.published(8081),
@@ -295,6 +337,17 @@ fn a_whole_pod_on_docker_runs_and_stops_cleanly() {
         peerlog_link: pause.published(9103),
     };
     check_running_pod(&addrs, started, app_url, || peerlog.logs());
+    let swept = wait_for_sample(
+        &pause.published(9104),
+        "sweep_deleted_files_total{reason=\"age\"}",
+        |v| v == 10.0,
+    );
+    assert_eq!(swept["sweep_tree_files"], 1.0);
+    let left: Vec<String> = std::fs::read_dir(&cache_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["young"]);
     // The exec probe, as the kubelet runs it: in the app container, from
     // the copy, as the app's user.
     let exec_probe = |value: u32| {
@@ -321,7 +374,7 @@ fn a_whole_pod_on_docker_runs_and_stops_cleanly() {
     assert_eq!(passing.status.code(), Some(0), "{passing:?}");
     let runs = every_runs(&addrs);
     // Side-cars stop first, as the kubelet does, the pause container last.
-    stop_cleanly(&[&every, &latency, &ready]);
+    stop_cleanly(&[&every, &latency, &ready, &sweep]);
     let app_pid = app.host_pid();
     check_quiet_pod(&addrs, runs, || {
         std::fs::read(format!("/proc/{app_pid}/root/var/log/app/app.log")).unwrap()

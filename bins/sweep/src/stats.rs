@@ -1,0 +1,146 @@
+//! What the passes did, as Prometheus metrics with `--listen`.
+
+use crate::pass::{Report, Skip};
+use common::process_metrics::ProcessMetrics;
+use common::prom::{Kind, Writer};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub struct Stats {
+    totals: Mutex<Totals>,
+    process: ProcessMetrics,
+}
+
+#[derive(Default)]
+struct Totals {
+    deleted: [u64; 2],
+    freed: [u64; 2],
+    dirs_removed: u64,
+    skipped: BTreeMap<Skip, u64>,
+    /// Of the last pass that ran to its end.
+    last: Option<Last>,
+}
+
+struct Last {
+    usage: u64,
+    files: u64,
+    oldest: Option<i64>,
+    took: f64,
+    at: f64,
+}
+
+impl Stats {
+    pub fn new() -> Stats {
+        Stats {
+            totals: Mutex::new(Totals::default()),
+            process: ProcessMetrics::new(),
+        }
+    }
+
+    /// Adds a pass; a dry run's deletions are not counted as deleted.
+    pub fn record(&self, report: &Report, dry_run: bool) {
+        let mut t = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+        if !dry_run {
+            for i in 0..2 {
+                t.deleted[i] += report.deleted[i];
+                t.freed[i] += report.freed[i];
+            }
+            t.dirs_removed += report.dirs_removed;
+        }
+        for (why, n) in &report.skipped {
+            *t.skipped.entry(*why).or_default() += n;
+        }
+        if !report.stopped {
+            t.last = Some(Last {
+                usage: report.usage,
+                files: report.files,
+                oldest: report.oldest,
+                took: report.took.as_secs_f64(),
+                at: SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64()),
+            });
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let t = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+        let mut w = Writer::new();
+        w.family(
+            "sweep_deleted_files_total",
+            Kind::Counter,
+            "Files and symlinks deleted, by reason.",
+        );
+        for (i, reason) in ["age", "size"].iter().enumerate() {
+            w.sample(
+                "sweep_deleted_files_total",
+                &[("reason", reason)],
+                t.deleted[i] as f64,
+            );
+        }
+        w.family(
+            "sweep_deleted_bytes_total",
+            Kind::Counter,
+            "Bytes freed by deleting files (st_blocks * 512 of single-link inodes), by reason.",
+        );
+        for (i, reason) in ["age", "size"].iter().enumerate() {
+            w.sample(
+                "sweep_deleted_bytes_total",
+                &[("reason", reason)],
+                t.freed[i] as f64,
+            );
+        }
+        w.single(
+            "sweep_deleted_dirs_total",
+            Kind::Counter,
+            "Empty directories deleted (--remove-empty-dirs).",
+            t.dirs_removed as f64,
+        );
+        w.family(
+            "sweep_skipped_total",
+            Kind::Counter,
+            "Entries left alone, by reason.",
+        );
+        for why in Skip::ALL {
+            let n = t.skipped.get(&why).copied().unwrap_or(0);
+            w.sample("sweep_skipped_total", &[("reason", why.label())], n as f64);
+        }
+        if let Some(last) = &t.last {
+            w.single(
+                "sweep_tree_bytes",
+                Kind::Gauge,
+                "DIR's usage after the last pass, as the kubelet counts an emptyDir.",
+                last.usage as f64,
+            );
+            w.single(
+                "sweep_tree_files",
+                Kind::Gauge,
+                "Files and symlinks under DIR after the last pass.",
+                last.files as f64,
+            );
+            if let Some(oldest) = last.oldest {
+                w.single(
+                    "sweep_oldest_file_timestamp_seconds",
+                    Kind::Gauge,
+                    "Unix time (by --age-by) of the oldest file left after the last pass.",
+                    oldest as f64,
+                );
+            }
+            w.single(
+                "sweep_pass_duration_seconds",
+                Kind::Gauge,
+                "How long the last pass took.",
+                last.took,
+            );
+            w.single(
+                "sweep_last_pass_timestamp_seconds",
+                Kind::Gauge,
+                "Unix time the last complete pass ended.",
+                last.at,
+            );
+        }
+        self.process.write(&mut w);
+        w.finish()
+    }
+}
