@@ -222,7 +222,7 @@ fn hostile(kind: usize, addr: &str, path: &str) {
 
 #[test]
 #[ignore = "the soak: run alone, after the rest (scripts/test), or for 10 minutes (scripts/soak)"]
-fn soak_all_four_side_cars_under_load_rotation_and_hostile_clients() {
+fn soak_the_side_cars_under_load_rotation_and_hostile_clients() {
     let seconds: u64 = std::env::var("SOAK_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
