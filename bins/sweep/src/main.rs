@@ -43,21 +43,11 @@ fn main() {
             MetricsEndpoint::rendered("sweep: /metrics, /healthz\n", move || stats.render());
         PROGRAM.serve(bound, Arc::new(endpoint), &[]);
     }
-    let config = pass::Config {
-        older_than: options.older_than,
-        age_by: options.age_by,
-        max_size: options.max_size,
-        low_water: options.low_water,
-        excludes: options.excludes.clone(),
-        remove_empty_dirs: options.remove_empty_dirs,
-        dry_run: options.dry_run,
-        max_rate: options.max_rate,
-    };
     let mut outages: Vec<(&'static str, Outage)> = Vec::new();
     let mut schedule = Schedule::new(options.interval, Duration::ZERO, false);
     let mut status = 0;
     while schedule.wait(&shutdown).is_some() {
-        match pass::pass(&options.dir, &config, &shutdown) {
+        match pass::pass(&options.dir, &options, &shutdown) {
             Ok(report) => {
                 stats.record(&report, options.dry_run);
                 say(&report, options.dry_run, &mut outages);

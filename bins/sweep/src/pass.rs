@@ -7,9 +7,8 @@
 //! cut-off and, of the cut-off bucket itself, only as much as is still
 //! needed, so a pass frees what it must and at most one file more.
 
-use crate::glob::Glob;
 use crate::locks::Locked;
-use crate::options::AgeBy;
+use crate::options::{AgeBy, Options};
 use crate::walk::{Dir, Kind, Meta};
 use common::shutdown::Shutdown;
 use std::collections::HashSet;
@@ -31,17 +30,6 @@ const PATHS_SHOWN: usize = 5;
 const STOP_CHECK_EVERY: u32 = 256;
 /// Age buckets: bucket k holds ages in [1.01^k - 1, 1.01^(k+1) - 1) seconds.
 const AGE_BUCKETS: usize = 2_200;
-
-pub struct Config {
-    pub older_than: Option<Duration>,
-    pub age_by: AgeBy,
-    pub max_size: Option<u64>,
-    pub low_water: u64,
-    pub excludes: Vec<Glob>,
-    pub remove_empty_dirs: bool,
-    pub dry_run: bool,
-    pub max_rate: Option<u32>,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Skip {
@@ -138,7 +126,7 @@ enum Mode {
 }
 
 struct Walk<'a> {
-    config: &'a Config,
+    config: &'a Options,
     shutdown: &'a Shutdown,
     locks: &'a Locked,
     now: i64,
@@ -152,7 +140,7 @@ struct Walk<'a> {
 }
 
 /// Runs one pass over DIR; Err when DIR itself cannot be opened.
-pub fn pass(root: &Path, config: &Config, shutdown: &Shutdown) -> Result<Report, String> {
+pub fn pass(root: &Path, config: &Options, shutdown: &Shutdown) -> Result<Report, String> {
     let started = Instant::now();
     let mut dir =
         Dir::open_root(root).map_err(|e| format!("cannot open {}: {e}", root.display()))?;

@@ -66,6 +66,21 @@ fn listing(dir: &Path) -> BTreeSet<Vec<u8>> {
     out
 }
 
+/// The usage as `du -s -B1` measures it, an independent count.
+fn du(dir: &Path) -> u64 {
+    let out = std::process::Command::new("du")
+        .args(["-s", "-B1"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("0")
+        .parse()
+        .unwrap_or(0)
+}
+
 fn sweep(args: &[&str]) -> Ran {
     let ran = run("sweep", args);
     assert!(
@@ -632,23 +647,10 @@ fn the_empty_dir_case_stays_under_its_cap_with_a_writer_at_20_mib_a_second() {
             n
         })
     };
-    let usage = |dir: &Path| -> u64 {
-        let out = std::process::Command::new("du")
-            .args(["-s", "-B1"])
-            .arg(dir)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .next()
-            .unwrap_or("0")
-            .parse()
-            .unwrap_or(0)
-    };
     let mut worst = 0;
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        worst = worst.max(usage(&dir));
+        worst = worst.max(du(&dir));
         std::thread::sleep(Duration::from_millis(100));
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -690,19 +692,6 @@ fn usage_counts_hard_links_once_and_a_size_pass_stops_at_the_low_mark() {
     }
     std::fs::hard_link(dir.join("f00"), dir.join("link-1")).unwrap();
     std::fs::hard_link(dir.join("f00"), dir.join("link-2")).unwrap();
-    let du = |dir: &Path| -> u64 {
-        let out = std::process::Command::new("du")
-            .args(["-s", "-B1"])
-            .arg(dir)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
     let before = du(&dir);
     let dry = sweep(&[s(&dir), "--max-size", "100Mi", "--once", "--dry-run"]);
     let said = |stderr: &str, key: &str| -> u64 {
