@@ -320,7 +320,12 @@ impl Daemon {
                     None => "still running after 10 s".to_string(),
                 };
                 if exited.is_some() {
+                    // The line may have been written just before the exit
+                    // and not collected yet: read the pipes to their end.
                     self.finish_collecting(Duration::from_secs(2));
+                    if let Some(line) = self.log().into_iter().find(|l| l.contains(needle)) {
+                        return line;
+                    }
                 }
                 panic!(
                     "{what} before logging {needle:?}\n  command: {}\n  log:\n{}",
