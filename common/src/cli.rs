@@ -165,8 +165,9 @@ fn suggest(msg: &str, help: &str) -> String {
         return msg.to_string();
     };
     let name = given.split('=').next().unwrap_or(given);
-    let best = help_flags(help)
+    let best = flags_in(help)
         .into_iter()
+        .filter(|flag| flag.starts_with("--"))
         .map(|flag| (edit_distance(name, &flag), flag))
         .filter(|(distance, flag)| *distance <= (flag.len() / 4).max(1) + 1)
         .min();
@@ -176,18 +177,26 @@ fn suggest(msg: &str, help: &str) -> String {
     }
 }
 
-/// The `--long` flags a help text names.
-pub fn help_flags(help: &str) -> Vec<String> {
-    let mut flags: Vec<String> = help
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+/// The `--long` and `-s` flags in `text` (a `--help`, a docs page): words
+/// of letters, digits and dashes that begin with `--` and a letter, or are
+/// one dash and one letter. What follows ` -- ` on a line is a program's
+/// own arguments (every's PROGRAM), not a flag. The suggestions read the
+/// help with it; the tests read the help and the docs pages with it.
+pub fn flags_in(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .flat_map(|line| {
+            line.split(" -- ")
+                .next()
+                .unwrap_or_default()
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        })
         .filter(|word| {
-            word.len() > 2 && word.starts_with("--") && word.as_bytes()[2].is_ascii_alphabetic()
+            let b = word.as_bytes();
+            (b.len() > 2 && word.starts_with("--") && b[2].is_ascii_alphabetic())
+                || (b.len() == 2 && b[0] == b'-' && b[1].is_ascii_alphabetic())
         })
         .map(str::to_owned)
-        .collect();
-    flags.sort();
-    flags.dedup();
-    flags
+        .collect()
 }
 
 /// Levenshtein distance, for flags a few dozen bytes long.
@@ -382,9 +391,10 @@ mod tests {
         );
         assert_eq!(said("--frobnicate"), "invalid option '--frobnicate'");
         assert_eq!(super::suggest("--x: bad", help), "--x: bad");
+        let found: Vec<String> = super::flags_in(help).into_iter().collect();
         assert_eq!(
-            super::help_flags(help),
-            ["--dry-run", "--help", "--max-size", "--older-than"]
+            found,
+            ["--dry-run", "--help", "--max-size", "--older-than", "-h"]
         );
     }
 

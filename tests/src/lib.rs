@@ -26,26 +26,7 @@ pub fn target_dir() -> PathBuf {
     dir
 }
 
-/// `--long` and `-s` flags in `text` (a `--help` or a docs page): words of
-/// letters, digits and dashes that begin with `--` and a letter, or are
-/// one dash and one letter. What follows ` -- ` on a line is a program's
-/// own arguments (every's PROGRAM), not a flag.
-pub fn flags_in(text: &str) -> std::collections::BTreeSet<String> {
-    text.lines()
-        .flat_map(|line| {
-            line.split(" -- ")
-                .next()
-                .unwrap_or_default()
-                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-        })
-        .filter(|word| {
-            let b = word.as_bytes();
-            (b.len() > 2 && word.starts_with("--") && b[2].is_ascii_alphabetic())
-                || (b.len() == 2 && b[0] == b'-' && b[1].is_ascii_alphabetic())
-        })
-        .map(str::to_owned)
-        .collect()
-}
+pub use common::cli::flags_in;
 
 /// The flags `program --help` lists.
 pub fn help_flags(program: &str) -> std::collections::BTreeSet<String> {

@@ -67,29 +67,22 @@ impl Stats {
     pub fn render(&self) -> String {
         let t = self.totals.lock().unwrap_or_else(|e| e.into_inner());
         let mut w = Writer::new();
-        w.family(
-            "sweep_deleted_files_total",
-            Kind::Counter,
-            "Files and symlinks deleted, by reason.",
-        );
-        for (i, reason) in ["age", "size"].iter().enumerate() {
-            w.sample(
+        for (name, help, by_reason) in [
+            (
                 "sweep_deleted_files_total",
-                &[("reason", reason)],
-                t.deleted[i] as f64,
-            );
-        }
-        w.family(
-            "sweep_deleted_bytes_total",
-            Kind::Counter,
-            "Bytes freed by deleting files (st_blocks * 512 of single-link inodes), by reason.",
-        );
-        for (i, reason) in ["age", "size"].iter().enumerate() {
-            w.sample(
+                "Files and symlinks deleted, by reason.",
+                t.deleted,
+            ),
+            (
                 "sweep_deleted_bytes_total",
-                &[("reason", reason)],
-                t.freed[i] as f64,
-            );
+                "Bytes freed by deleting files (st_blocks * 512 of single-link inodes), by reason.",
+                t.freed,
+            ),
+        ] {
+            w.family(name, Kind::Counter, help);
+            for (reason, value) in ["age", "size"].iter().zip(by_reason) {
+                w.sample(name, &[("reason", reason)], value as f64);
+            }
         }
         w.single(
             "sweep_deleted_dirs_total",
