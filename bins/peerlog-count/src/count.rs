@@ -26,7 +26,7 @@ pub struct Counter {
 
 /// One stream's line still open (no newline yet): per pattern, and its
 /// first bytes for `--by`.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct OpenLine(Vec<PatternState>, Vec<u8>);
 
 #[derive(Default, Clone)]
@@ -61,6 +61,23 @@ impl Counter {
         self.by = by;
         self.by_every_line = every_line;
         self
+    }
+
+    /// What `feed` changes, without `--by` (whose tables are not copied):
+    /// to undo the counting of a chunk that turned out not to be the file's.
+    pub fn totals(&self) -> Option<(u64, u64, Vec<u64>)> {
+        let lines = self.patterns.iter().map(|p| p.lines).collect();
+        self.by
+            .is_empty()
+            .then_some((self.lines, self.bytes, lines))
+    }
+
+    pub fn restore(&mut self, (lines, bytes, matched): (u64, u64, Vec<u64>)) {
+        self.lines = lines;
+        self.bytes = bytes;
+        for (pattern, lines) in self.patterns.iter_mut().zip(matched) {
+            pattern.lines = lines;
+        }
     }
 
     /// Counts `chunk`, the next bytes of the stream whose open line is `open`.

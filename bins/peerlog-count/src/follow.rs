@@ -18,6 +18,7 @@
 
 use crate::count::{Counter, OpenLine};
 use crate::in_root::{FileId, Problem, Root};
+use crate::mapped;
 use common::log;
 use std::collections::VecDeque;
 use std::fs::File;
@@ -31,6 +32,10 @@ use std::time::{Duration, Instant, SystemTime};
 /// 256 KiB reads cost the kernel the same per byte, 32 KiB 5% more; 128 KiB
 /// keeps the follower's resident set small when it reads a large append.
 const READ_BUFFER: usize = 128 * 1024;
+/// Unread bytes from which the file is mapped: a catch-up. An interval's
+/// usual append is read with `pread` as before, so the follow path and its
+/// resident set stay as they were; mapping pays off over megabytes.
+const MAP_FROM: u64 = 4 << 20;
 /// Bytes kept of a file's head, and of what was read last, to know it again.
 const FINGERPRINT: usize = 64;
 /// Rotated generations read at once; past this the oldest is closed.
@@ -354,9 +359,10 @@ impl Follower {
     }
 }
 
-/// Reads `open` from its offset to the end; returns the bytes read.
+/// Reads `open` from its offset to the end; returns the bytes read. A
+/// large stretch is counted from a mapping, the rest read with `pread`.
 fn read_new(counter: &mut Counter, buf: &mut [u8], open: &mut Open) -> std::io::Result<u64> {
-    let mut total = 0;
+    let mut total = count_mapped(counter, open)?;
     loop {
         let n = match open.file.read_at(buf, open.offset) {
             Ok(0) => return Ok(total),
@@ -364,19 +370,72 @@ fn read_new(counter: &mut Counter, buf: &mut [u8], open: &mut Open) -> std::io::
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        let chunk = &buf[..n];
-        if (open.offset as usize) < FINGERPRINT && open.head.len() == open.offset as usize {
-            let take = (FINGERPRINT - open.head.len()).min(n);
-            open.head.extend_from_slice(&chunk[..take]);
-        }
-        let keep = n.min(FINGERPRINT);
-        let excess = (open.tail.len() + keep).saturating_sub(FINGERPRINT);
-        open.tail.drain(..excess);
-        open.tail.extend_from_slice(&chunk[n - keep..]);
-        counter.feed(&mut open.line, chunk);
-        open.offset += n as u64;
+        take(counter, open, &buf[..n]);
         total += n as u64;
     }
+}
+
+/// Counts whole windows of what is unread, when there is at least one, from
+/// a mapping; returns the bytes counted. A window the peer cut while it was
+/// counted is forgotten, for `pread` to read again. Not with `--by`, whose
+/// tables are not copied to undo a window (it is slower than the copy anyway).
+fn count_mapped(counter: &mut Counter, open: &mut Open) -> std::io::Result<u64> {
+    let mut total = 0;
+    let size = open.file.metadata()?.len();
+    if size.saturating_sub(open.offset) < MAP_FROM {
+        return Ok(0);
+    }
+    while size.saturating_sub(open.offset) >= mapped::WINDOW as u64 {
+        let Some(before) = counter.totals() else {
+            break;
+        };
+        let Ok(window) = mapped::Window::map(&open.file, open.offset, mapped::WINDOW) else {
+            break;
+        };
+        if !count_window(counter, open, &window, before) {
+            break;
+        }
+        total += mapped::WINDOW as u64;
+    }
+    Ok(total)
+}
+
+/// Counts a mapped window; false, with nothing counted, when the file was
+/// cut under it. `before` is the counter's totals before it.
+fn count_window(
+    counter: &mut Counter,
+    open: &mut Open,
+    window: &mapped::Window,
+    before: (u64, u64, Vec<u64>),
+) -> bool {
+    let (offset, head, tail, line) = (
+        open.offset,
+        open.head.clone(),
+        open.tail.clone(),
+        open.line.clone(),
+    );
+    take(counter, open, window.bytes());
+    if window.cut() {
+        counter.restore(before);
+        (open.offset, open.head, open.tail, open.line) = (offset, head, tail, line);
+        return false;
+    }
+    true
+}
+
+/// Counts `chunk`, the bytes at `open`'s offset, and moves on past them.
+fn take(counter: &mut Counter, open: &mut Open, chunk: &[u8]) {
+    let n = chunk.len();
+    if (open.offset as usize) < FINGERPRINT && open.head.len() == open.offset as usize {
+        let take = (FINGERPRINT - open.head.len()).min(n);
+        open.head.extend_from_slice(&chunk[..take]);
+    }
+    let keep = n.min(FINGERPRINT);
+    let excess = (open.tail.len() + keep).saturating_sub(FINGERPRINT);
+    open.tail.drain(..excess);
+    open.tail.extend_from_slice(&chunk[n - keep..]);
+    counter.feed(&mut open.line, chunk);
+    open.offset += n as u64;
 }
 
 fn read_head(file: &File, size: u64) -> Result<Vec<u8>, Problem> {
@@ -401,4 +460,84 @@ fn modified_since(file: &File, since: SystemTime) -> bool {
     file.metadata()
         .and_then(|m| m.modified())
         .is_ok_and(|modified| modified >= since)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A file of lines of every length up to 300 bytes, some with "ERR",
+    /// already unlinked; and its line and match counts.
+    fn log_file(name: &str, size: usize) -> (File, u64, u64) {
+        let path =
+            std::env::temp_dir().join(format!("peerlog-follow-{}-{name}", std::process::id()));
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let (mut bytes, mut lines, mut errors) = (Vec::with_capacity(size), 0, 0);
+        while bytes.len() < size {
+            let width = lines % 300;
+            let mut line = vec![b'a' + (lines % 26) as u8; width as usize];
+            if lines % 7 == 0 && width >= 3 {
+                line[width as usize - 3..].copy_from_slice(b"ERR");
+                errors += 1;
+            }
+            bytes.extend_from_slice(&line);
+            bytes.push(b'\n');
+            lines += 1;
+        }
+        file.write_all(&bytes).unwrap();
+        (file, lines, errors)
+    }
+
+    fn counter() -> Counter {
+        Counter::new(&[("e".to_string(), "ERR".to_string())])
+    }
+
+    #[test]
+    fn windows_and_reads_together_count_every_line_once() {
+        let (file, lines, errors) =
+            log_file("whole", MAP_FROM as usize + 3 * mapped::WINDOW + 4321);
+        let (mut counter, mut buf) = (counter(), vec![0; READ_BUFFER]);
+        let mut open = Open::new(file, (0, 0));
+        let read = read_new(&mut counter, &mut buf, &mut open).unwrap();
+        assert_eq!(read, open.file.metadata().unwrap().len());
+        assert_eq!(open.offset, read);
+        assert_eq!((counter.lines, counter.patterns[0].lines), (lines, errors));
+        let mut head = vec![0; FINGERPRINT];
+        open.file.read_at(&mut head, 0).unwrap();
+        assert_eq!(open.head, head);
+        let mut tail = vec![0; FINGERPRINT];
+        open.file
+            .read_at(&mut tail, read - FINGERPRINT as u64)
+            .unwrap();
+        assert_eq!(open.tail, tail);
+    }
+
+    #[test]
+    fn a_window_cut_while_it_is_counted_is_forgotten_and_read_again() {
+        let (file, _, _) = log_file("cut", 2 * mapped::WINDOW);
+        let (mut counter, mut buf) = (counter(), vec![0; READ_BUFFER]);
+        let mut open = Open::new(file, (0, 0));
+        let window = mapped::Window::map(&open.file, 0, mapped::WINDOW).unwrap();
+        open.file.set_len(10_000).unwrap();
+        let before = counter.totals().unwrap();
+        assert!(!count_window(&mut counter, &mut open, &window, before));
+        drop(window);
+        assert_eq!(
+            (counter.lines, counter.bytes, counter.patterns[0].lines),
+            (0, 0, 0)
+        );
+        assert_eq!((open.offset, open.head.len(), open.tail.len()), (0, 0, 0));
+        // What is left of the file is read as it is now.
+        let read = read_new(&mut counter, &mut buf, &mut open).unwrap();
+        assert_eq!(read, 10_000);
+        assert_eq!(counter.bytes, 10_000);
+    }
 }

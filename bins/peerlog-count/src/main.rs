@@ -8,6 +8,7 @@ mod discover;
 mod follow;
 mod in_root;
 mod json_pointer;
+mod mapped;
 mod newlines;
 mod options;
 mod publish;
