@@ -499,6 +499,56 @@ fn a_permission_error_is_one_line_with_the_fix() {
     );
 }
 
+/// A race or a foreign owner makes a directory unreadable: one line for the
+/// pass, whatever the number of such directories, and the rest is swept.
+#[test]
+fn directories_that_cannot_be_read_are_one_line_and_the_rest_is_swept() {
+    if !is_root() {
+        return skip(
+            "directories_that_cannot_be_read_are_one_line_and_the_rest_is_swept",
+            "needs root to run sweep as another UID",
+        );
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempdir("sweep-unreadable");
+    for shut in ["shut-a", "shut-b/deeper"] {
+        std::fs::create_dir_all(dir.join(shut)).unwrap();
+        file(&dir.join(shut).join("old"), 10, 99_999);
+    }
+    std::fs::create_dir(dir.join("open")).unwrap();
+    file(&dir.join("open/old"), 10, 99_999);
+    file(&dir.join("old"), 10, 99_999);
+    for shut in ["shut-a", "shut-b/deeper"] {
+        std::fs::set_permissions(dir.join(shut), std::fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    for (path, uid) in [(dir.clone(), 65532), (dir.join("open"), 65532)] {
+        std::os::unix::fs::chown(&path, Some(uid), Some(uid)).unwrap();
+    }
+    let out = std::os::unix::process::CommandExt::uid(
+        &mut std::process::Command::new(sidecars_tests::bin("sweep")),
+        65532,
+    )
+    .args([s(&dir), "--older-than", "1h", "--once"])
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        !dir.join("old").exists() && !dir.join("open/old").exists(),
+        "{stderr}"
+    );
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("cannot read a directory"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("count=2"), "{}", lines[0]);
+    for shut in ["shut-a", "shut-b/deeper"] {
+        std::fs::set_permissions(dir.join(shut), std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(dir.join(shut).join("old").exists());
+    }
+}
+
 #[test]
 fn bad_usage_exits_2_with_a_clear_line() {
     let file_not_dir = tempdir("sweep-usage").join("file");
