@@ -1,21 +1,33 @@
-//! The HTTP client every program uses: plain HTTP to the Pod's own loopback,
-//! a timeout on every request, a cap on every body, no proxy taken from the
-//! environment, redirects only when asked, one fresh connection per request
-//! (as the kubelet and the blackbox exporter do, so latency includes connect).
+//! The one HTTP/1.1 client every program uses, on std sockets and httparse:
+//! a deadline over the whole exchange (name lookup included), a cap on every
+//! response head and body, no proxy taken from the environment, redirects
+//! only when asked, one fresh connection per request (as the kubelet and the
+//! blackbox exporter do, so latency includes connect).
+//!
+//! Each exchange is timed phase by phase as the blackbox exporter times it:
+//! `resolve` (the name lookup; 0 for an IP), `connect`, `processing`
+//! (connected to the first response byte) and `transfer` (first byte to the
+//! last body byte), read from one run of consecutive clock readings so that
+//! they add up to the duration. Those timings live between socket calls,
+//! which is why this is a client of its own and not a library's.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
-use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
-
-pub use ureq::http;
 
 /// The default body cap (`--max-body`).
 pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
 
+/// The longest response head read.
+pub const MAX_HEAD: usize = 16 * 1024;
+
+/// Response header lines parsed; a head with more is malformed.
+const MAX_HEADERS: usize = 64;
+
 pub struct Client {
-    agent: ureq::Agent,
+    user_agent: String,
+    max_redirects: u32,
 }
 
 /// What to send.
@@ -24,9 +36,10 @@ pub struct Request<'a> {
     pub url: &'a str,
     pub headers: &'a [(String, String)],
     pub body: Option<&'a [u8]>,
+    /// For the whole exchange: lookup, connect, every hop, the body.
     pub timeout: Duration,
     /// Read the body up to this many bytes; more is an error. `None`: do not
-    /// read the body at all (status-only checks).
+    /// read the body at all (status-only).
     pub max_body: Option<u64>,
 }
 
@@ -47,19 +60,56 @@ impl<'a> Request<'a> {
 pub struct Reply {
     pub status: u16,
     pub body: Vec<u8>,
-    /// From just before connecting to the last body byte read.
+    /// From just before the lookup to the last body byte read.
     pub elapsed: Duration,
 }
 
-/// The longest response head read.
-pub const MAX_HEAD: usize = 16 * 1024;
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Phases {
+    pub resolve: Duration,
+    pub connect: Duration,
+    pub processing: Duration,
+    pub transfer: Duration,
+}
+
+impl Phases {
+    pub fn total(&self) -> Duration {
+        self.resolve + self.connect + self.processing + self.transfer
+    }
+
+    fn add(&mut self, other: &Phases) {
+        self.resolve += other.resolve;
+        self.connect += other.connect;
+        self.processing += other.processing;
+        self.transfer += other.transfer;
+    }
+}
+
+/// What one exchange saw, also when it failed part way: the phases are
+/// summed over the redirects followed, the rest is the last hop's.
+#[derive(Debug, Default)]
+pub struct Exchange {
+    pub phases: Phases,
+    /// The address connected to.
+    pub ip: Option<IpAddr>,
+    /// 0 when no response arrived.
+    pub status: u16,
+    /// 1.0 or 1.1.
+    pub version: f64,
+    /// The Content-Length header; None when absent.
+    pub content_length: Option<u64>,
+    /// Body bytes received (kept up to the cap).
+    pub body: Vec<u8>,
+    pub redirects: u32,
+    pub error: Option<FetchError>,
+}
 
 #[derive(Debug, PartialEq)]
 pub enum FetchError {
     Refused,
     TimedOut(Duration),
     HostNotFound,
-    /// The answer's status was fine, its body longer than the cap.
+    /// The answer's body was longer than the cap.
     BodyTooLarge {
         cap: u64,
         status: u16,
@@ -96,126 +146,493 @@ impl Client {
     /// `user_agent` is sent on every request, e.g. `ready-check/0.1.0`;
     /// up to `max_redirects` are followed (0: a 3xx is the answer).
     pub fn new(user_agent: &str, max_redirects: u32) -> Client {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .proxy(None)
-            .max_redirects(max_redirects)
-            .max_redirects_will_error(false)
-            .max_idle_connections(0)
-            .max_idle_connections_per_host(0)
-            .user_agent(user_agent)
-            .allow_non_standard_methods(true)
-            // Every request has a fresh connection and so fresh, zero-filled
-            // buffers: ureq's 128 KiB defaults cost more than the request
-            // itself. 16 KiB holds any sane response head; 8 KiB the request's.
-            // The input buffer has room past the head cap: ureq tells a head
-            // over the cap only when it has read more than the cap.
-            .input_buffer_size(MAX_HEAD + 4 * 1024)
-            .max_response_header_size(MAX_HEAD)
-            .output_buffer_size(8 * 1024)
-            .build();
-        let agent =
-            ureq::Agent::with_parts(config, DefaultConnector::new(), LiteralFirst::default());
-        Client { agent }
-    }
-
-    fn send<B: ureq::AsSendBody>(
-        &self,
-        builder: http::request::Builder,
-        body: B,
-        timeout: Duration,
-    ) -> Result<(Instant, Result<http::Response<ureq::Body>, ureq::Error>), FetchError> {
-        let request = builder
-            .body(body)
-            .map_err(|e| FetchError::Other(e.to_string()))?;
-        let request = self
-            .agent
-            .configure_request(request)
-            .timeout_global(Some(timeout))
-            .build();
-        Ok((Instant::now(), self.agent.run(request)))
-    }
-
-    pub fn fetch(&self, req: &Request) -> Result<Reply, FetchError> {
-        let mut builder = http::Request::builder().method(req.method).uri(req.url);
-        for (name, value) in req.headers {
-            builder = builder.header(name.as_str(), value.as_str());
+        Client {
+            user_agent: user_agent.to_string(),
+            max_redirects,
         }
-        // Without a body, send none: not even `Content-Length: 0` on a GET.
-        let (started, sent) = match req.body {
-            Some(body) => self.send(builder, body, req.timeout)?,
-            None => self.send(builder, (), req.timeout)?,
-        };
-        let mut response = sent.map_err(|e| classify(e, req.timeout))?;
-        let status = response.status().as_u16();
-        let body = match req.max_body {
-            None => Vec::new(),
-            Some(cap) => response
-                .body_mut()
-                .with_config()
-                .limit(cap)
-                .read_to_vec()
-                .map_err(|e| match classify(e, req.timeout) {
-                    FetchError::BodyTooLarge { cap, .. } => {
-                        FetchError::BodyTooLarge { cap, status }
-                    }
-                    other => other,
-                })?,
-        };
-        Ok(Reply {
-            status,
-            body,
-            elapsed: started.elapsed(),
-        })
     }
-}
 
-/// Resolves IP literals on the spot. ureq's default resolver spawns a thread
-/// per lookup whenever a timeout is set, even for `127.0.0.1`, which costs an
-/// exec probe more than the request itself; names still go through it.
-#[derive(Debug, Default)]
-struct LiteralFirst(DefaultResolver);
+    pub fn fetch(&self, request: &Request) -> Result<Reply, FetchError> {
+        let started = Instant::now();
+        let exchange = self.exchange(request);
+        match exchange.error {
+            Some(FetchError::BodyTooLarge { cap, .. }) => Err(FetchError::BodyTooLarge {
+                cap,
+                status: exchange.status,
+            }),
+            Some(error) => Err(error),
+            None => Ok(Reply {
+                status: exchange.status,
+                body: exchange.body,
+                elapsed: started.elapsed(),
+            }),
+        }
+    }
 
-impl Resolver for LiteralFirst {
-    fn resolve(
-        &self,
-        uri: &http::Uri,
-        config: &ureq::config::Config,
-        timeout: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        if let Some(authority) = uri.authority() {
-            let host = authority
-                .host()
-                .trim_start_matches('[')
-                .trim_end_matches(']');
-            if let Ok(ip) = host.parse::<IpAddr>() {
-                let mut addrs = self.empty();
-                addrs.push(SocketAddr::new(ip, authority.port_u16().unwrap_or(80)));
-                return Ok(addrs);
+    /// Sends the request, following up to `max_redirects` redirects; what
+    /// was seen comes back also on failure, with the phases.
+    pub fn exchange(&self, request: &Request) -> Exchange {
+        let deadline = Instant::now() + request.timeout;
+        let mut exchange = Exchange::default();
+        let mut url = request.url.to_string();
+        let mut method = request.method;
+        let mut body = request.body;
+        loop {
+            let mut hop = Phases::default();
+            let sent = Sent {
+                method,
+                body,
+                ..Sent::from(request)
+            };
+            let result = self.one(&sent, &url, deadline, &mut hop, &mut exchange);
+            exchange.phases.add(&hop);
+            match result {
+                Err(error) => {
+                    exchange.error = Some(error);
+                    return exchange;
+                }
+                Ok(Some(location)) if exchange.redirects < self.max_redirects => {
+                    exchange.redirects += 1;
+                    url = match resolve_location(&url, &location) {
+                        Some(next) => next,
+                        None => {
+                            exchange.error = Some(FetchError::Other(format!(
+                                "cannot follow the redirect to {location:?}"
+                            )));
+                            return exchange;
+                        }
+                    };
+                    // As browsers and Go's client do: 303 always, and 301 and
+                    // 302 after a POST, go on as a GET without the body.
+                    let status = exchange.status;
+                    if status == 303 || (matches!(status, 301 | 302) && method == "POST") {
+                        method = if method == "HEAD" { "HEAD" } else { "GET" };
+                        body = None;
+                    }
+                }
+                Ok(_) => return exchange,
             }
         }
-        self.0.resolve(uri, config, timeout)
     }
-}
 
-fn classify(err: ureq::Error, timeout: Duration) -> FetchError {
-    use std::io::ErrorKind;
-    match err {
-        ureq::Error::Timeout(_) => FetchError::TimedOut(timeout),
-        ureq::Error::HostNotFound => FetchError::HostNotFound,
-        ureq::Error::LargeResponseHeader(..) => FetchError::HeadTooLarge,
-        ureq::Error::BodyExceedsLimit(cap) => FetchError::BodyTooLarge { cap, status: 0 },
-        ureq::Error::Io(io) => match io.kind() {
-            ErrorKind::ConnectionRefused => FetchError::Refused,
+    /// One hop: Ok(Some(location)) for a redirect answer with a Location.
+    fn one(
+        &self,
+        request: &Sent,
+        url: &str,
+        deadline: Instant,
+        phases: &mut Phases,
+        exchange: &mut Exchange,
+    ) -> Result<Option<String>, FetchError> {
+        let url = parse_url(url).map_err(FetchError::Other)?;
+        let timeout = request.timeout;
+        let left = || {
+            let left = deadline.saturating_duration_since(Instant::now());
+            (!left.is_zero())
+                .then_some(left)
+                .ok_or(FetchError::TimedOut(timeout))
+        };
+        // resolve: no lookup, and no time, for an IP
+        let t0 = Instant::now();
+        let addrs = match url.host.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, url.port)],
+            Err(_) => lookup(url.host, url.port, left()?, timeout)?,
+        };
+        let t1 = if addrs.len() == 1 && url.host.parse::<IpAddr>().is_ok() {
+            t0
+        } else {
+            Instant::now()
+        };
+        phases.resolve = t1 - t0;
+        // connect: each address in turn ("localhost" may be ::1 first)
+        let mut connected = Err(FetchError::HostNotFound);
+        for addr in addrs {
+            exchange.ip = Some(addr.ip());
+            connected = TcpStream::connect_timeout(&addr, left()?).map_err(|e| match e.kind() {
+                ErrorKind::ConnectionRefused => FetchError::Refused,
+                ErrorKind::TimedOut | ErrorKind::WouldBlock => FetchError::TimedOut(timeout),
+                _ => FetchError::Other(e.to_string()),
+            });
+            if connected.is_ok() {
+                break;
+            }
+        }
+        let t2 = Instant::now();
+        phases.connect = t2 - t1;
+        let mut stream = connected?;
+        let io_error = |e: std::io::Error| match e.kind() {
             ErrorKind::TimedOut | ErrorKind::WouldBlock => FetchError::TimedOut(timeout),
-            ErrorKind::UnexpectedEof => FetchError::Closed,
             ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
                 FetchError::Reset
             }
-            _ => FetchError::Other(io.to_string()),
+            _ => FetchError::Other(e.to_string()),
+        };
+        let _ = stream.set_nodelay(true);
+        let head = self.head(request, &url);
+        stream.set_write_timeout(Some(left()?)).map_err(io_error)?;
+        stream.write_all(&head).map_err(io_error)?;
+        if let Some(body) = request.body {
+            stream.write_all(body).map_err(io_error)?;
+        }
+
+        // processing: until the first response byte
+        let mut buf = vec![0u8; 8192];
+        let mut received: Vec<u8> = Vec::new();
+        let mut first_byte = None;
+        let head_end = loop {
+            stream.set_read_timeout(Some(left()?)).map_err(io_error)?;
+            let ended = match stream.read(&mut buf) {
+                Ok(0) => Err(FetchError::Closed),
+                Ok(n) => Ok(n),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => Err(io_error(e)),
+            };
+            let n = match ended {
+                Ok(n) => n,
+                Err(error) => {
+                    let now = Instant::now();
+                    let first = *first_byte.get_or_insert(now);
+                    phases.processing = first - t2;
+                    phases.transfer = now - first;
+                    return Err(error);
+                }
+            };
+            first_byte.get_or_insert_with(Instant::now);
+            received.extend_from_slice(&buf[..n]);
+            if let Some(at) = memchr::memmem::find(&received, b"\r\n\r\n") {
+                break at + 4;
+            }
+            if received.len() > MAX_HEAD {
+                return Err(FetchError::HeadTooLarge);
+            }
+        };
+        let t3 = first_byte.expect("a byte arrived");
+        phases.processing = t3 - t2;
+        if head_end > MAX_HEAD {
+            return Err(FetchError::HeadTooLarge);
+        }
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut headers);
+        match response.parse(&received[..head_end]) {
+            Ok(httparse::Status::Complete(_)) => {}
+            _ => {
+                phases.transfer = Instant::now() - t3;
+                return Err(FetchError::Other("malformed response head".into()));
+            }
+        }
+        let status = response.code.unwrap_or(0);
+        exchange.status = status;
+        exchange.version = if response.version == Some(0) {
+            1.0
+        } else {
+            1.1
+        };
+        let header = |name: &str| {
+            response
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| String::from_utf8_lossy(h.value).trim().to_string())
+        };
+        exchange.content_length = header("content-length").and_then(|v| v.parse().ok());
+        let chunked =
+            header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+        let location = header("location");
+        let no_body = (100..200).contains(&status)
+            || status == 204
+            || status == 304
+            || request.method.eq_ignore_ascii_case("HEAD");
+        let redirect = matches!(status, 301 | 302 | 303 | 307 | 308) && location.is_some();
+
+        // transfer: the body
+        let mut body = Body {
+            stream: &mut stream,
+            pending: received[head_end..].to_vec(),
+            deadline,
+            timeout,
+        };
+        let result = match request.max_body {
+            _ if no_body => Ok(Vec::new()),
+            // Status only: the head is the answer.
+            None => Ok(Vec::new()),
+            Some(cap) if chunked => body.chunked(cap),
+            Some(cap) => body.plain(exchange.content_length, cap),
+        };
+        phases.transfer = Instant::now() - t3;
+        exchange.body = result?;
+        Ok(redirect.then(|| location.unwrap_or_default()))
+    }
+
+    /// The request head: ours, then the caller's headers, which replace a
+    /// default of the same name.
+    fn head(&self, request: &Sent, url: &Url) -> Vec<u8> {
+        let given = |name: &str| {
+            request
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+        };
+        let mut head = format!("{} {} HTTP/1.1\r\n", request.method, url.path);
+        for (name, value) in [
+            ("Host", url.authority),
+            ("User-Agent", self.user_agent.as_str()),
+            ("Accept", "*/*"),
+        ] {
+            if !given(name) {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+        }
+        head.push_str("Connection: close\r\n");
+        if let Some(body) = request.body {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        for (name, value) in request.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        head.into_bytes()
+    }
+}
+
+/// A request as one hop sends it (a redirect may change the method).
+struct Sent<'a> {
+    method: &'a str,
+    body: Option<&'a [u8]>,
+    headers: &'a [(String, String)],
+    timeout: Duration,
+    max_body: Option<u64>,
+}
+
+impl<'a> From<&Request<'a>> for Sent<'a> {
+    fn from(request: &Request<'a>) -> Sent<'a> {
+        Sent {
+            method: request.method,
+            body: request.body,
+            headers: request.headers,
+            timeout: request.timeout,
+            max_body: request.max_body,
+        }
+    }
+}
+
+/// A name looked up within `left`: getaddrinfo has no timeout of its own,
+/// so it runs in a thread that is left behind if the resolver hangs.
+fn lookup(
+    host: &str,
+    port: u16,
+    left: Duration,
+    timeout: Duration,
+) -> Result<Vec<SocketAddr>, FetchError> {
+    let (send, receive) = std::sync::mpsc::channel();
+    let host = host.to_string();
+    let spawned = std::thread::Builder::new()
+        .name("lookup".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            let found = (host.as_str(), port)
+                .to_socket_addrs()
+                .map(|addrs| addrs.collect::<Vec<_>>());
+            let _ = send.send(found);
+        });
+    if spawned.is_err() {
+        return Err(FetchError::Other("cannot start a name lookup".into()));
+    }
+    match receive.recv_timeout(left) {
+        Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
+        Ok(_) => Err(FetchError::HostNotFound),
+        Err(_) => Err(FetchError::TimedOut(timeout)),
+    }
+}
+
+/// The parts of an http:// URL.
+struct Url<'a> {
+    host: &'a str,
+    port: u16,
+    /// Host and port as the Host header carries them.
+    authority: &'a str,
+    /// Path and query, as the request line carries them.
+    path: String,
+}
+
+fn parse_url(url: &str) -> Result<Url<'_>, String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("'{url}' is not an http:// URL"))?;
+    let rest = rest.split('#').next().unwrap_or_default();
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(at) => (&rest[..at], &rest[at..]),
+        None => (rest, "/"),
+    };
+    if authority.contains('@') {
+        return Err(format!("'{url}': user info in a URL is not supported"));
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6
+            .split_once(']')
+            .ok_or_else(|| format!("'{url}': unclosed [ in the host"))?;
+        host.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| format!("'{url}': '{host}' is not an IPv6 address"))?;
+        match after {
+            "" => (host, None),
+            _ => (
+                host,
+                Some(
+                    after
+                        .strip_prefix(':')
+                        .ok_or_else(|| format!("'{url}' is not a valid URL"))?,
+                ),
+            ),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(format!("'{url}' has no host"));
+    }
+    let valid_host = |c: char| c.is_ascii_alphanumeric() || "-._:%".contains(c);
+    if !host.chars().all(valid_host) {
+        return Err(format!("'{url}' is not a valid URL"));
+    }
+    let port = match port {
+        Some(p) => p.parse().map_err(|_| format!("'{url}': bad port '{p}'"))?,
+        None => 80,
+    };
+    if path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(format!("'{url}' is not a valid URL"));
+    }
+    Ok(Url {
+        host,
+        port,
+        authority,
+        // A query with an empty path goes to "/?query".
+        path: if path.starts_with('?') {
+            format!("/{path}")
+        } else {
+            path.to_string()
         },
-        ureq::Error::Protocol(e) => FetchError::Other(format!("malformed HTTP response: {e}")),
-        other => FetchError::Other(other.to_string()),
+    })
+}
+
+/// A Location header made absolute against the URL it answered.
+fn resolve_location(base: &str, location: &str) -> Option<String> {
+    if location.starts_with("http://") {
+        return parse_url(location).is_ok().then(|| location.to_string());
+    }
+    let url = parse_url(base).ok()?;
+    let next = if let Some(rest) = location.strip_prefix("//") {
+        format!("http://{rest}")
+    } else if location.starts_with('/') {
+        format!("http://{}{location}", url.authority)
+    } else if location.contains("://") {
+        // Another scheme (https:// among them): not followed.
+        return None;
+    } else {
+        let path = url.path.split('?').next().unwrap_or("/");
+        let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+        format!("http://{}{dir}{location}", url.authority)
+    };
+    parse_url(&next).is_ok().then_some(next)
+}
+
+/// The rest of a response body: bytes already read, then the socket.
+struct Body<'a> {
+    stream: &'a mut TcpStream,
+    pending: Vec<u8>,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+impl Body<'_> {
+    /// More bytes into `pending`; false at the end of the stream.
+    fn fill(&mut self) -> Result<bool, FetchError> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(FetchError::TimedOut(self.timeout));
+        }
+        self.stream
+            .set_read_timeout(Some(left))
+            .map_err(|e| FetchError::Other(e.to_string()))?;
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            return match self.stream.read(&mut buf) {
+                Ok(0) => Ok(false),
+                Ok(n) => {
+                    self.pending.extend_from_slice(&buf[..n]);
+                    Ok(true)
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+                    Err(FetchError::TimedOut(self.timeout))
+                }
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => Err(FetchError::Reset),
+                Err(e) => Err(FetchError::Other(e.to_string())),
+            };
+        }
+    }
+
+    fn too_large(cap: u64) -> FetchError {
+        FetchError::BodyTooLarge { cap, status: 0 }
+    }
+
+    /// A Content-Length body, or one that ends when the connection does.
+    fn plain(&mut self, length: Option<u64>, cap: u64) -> Result<Vec<u8>, FetchError> {
+        if length.is_some_and(|n| n > cap) {
+            return Err(Body::too_large(cap));
+        }
+        loop {
+            if let Some(n) = length.filter(|&n| self.pending.len() as u64 >= n) {
+                self.pending.truncate(n as usize);
+                return Ok(std::mem::take(&mut self.pending));
+            }
+            if self.pending.len() as u64 > cap {
+                return Err(Body::too_large(cap));
+            }
+            if !self.fill()? {
+                return match length {
+                    Some(_) => Err(FetchError::Closed),
+                    None => Ok(std::mem::take(&mut self.pending)),
+                };
+            }
+        }
+    }
+
+    /// `Transfer-Encoding: chunked`: size lines, data, to the 0 chunk.
+    fn chunked(&mut self, cap: u64) -> Result<Vec<u8>, FetchError> {
+        let malformed = || FetchError::Other("malformed chunked body".into());
+        let mut body = Vec::new();
+        let mut at = 0;
+        loop {
+            let line_end = loop {
+                if let Some(i) = memchr::memmem::find(&self.pending[at..], b"\r\n") {
+                    break at + i;
+                }
+                if self.pending.len() - at > 1024 || !self.fill()? {
+                    return Err(malformed());
+                }
+            };
+            let size_text = String::from_utf8_lossy(&self.pending[at..line_end]);
+            let size_text = size_text.split(';').next().unwrap_or_default().trim();
+            let size = u64::from_str_radix(size_text, 16).map_err(|_| malformed())?;
+            if body.len() as u64 + size > cap {
+                return Err(Body::too_large(cap));
+            }
+            let data_start = line_end + 2;
+            let data_end = data_start + size as usize;
+            while self.pending.len() < data_end + 2 {
+                if !self.fill()? {
+                    return Err(FetchError::Closed);
+                }
+            }
+            if size == 0 {
+                return Ok(body);
+            }
+            body.extend_from_slice(&self.pending[data_start..data_end]);
+            self.pending.drain(..data_end + 2);
+            at = 0;
+        }
     }
 }
 
@@ -224,22 +641,12 @@ pub fn check_url(url: &str) -> Result<(), String> {
     if !url.contains("://") {
         return Err(format!("'{url}' has no scheme: add http:// (http://{url})"));
     }
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|_| format!("'{url}' is not a valid URL"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err(format!(
-                "'{url}': https is not supported (side-cars talk plain HTTP to the Pod's loopback)"
-            ))
-        }
-        _ => return Err(format!("'{url}' is not an http:// URL")),
+    if url.starts_with("https://") {
+        return Err(format!(
+            "'{url}': https is not supported (side-cars talk plain HTTP to the Pod's loopback)"
+        ));
     }
-    if uri.host().is_none_or(str::is_empty) {
-        return Err(format!("'{url}' has no host"));
-    }
-    Ok(())
+    parse_url(url).map(drop)
 }
 
 /// Parses `Name: value` as given to `--header`.
@@ -248,11 +655,18 @@ pub fn parse_header(text: &str) -> Result<(String, String), String> {
         .split_once(':')
         .ok_or_else(|| format!("'{text}' is not 'Name: value'"))?;
     let name = name.trim();
-    http::HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| format!("'{name}' is not a valid header name"))?;
+    // RFC 9110 token characters.
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        return Err(format!("'{name}' is not a valid header name"));
+    }
     let value = value.trim();
-    http::HeaderValue::from_str(value)
-        .map_err(|_| format!("'{value}' is not a valid header value"))?;
+    if value
+        .chars()
+        .any(|c| (c.is_ascii_control() && c != '\t') || !c.is_ascii())
+    {
+        return Err(format!("'{value}' is not a valid header value"));
+    }
     Ok((name.to_string(), value.to_string()))
 }
 
@@ -277,12 +691,20 @@ mod tests {
             let text = format!("{pad}{name}{pad}:{pad}{value}{pad}");
             prop_assert_eq!(parse_header(&text), Ok((name, value)));
         }
+
+        #[test]
+        fn any_url_text_is_taken_or_refused_clearly(text in "http://[ -~]{0,30}") {
+            if let Err(e) = check_url(&text) {
+                prop_assert!(e.starts_with('\''), "{}", e);
+            }
+        }
     }
 
     #[test]
     fn urls() {
         assert!(check_url("http://127.0.0.1:8080/known-value").is_ok());
         assert!(check_url("http://[::1]:8080/").is_ok());
+        assert!(check_url("http://example").is_ok());
         assert!(check_url("https://example/")
             .unwrap_err()
             .contains("https is not supported"));
@@ -292,6 +714,136 @@ mod tests {
         );
         assert!(check_url("ftp://x/").is_err());
         assert!(check_url("http:// bad").is_err());
+        assert!(check_url("http://").is_err());
+        assert!(check_url("http://x:99999/").is_err());
+        assert!(check_url("http://[::1/").is_err());
+    }
+
+    #[test]
+    fn urls_split_into_host_port_and_path() {
+        let u = parse_url("http://127.0.0.1:8080/a/b?c=1").unwrap();
+        assert_eq!(
+            (u.host, u.port, u.authority, u.path.as_str()),
+            ("127.0.0.1", 8080, "127.0.0.1:8080", "/a/b?c=1")
+        );
+        let u = parse_url("http://[::1]:9/").unwrap();
+        assert_eq!((u.host, u.port), ("::1", 9));
+        let u = parse_url("http://example").unwrap();
+        assert_eq!((u.host, u.port, u.path.as_str()), ("example", 80, "/"));
+        assert!(parse_url("https://x/").is_err());
+    }
+
+    #[test]
+    fn redirects_resolve_against_the_url_they_answer() {
+        let base = "http://127.0.0.1:1/a/b?q";
+        for (location, next) in [
+            ("/c", Some("http://127.0.0.1:1/c")),
+            ("c", Some("http://127.0.0.1:1/a/c")),
+            ("//other:2/d", Some("http://other:2/d")),
+            ("http://x/y", Some("http://x/y")),
+            ("https://x/y", None),
+            ("ftp://x/y", None),
+        ] {
+            assert_eq!(
+                resolve_location(base, location).as_deref(),
+                next,
+                "{location}"
+            );
+        }
+    }
+
+    /// A server on 127.0.0.1 that answers each connection with the next of
+    /// `answers` and hands back each request it read (head and body).
+    fn server(answers: Vec<String>) -> (u16, std::sync::mpsc::Receiver<String>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (send, receive) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for answer in answers {
+                let (mut stream, _) = listener.accept().unwrap();
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = stream.read(&mut buf).unwrap();
+                    got.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&got).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text[..end]
+                            .lines()
+                            .find_map(|l| l.strip_prefix("Content-Length: "))
+                            .map_or(0, |n| n.parse::<usize>().unwrap());
+                        if got.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                send.send(String::from_utf8_lossy(&got).to_string())
+                    .unwrap();
+                stream.write_all(answer.as_bytes()).unwrap();
+            }
+        });
+        (port, receive)
+    }
+
+    #[test]
+    fn a_303_after_a_post_goes_on_as_a_get_and_a_307_keeps_the_method() {
+        let (port, requests) = server(vec![
+            "HTTP/1.1 303 See Other\r\nLocation: /then\r\nContent-Length: 0\r\n\r\n".into(),
+            "HTTP/1.1 307 Temporary\r\nLocation: again\r\nContent-Length: 0\r\n\r\n".into(),
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+                .into(),
+        ]);
+        let url = format!("http://127.0.0.1:{port}/first");
+        let headers = [("User-Agent".to_string(), "mine".to_string())];
+        let reply = Client::new("default/1", 5)
+            .fetch(&Request {
+                method: "POST",
+                headers: &headers,
+                body: Some(b"payload"),
+                max_body: Some(100),
+                ..Request::get(&url, Duration::from_secs(5))
+            })
+            .unwrap();
+        assert_eq!((reply.status, reply.body.as_slice()), (200, &b"abcde"[..]));
+        let first = requests.recv().unwrap();
+        assert!(first.starts_with("POST /first HTTP/1.1\r\n"), "{first}");
+        assert!(first.ends_with("\r\n\r\npayload") && first.contains("User-Agent: mine\r\n"));
+        assert!(!first.contains("default/1"), "{first}");
+        let second = requests.recv().unwrap();
+        assert!(
+            second.starts_with("GET /then HTTP/1.1\r\n") && second.ends_with("\r\n\r\n"),
+            "{second}"
+        );
+        // 307 keeps the method; a GET has no body to keep.
+        let third = requests.recv().unwrap();
+        assert!(third.starts_with("GET /again HTTP/1.1\r\n"), "{third}");
+    }
+
+    #[test]
+    fn a_name_is_looked_up_and_each_address_tried_within_the_deadline() {
+        let (port, _requests) = server(vec!["HTTP/1.1 204 No Content\r\n\r\n".into()]);
+        // localhost may come back as ::1 first; the server is on 127.0.0.1.
+        let url = format!("http://localhost:{port}/");
+        let exchange = Client::new("t", 0).exchange(&Request::get(&url, Duration::from_secs(5)));
+        assert_eq!((exchange.status, exchange.error), (204, None));
+        assert_eq!(exchange.ip, Some(IpAddr::from([127, 0, 0, 1])));
+    }
+
+    #[test]
+    fn a_head_answer_has_no_body_whatever_its_length_says() {
+        let (port, _requests) = server(vec![
+            "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n".into()
+        ]);
+        let url = format!("http://127.0.0.1:{port}/");
+        let reply = Client::new("t", 0)
+            .fetch(&Request {
+                method: "HEAD",
+                max_body: Some(10),
+                ..Request::get(&url, Duration::from_secs(5))
+            })
+            .unwrap();
+        // Waiting for the 1000 bytes would end in a timeout, not in this.
+        assert_eq!((reply.status, reply.body.len()), (200, 0));
     }
 
     #[test]
@@ -302,5 +854,6 @@ mod tests {
         );
         assert!(parse_header("no colon").is_err());
         assert!(parse_header("bad name: x").is_err());
+        assert!(parse_header("X: a\r\nInjected: b").is_err());
     }
 }

@@ -3,13 +3,13 @@
 //! JSON stats reformatted as gauges.
 
 mod board;
-mod http_probe;
 mod options;
 mod probe;
 mod probing;
 
 use board::Board;
 use common::cli::Program;
+use common::client::Client;
 use common::log;
 use common::server::{Metrics, MetricsEndpoint};
 use common::shutdown::Shutdown;
@@ -31,7 +31,10 @@ fn main() {
     let bound = PROGRAM.bind("--listen", &options.listen);
     let prober = Arc::new(Prober {
         headers: options.headers,
-        follow_redirects: options.follow_redirects,
+        client: Client::new(
+            concat!("latency-exporter/", env!("CARGO_PKG_VERSION")),
+            options.follow_redirects,
+        ),
         max_body: options.max_body,
         json_gauges: options.json_gauges.clone(),
     });

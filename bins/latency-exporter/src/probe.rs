@@ -1,9 +1,8 @@
 //! One probe of one target: what came back and how long each phase took.
-//! HTTP targets are probed with `http_probe` (GET, timed phase by phase);
+//! HTTP targets are probed with common's client (GET, timed phase by phase);
 //! `tcp://HOST:PORT` targets with a connect, as blackbox's tcp_connect.
 
-use crate::http_probe::{self, Phases};
-use common::client::FetchError;
+use common::client::{Client, FetchError, Phases, Request};
 use common::condition::{Conditions, DefaultStatus};
 use std::io::ErrorKind;
 use std::net::{IpAddr, TcpStream, ToSocketAddrs};
@@ -61,7 +60,8 @@ pub struct HttpSide {
 pub struct Prober {
     pub headers: Vec<(String, String)>,
     pub max_body: u64,
-    pub follow_redirects: u32,
+    /// Follows `--follow-redirects`.
+    pub client: Client,
     pub json_gauges: Vec<JsonGauge>,
 }
 
@@ -80,13 +80,10 @@ impl Prober {
             .chain(&target.conditions.headers)
             .cloned()
             .collect();
-        let exchange = http_probe::get(&http_probe::Request {
-            url: &target.url,
+        let exchange = self.client.exchange(&Request {
             headers: &headers,
-            timeout,
-            max_body: self.max_body,
-            follow_redirects: self.follow_redirects,
-            user_agent: concat!("latency-exporter/", env!("CARGO_PKG_VERSION")),
+            max_body: Some(self.max_body),
+            ..Request::get(&target.url, timeout)
         });
         let mut probe = Probe {
             duration: exchange.phases.total().as_secs_f64(),
@@ -100,7 +97,7 @@ impl Prober {
                 redirects: exchange.redirects,
             }),
             gauges: vec![None; self.json_gauges.len()],
-            error: exchange.error,
+            error: exchange.error.map(|e| e.to_string()),
             ..Probe::default()
         };
         if probe.error.is_some() {
