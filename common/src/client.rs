@@ -5,12 +5,13 @@
 //! blackbox exporter do, so latency includes connect).
 //!
 //! Each exchange is timed phase by phase as the blackbox exporter times it:
-//! `resolve` (the name lookup; 0 for an IP), `connect`, `processing`
-//! (connected to the first response byte) and `transfer` (first byte to the
-//! last body byte), read from one run of consecutive clock readings so that
+//! `resolve` (the name lookup; 0 for an IP), `connect` (the TCP connect),
+//! `tls` (the handshake, for https://), `processing` (to the first response
+//! byte) and `transfer` (first byte to the last body byte), read from one run of consecutive clock readings so that
 //! they add up to the duration. Those timings live between socket calls,
 //! which is why this is a client of its own and not a library's.
 
+use crate::tls::{Tls, TlsInfo, TlsOptions, TlsStream};
 use std::fmt;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
@@ -28,6 +29,7 @@ const MAX_HEADERS: usize = 64;
 pub struct Client {
     user_agent: String,
     max_redirects: u32,
+    tls: Tls,
 }
 
 /// What to send.
@@ -62,24 +64,29 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// From just before the lookup to the last body byte read.
     pub elapsed: Duration,
+    /// What the handshake saw, when the final answer came over TLS.
+    pub tls: Option<TlsInfo>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct Phases {
     pub resolve: Duration,
     pub connect: Duration,
+    /// The TLS handshake; 0 over plain HTTP.
+    pub tls: Duration,
     pub processing: Duration,
     pub transfer: Duration,
 }
 
 impl Phases {
     pub fn total(&self) -> Duration {
-        self.resolve + self.connect + self.processing + self.transfer
+        self.resolve + self.connect + self.tls + self.processing + self.transfer
     }
 
     fn add(&mut self, other: &Phases) {
         self.resolve += other.resolve;
         self.connect += other.connect;
+        self.tls += other.tls;
         self.processing += other.processing;
         self.transfer += other.transfer;
     }
@@ -101,6 +108,8 @@ pub struct Exchange {
     /// Body bytes received (kept up to the cap).
     pub body: Vec<u8>,
     pub redirects: u32,
+    /// What the last hop's handshake saw; None over plain HTTP.
+    pub tls: Option<TlsInfo>,
     pub error: Option<FetchError>,
 }
 
@@ -118,6 +127,8 @@ pub enum FetchError {
     HeadTooLarge,
     Closed,
     Reset,
+    /// A TLS handshake or TLS-level failure, as one line.
+    Tls(String),
     Other(String),
 }
 
@@ -137,7 +148,7 @@ impl fmt::Display for FetchError {
             }
             FetchError::Closed => f.write_str("connection closed before a complete response"),
             FetchError::Reset => f.write_str("connection reset by peer"),
-            FetchError::Other(msg) => f.write_str(msg),
+            FetchError::Tls(msg) | FetchError::Other(msg) => f.write_str(msg),
         }
     }
 }
@@ -149,7 +160,15 @@ impl Client {
         Client {
             user_agent: user_agent.to_string(),
             max_redirects,
+            tls: Tls::new(TlsOptions::default()),
         }
+    }
+
+    /// The TLS flags for https:// URLs (without: verification against the
+    /// built-in roots or SSL_CERT_FILE / SSL_CERT_DIR).
+    pub fn with_tls(mut self, options: TlsOptions) -> Client {
+        self.tls = Tls::new(options);
+        self
     }
 
     pub fn fetch(&self, request: &Request) -> Result<Reply, FetchError> {
@@ -165,6 +184,7 @@ impl Client {
                 status: exchange.status,
                 body: exchange.body,
                 elapsed: started.elapsed(),
+                tls: exchange.tls,
             }),
         }
     }
@@ -215,6 +235,35 @@ impl Client {
         }
     }
 
+    /// A TCP connect to `HOST:PORT` and a TLS handshake, nothing sent
+    /// after it: latency-exporter's `tls://` probes (blackbox's tcp module
+    /// with `tls: true`), for services that are not HTTP.
+    pub fn handshake(&self, address: &str, timeout: Duration) -> Exchange {
+        let deadline = Instant::now() + timeout;
+        let mut exchange = Exchange::default();
+        let mut phases = Phases::default();
+        let result = (|| {
+            let text = format!("https://{address}/");
+            let url = parse_url(&text).map_err(FetchError::Other)?;
+            let (socket, connect_end) = connect(
+                url.host,
+                url.port,
+                deadline,
+                timeout,
+                &mut phases,
+                &mut exchange,
+            )?;
+            let handshake = self.tls.handshake(socket, url.host, deadline, timeout);
+            phases.tls = connect_end.elapsed();
+            let (_, info) = handshake.map_err(FetchError::Tls)?;
+            exchange.tls = Some(info);
+            Ok(())
+        })();
+        exchange.phases = phases;
+        exchange.error = result.err();
+        exchange
+    }
+
     /// One hop: Ok(Some(location)) for a redirect answer with a Location.
     fn one(
         &self,
@@ -232,55 +281,50 @@ impl Client {
                 .then_some(left)
                 .ok_or(FetchError::TimedOut(timeout))
         };
-        // resolve: no lookup, and no time, for an IP
-        let t0 = Instant::now();
-        let addrs = match url.host.parse::<IpAddr>() {
-            Ok(ip) => vec![SocketAddr::new(ip, url.port)],
-            Err(_) => lookup(url.host, url.port, left()?, timeout)?,
-        };
-        let t1 = if addrs.len() == 1 && url.host.parse::<IpAddr>().is_ok() {
-            t0
-        } else {
-            Instant::now()
-        };
-        phases.resolve = t1 - t0;
-        // connect: each address in turn ("localhost" may be ::1 first)
-        let mut connected = Err(FetchError::HostNotFound);
-        for addr in addrs {
-            exchange.ip = Some(addr.ip());
-            connected = TcpStream::connect_timeout(&addr, left()?).map_err(|e| match e.kind() {
-                ErrorKind::ConnectionRefused => FetchError::Refused,
-                ErrorKind::TimedOut | ErrorKind::WouldBlock => FetchError::TimedOut(timeout),
-                _ => FetchError::Other(e.to_string()),
-            });
-            if connected.is_ok() {
-                break;
+        let (socket, connect_end) =
+            connect(url.host, url.port, deadline, timeout, phases, exchange)?;
+        exchange.tls = None;
+        let mut stream = match url.https {
+            false => Connection::Plain(socket),
+            true => {
+                let handshake = self.tls.handshake(socket, url.host, deadline, timeout);
+                phases.tls = connect_end.elapsed();
+                let (stream, info) = handshake.map_err(FetchError::Tls)?;
+                exchange.tls = Some(info);
+                Connection::Tls(Box::new(stream))
             }
-        }
+        };
         let t2 = Instant::now();
-        phases.connect = t2 - t1;
-        let mut stream = connected?;
         let io_error = |e: std::io::Error| match e.kind() {
+            _ if crate::tls::after_handshake(&e).is_some() => {
+                FetchError::Tls(crate::tls::after_handshake(&e).unwrap_or_default())
+            }
             ErrorKind::TimedOut | ErrorKind::WouldBlock => FetchError::TimedOut(timeout),
             ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
                 FetchError::Reset
             }
             _ => FetchError::Other(e.to_string()),
         };
-        let _ = stream.set_nodelay(true);
         let head = self.head(request, &url);
-        stream.set_write_timeout(Some(left()?)).map_err(io_error)?;
+        stream
+            .socket()
+            .set_write_timeout(Some(left()?))
+            .map_err(io_error)?;
         stream.write_all(&head).map_err(io_error)?;
         if let Some(body) = request.body {
             stream.write_all(body).map_err(io_error)?;
         }
+        stream.flush().map_err(io_error)?;
 
         // processing: until the first response byte
         let mut buf = vec![0u8; 8192];
         let mut received: Vec<u8> = Vec::new();
         let mut first_byte = None;
         let head_end = loop {
-            stream.set_read_timeout(Some(left()?)).map_err(io_error)?;
+            stream
+                .socket()
+                .set_read_timeout(Some(left()?))
+                .map_err(io_error)?;
             let ended = match stream.read(&mut buf) {
                 Ok(0) => Err(FetchError::Closed),
                 Ok(n) => Ok(n),
@@ -415,6 +459,55 @@ impl<'a> From<&Request<'a>> for Sent<'a> {
     }
 }
 
+/// Resolves `host` and connects to its addresses in turn within the
+/// deadline, timing `resolve` and `connect`; returns the socket and when
+/// the connect ended.
+fn connect(
+    host: &str,
+    port: u16,
+    deadline: Instant,
+    timeout: Duration,
+    phases: &mut Phases,
+    exchange: &mut Exchange,
+) -> Result<(TcpStream, Instant), FetchError> {
+    let left = || {
+        let left = deadline.saturating_duration_since(Instant::now());
+        (!left.is_zero())
+            .then_some(left)
+            .ok_or(FetchError::TimedOut(timeout))
+    };
+    // resolve: no lookup, and no time, for an IP
+    let t0 = Instant::now();
+    let addrs = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => lookup(host, port, left()?, timeout)?,
+    };
+    let t1 = if addrs.len() == 1 && host.parse::<IpAddr>().is_ok() {
+        t0
+    } else {
+        Instant::now()
+    };
+    phases.resolve = t1 - t0;
+    // connect: each address in turn ("localhost" may be ::1 first)
+    let mut connected = Err(FetchError::HostNotFound);
+    for addr in addrs {
+        exchange.ip = Some(addr.ip());
+        connected = TcpStream::connect_timeout(&addr, left()?).map_err(|e| match e.kind() {
+            ErrorKind::ConnectionRefused => FetchError::Refused,
+            ErrorKind::TimedOut | ErrorKind::WouldBlock => FetchError::TimedOut(timeout),
+            _ => FetchError::Other(e.to_string()),
+        });
+        if connected.is_ok() {
+            break;
+        }
+    }
+    let connect_end = Instant::now();
+    phases.connect = connect_end - t1;
+    let socket = connected?;
+    let _ = socket.set_nodelay(true);
+    Ok((socket, connect_end))
+}
+
 /// A name looked up within `left`: getaddrinfo has no timeout of its own,
 /// so it runs in a thread that is left behind if the resolver hangs.
 fn lookup(
@@ -444,8 +537,9 @@ fn lookup(
     }
 }
 
-/// The parts of an http:// URL.
+/// The parts of an http:// or https:// URL.
 struct Url<'a> {
+    https: bool,
     host: &'a str,
     port: u16,
     /// Host and port as the Host header carries them.
@@ -455,9 +549,11 @@ struct Url<'a> {
 }
 
 fn parse_url(url: &str) -> Result<Url<'_>, String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("'{url}' is not an http:// URL"))?;
+    let (https, rest) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+        (Some(rest), _) => (false, rest),
+        (_, Some(rest)) => (true, rest),
+        _ => return Err(format!("'{url}' is not an http:// or https:// URL")),
+    };
     let rest = rest.split('#').next().unwrap_or_default();
     let (authority, path) = match rest.find(['/', '?']) {
         Some(at) => (&rest[..at], &rest[at..]),
@@ -498,12 +594,14 @@ fn parse_url(url: &str) -> Result<Url<'_>, String> {
     }
     let port = match port {
         Some(p) => p.parse().map_err(|_| format!("'{url}': bad port '{p}'"))?,
+        None if https => 443,
         None => 80,
     };
     if path.bytes().any(|b| b <= b' ' || b == 0x7f) {
         return Err(format!("'{url}' is not a valid URL"));
     }
     Ok(Url {
+        https,
         host,
         port,
         authority,
@@ -518,28 +616,76 @@ fn parse_url(url: &str) -> Result<Url<'_>, String> {
 
 /// A Location header made absolute against the URL it answered.
 fn resolve_location(base: &str, location: &str) -> Option<String> {
-    if location.starts_with("http://") {
+    if location.starts_with("http://") || location.starts_with("https://") {
         return parse_url(location).is_ok().then(|| location.to_string());
     }
     let url = parse_url(base).ok()?;
+    let scheme = if url.https { "https" } else { "http" };
     let next = if let Some(rest) = location.strip_prefix("//") {
-        format!("http://{rest}")
+        format!("{scheme}://{rest}")
     } else if location.starts_with('/') {
-        format!("http://{}{location}", url.authority)
+        format!("{scheme}://{}{location}", url.authority)
     } else if location.contains("://") {
-        // Another scheme (https:// among them): not followed.
+        // Another scheme: not followed.
         return None;
     } else {
         let path = url.path.split('?').next().unwrap_or("/");
         let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-        format!("http://{}{dir}{location}", url.authority)
+        format!("{scheme}://{}{dir}{location}", url.authority)
     };
     parse_url(&next).is_ok().then_some(next)
 }
 
+/// A connected socket, with TLS over it for https://.
+enum Connection {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+impl Connection {
+    /// The socket, for its timeouts.
+    fn socket(&self) -> &TcpStream {
+        match self {
+            Connection::Plain(socket) => socket,
+            Connection::Tls(stream) => &stream.sock,
+        }
+    }
+}
+
+impl Read for Connection {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Connection::Plain(socket) => socket.read(buf),
+            // A server that closes without close_notify ends the body, as
+            // it does for curl and browsers; a Content-Length still says
+            // whether the body was whole.
+            Connection::Tls(stream) => match stream.read(buf) {
+                Err(e) if e.kind() == ErrorKind::UnexpectedEof => Ok(0),
+                read => read,
+            },
+        }
+    }
+}
+
+impl Write for Connection {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Connection::Plain(socket) => socket.write(buf),
+            Connection::Tls(stream) => stream.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Connection::Plain(socket) => socket.flush(),
+            Connection::Tls(stream) => stream.flush(),
+        }
+    }
+}
+
 /// The rest of a response body: bytes already read, then the socket.
 struct Body<'a> {
-    stream: &'a mut TcpStream,
+    stream: &'a mut Connection,
     pending: Vec<u8>,
     deadline: Instant,
     timeout: Duration,
@@ -553,6 +699,7 @@ impl Body<'_> {
             return Err(FetchError::TimedOut(self.timeout));
         }
         self.stream
+            .socket()
             .set_read_timeout(Some(left))
             .map_err(|e| FetchError::Other(e.to_string()))?;
         let mut buf = [0u8; 16 * 1024];
@@ -568,7 +715,10 @@ impl Body<'_> {
                     Err(FetchError::TimedOut(self.timeout))
                 }
                 Err(e) if e.kind() == ErrorKind::ConnectionReset => Err(FetchError::Reset),
-                Err(e) => Err(FetchError::Other(e.to_string())),
+                Err(e) => Err(match crate::tls::after_handshake(&e) {
+                    Some(line) => FetchError::Tls(line),
+                    None => FetchError::Other(e.to_string()),
+                }),
             };
         }
     }
@@ -640,11 +790,6 @@ impl Body<'_> {
 pub fn check_url(url: &str) -> Result<(), String> {
     if !url.contains("://") {
         return Err(format!("'{url}' has no scheme: add http:// (http://{url})"));
-    }
-    if url.starts_with("https://") {
-        return Err(format!(
-            "'{url}': https is not supported (side-cars talk plain HTTP to the Pod's loopback)"
-        ));
     }
     parse_url(url).map(drop)
 }

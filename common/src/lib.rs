@@ -14,3 +14,5 @@ pub mod prom;
 pub mod schedule;
 pub mod server;
 pub mod shutdown;
+pub mod tls;
+pub mod x509;

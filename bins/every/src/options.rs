@@ -8,7 +8,8 @@ use common::server::ListenAddr;
 use std::ffi::OsString;
 use std::time::Duration;
 
-pub const HELP: &str = "\
+pub const HELP: &str = concat!(
+    "\
 every: run an HTTP request or a program on a drift-free schedule.
 
 Usage: every INTERVAL [OPTIONS] URL
@@ -43,6 +44,9 @@ URL runs (success: a 2xx answer):
   -X, --method METHOD    default GET, or POST with --data
   -H, --header 'Name: value'   (repeatable)
   -d, --data BODY        send BODY
+",
+    common::tls_help!(),
+    "\
 PROGRAM runs (success: exit 0): exec'd directly (no shell), stdout and stderr
 passed through; at the timeout SIGTERM, then SIGKILL 1s later; always reaped.
 
@@ -53,7 +57,9 @@ Examples:
   every 60s http://127.0.0.1:8080/flush_queues
   every 5m --jitter 30s --method POST --data '{}' --header 'Content-Type: application/json' http://127.0.0.1:8080/compact
   every 1h --timeout 10m --max-failures 3 -- /app/bin/cleanup --older-than 7d
-";
+  every 5m --method POST https://hc-ping.com/your-uuid
+"
+);
 
 pub enum Job {
     Http {
@@ -84,6 +90,8 @@ pub struct Options {
     pub count: Option<u64>,
     pub max_failures: Option<u64>,
     pub listen: Option<ListenAddr>,
+    /// For https:// URLs.
+    pub tls: common::tls::TlsOptions,
 }
 
 /// Splits argv at the first bare `--`: the options before it, the program
@@ -116,11 +124,16 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
         count: None,
         max_failures: None,
         listen: None,
+        tls: common::tls::TlsOptions::default(),
     };
     while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => return Err(Stop::Help),
             Short('V') | Long("version") => return Err(Stop::Version),
+            Long(flag) if common::tls::FLAGS.contains(&flag) => {
+                let flag = flag.to_string();
+                options.tls.parse_flag(&flag, &mut parser)?;
+            }
             Long("method") | Short('X') => {
                 method = Some(cli::text(&mut parser, "--method")?.to_ascii_uppercase())
             }
@@ -260,6 +273,7 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
         }
     };
     options.timeout = timeout.unwrap_or_else(|| period.min(Duration::from_secs(30)));
+    options.tls.check()?;
     Ok(options)
 }
 

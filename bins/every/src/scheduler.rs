@@ -86,7 +86,8 @@ impl Timer {
 
 /// Runs the job on its schedule until done or stopped; returns the exit status.
 pub fn run(options: &Options, stats: &Stats, shutdown: &Shutdown, reaper: &Reaper) -> i32 {
-    let client = Client::new(concat!("every/", env!("CARGO_PKG_VERSION")), 0);
+    let client =
+        Client::new(concat!("every/", env!("CARGO_PKG_VERSION")), 0).with_tls(options.tls.clone());
     let mut timer = Timer::new(options);
     let (mut runs, mut failures_in_a_row) = (0u64, 0u64);
     let mut outage = Outage::new();

@@ -8,6 +8,7 @@ use common::log;
 use common::process_metrics::ProcessMetrics;
 use common::prom::{Histogram, Kind, Writer};
 use std::sync::Mutex;
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub struct Board {
@@ -155,8 +156,8 @@ impl Board {
             ),
             (
                 "probe_http_ssl",
-                "Whether the last probe used TLS (never: plain HTTP to the Pod).",
-                |p| p.http.as_ref().map(|_| 0.0),
+                "Whether the final answer of the last probe came over TLS.",
+                |p| p.http.as_ref().map(|_| f64::from(u8::from(p.tls.is_some()))),
             ),
             (
                 "probe_http_redirects",
@@ -185,8 +186,12 @@ impl Board {
             ),
             (
                 "probe_tcp_connected",
-                "Whether the last TCP probe connected (tcp:// targets).",
-                |p| p.http.is_none().then(|| f64::from(u8::from(p.success))),
+                "Whether the last TCP probe connected (tcp:// and tls:// targets).",
+                |p| {
+                    p.http
+                        .is_none()
+                        .then(|| f64::from(u8::from(p.success || p.phases.tls > Duration::ZERO)))
+                },
             ),
         ];
         for (name, help, value) in gauges {
@@ -210,7 +215,7 @@ impl Board {
             for (phase, d) in [
                 ("resolve", p.resolve),
                 ("connect", p.connect),
-                ("tls", std::time::Duration::ZERO),
+                ("tls", p.tls),
                 ("processing", p.processing),
                 ("transfer", p.transfer),
             ] {
@@ -221,6 +226,7 @@ impl Board {
                 );
             }
         }
+        write_tls_series(&mut w, &probed);
         w.family(
             "probe_last_success_timestamp_seconds",
             Kind::Gauge,
@@ -284,6 +290,85 @@ impl Board {
 }
 
 /// FNV-1a (32 bits) of the address's bytes, as the blackbox exporter hashes it.
+/// The blackbox exporter's TLS series, for probes whose final answer came
+/// over TLS (https:// and tls:// targets).
+fn write_tls_series(w: &mut Writer, probed: &[(&str, &Series, &Probe)]) {
+    let over_tls: Vec<(&str, &common::tls::TlsInfo)> = probed
+        .iter()
+        .filter_map(|(target, _, probe)| Some((*target, probe.tls.as_ref()?)))
+        .collect();
+    type Expiry = (
+        &'static str,
+        &'static str,
+        fn(&common::tls::TlsInfo) -> Option<i64>,
+    );
+    let expiries: [Expiry; 2] = [
+        (
+            "probe_ssl_earliest_cert_expiry",
+            "Unix time of the earliest NotAfter over every certificate the server sent.",
+            |tls| tls.earliest_expiry,
+        ),
+        (
+            "probe_ssl_last_chain_expiry_timestamp_seconds",
+            "Unix time of the earliest NotAfter in the verified chain (the root's counted when it came from --ca-file or SSL_CERT_*; not with --insecure).",
+            |tls| tls.chain_expiry,
+        ),
+    ];
+    for (name, help, value) in expiries {
+        w.family(name, Kind::Gauge, help);
+        for (target, tls) in &over_tls {
+            if let Some(at) = value(tls) {
+                w.sample(name, &[("target", target)], at as f64);
+            }
+        }
+    }
+    w.family(
+        "probe_ssl_last_chain_info",
+        Kind::Gauge,
+        "The server's leaf certificate, as labels.",
+    );
+    for (target, tls) in &over_tls {
+        if let Some(leaf) = &tls.leaf {
+            w.sample(
+                "probe_ssl_last_chain_info",
+                &[
+                    ("target", target),
+                    ("fingerprint_sha256", &leaf.fingerprint_sha256),
+                    ("subject", &leaf.subject),
+                    ("issuer", &leaf.issuer),
+                    ("subjectalternative", &leaf.dns_names),
+                    ("serialnumber", &leaf.serial),
+                ],
+                1.0,
+            );
+        }
+    }
+    w.family(
+        "probe_tls_version_info",
+        Kind::Gauge,
+        "The TLS version the last probe negotiated.",
+    );
+    for (target, tls) in &over_tls {
+        w.sample(
+            "probe_tls_version_info",
+            &[("target", target), ("version", tls.version)],
+            1.0,
+        );
+    }
+    w.family(
+        "probe_tls_cipher_info",
+        Kind::Gauge,
+        "The cipher suite the last probe negotiated, by Go's name.",
+    );
+    for (target, tls) in &over_tls {
+        w.sample(
+            "probe_tls_cipher_info",
+            &[("target", target), ("cipher", &tls.cipher)],
+            1.0,
+        );
+    }
+}
+
 fn ip_hash(ip: std::net::IpAddr) -> f64 {
     let bytes = match ip {
         std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
@@ -331,6 +416,7 @@ mod tests {
             name: "app".into(),
             url: "http://127.0.0.1:1/".into(),
             conditions: Default::default(),
+            fail_if_not_ssl: false,
         }];
         let board = Arc::new(Board::new(targets, Vec::new(), &[0.001, 0.01]));
         let (done, finished) = std::sync::mpsc::channel();
@@ -364,11 +450,13 @@ mod tests {
                 name: "app".into(),
                 url: "http://127.0.0.1:1/".into(),
                 conditions: Default::default(),
+                fail_if_not_ssl: false,
             },
             Target {
                 name: "db".into(),
                 url: "tcp://127.0.0.1:1".into(),
                 conditions: Default::default(),
+                fail_if_not_ssl: false,
             },
         ];
         let gauge = JsonGauge {

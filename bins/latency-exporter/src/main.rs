@@ -34,7 +34,8 @@ fn main() {
         client: Client::new(
             concat!("latency-exporter/", env!("CARGO_PKG_VERSION")),
             options.follow_redirects,
-        ),
+        )
+        .with_tls(options.tls),
         max_body: options.max_body,
         json_gauges: options.json_gauges.clone(),
     });

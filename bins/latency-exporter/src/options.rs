@@ -7,14 +7,17 @@ use common::condition::{self, Conditions};
 use common::server::ListenAddr;
 use std::time::Duration;
 
-pub const HELP: &str = "\
+pub const HELP: &str = concat!(
+    "\
 latency-exporter: Prometheus metrics of synthetic HTTP probes of the main container.
 
 Usage: latency-exporter [--listen ADDR] --target [NAME=]URL [--target ...] [OPTIONS]
 
   --listen ADDR            serve /metrics here (default :9100); :PORT, HOST:PORT, [V6]:PORT
   --target [NAME=]URL      probe URL with GET; label target=NAME (default: the URL); repeatable;
-                           tcp://HOST:PORT probes a TCP connect (a database, a cache)
+                           tcp://HOST:PORT probes a TCP connect (a database, a cache);
+                           tls://HOST:PORT a connect and a TLS handshake (SMTPS, LDAPS,
+                           a database with TLS): the certificate series, nothing sent
   --interval DURATION      probe each target this often (default 10s), or 'scrape':
                            probe on each scrape, concurrent scrapes sharing one probe,
                            within Prometheus's X-Prometheus-Scrape-Timeout-Seconds
@@ -28,6 +31,7 @@ a failure is probe_success 0 and probe_failed_due_to_condition 1):
   --json 'POINTER OP VALUE'
                            the body is JSON and the value at POINTER compares true
                            with VALUE; OP is == != < <= > >= (repeatable)
+  --fail-if-not-ssl        the final answer must come over TLS (after redirects)
 
   --json-gauge NAME=POINTER
                            when a target answers JSON, export the number at the
@@ -40,11 +44,15 @@ a failure is probe_success 0 and probe_failed_due_to_condition 1):
                            default 0: a 3xx is the answer)
   -h, --help, -V, --version
 
+",
+    common::tls_help!(),
+    "
 Serves:
   /metrics   probe_success, probe_duration_seconds, probe_http_status_code,
              probe_http_content_length, probe_latency_seconds (histogram),
              probe_total{result}, probe_last_success_timestamp_seconds,
-             the JSON gauges, and process_* metrics
+             over TLS probe_ssl_earliest_cert_expiry and the other
+             blackbox TLS series, the JSON gauges, and process_* metrics
   /healthz   200 ok
   /          this index
 
@@ -56,7 +64,8 @@ Examples:
   latency-exporter --listen :9100 --interval 5s --target app=http://127.0.0.1:8080/ \\
       --target stats=http://127.0.0.1:8080/stats --json-gauge app_queue_depth=/queue/depth
   latency-exporter --listen 127.0.0.1:9100 --interval scrape --target http://127.0.0.1:8080/
-";
+"
+);
 
 pub enum Probing {
     Every(Duration),
@@ -74,6 +83,7 @@ pub struct Options {
     pub follow_redirects: u32,
     pub json_gauges: Vec<JsonGauge>,
     pub buckets: Vec<f64>,
+    pub tls: common::tls::TlsOptions,
 }
 
 /// Sub-millisecond (loopback) up to the default timeout.
@@ -93,6 +103,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         follow_redirects: 0,
         json_gauges: Vec::new(),
         buckets: Vec::new(),
+        tls: common::tls::TlsOptions::default(),
     };
     while let Some(arg) = parser.next()? {
         match arg {
@@ -127,12 +138,31 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
             Long("follow-redirects") => {
                 options.follow_redirects = cli::follow_redirects(&mut parser, "--follow-redirects")?
             }
+            Long("fail-if-not-ssl") => match options.targets.last_mut() {
+                Some(target) if target.is_http() => target.fail_if_not_ssl = true,
+                Some(_) => {
+                    return Err(usage(
+                        "--fail-if-not-ssl",
+                        "applies to http:// and https:// targets",
+                    ))
+                }
+                None => {
+                    return Err(usage(
+                        "--fail-if-not-ssl",
+                        "must follow the --target it applies to",
+                    ))
+                }
+            },
+            Long(flag) if common::tls::FLAGS.contains(&flag) => {
+                let flag = flag.to_string();
+                options.tls.parse_flag(&flag, &mut parser)?;
+            }
             Long(flag) if condition::FLAGS.contains(&flag) => {
                 let (name, flag) = (flag.to_string(), format!("--{flag}"));
                 let value = cli::text(&mut parser, &flag)?;
                 match options.targets.last_mut() {
-                    Some(target) if target.tcp_address().is_some() => {
-                        return Err(usage(&flag, "applies to http:// targets, not tcp://"))
+                    Some(target) if !target.is_http() => {
+                        return Err(usage(&flag, "applies to http:// and https:// targets"))
                     }
                     Some(target) => target.conditions.add(&name, &value),
                     // Before any target, a header is for all of them.
@@ -172,6 +202,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
             "no target given: add --target URL or --target NAME=URL".into(),
         ));
     }
+    options.tls.check()?;
     if options.buckets.is_empty() {
         options.buckets = DEFAULT_BUCKETS.to_vec();
         let timeout = options.timeout.as_secs_f64();
@@ -191,21 +222,22 @@ fn target(text: &str) -> Result<Target, String> {
     if name.is_empty() {
         return Err(format!("'{text}' has an empty NAME (want URL or NAME=URL)"));
     }
-    match url.strip_prefix("tcp://") {
-        Some(address) => {
+    match url.split_once("://") {
+        Some((scheme @ ("tcp" | "tls"), address)) => {
             if address
                 .rsplit_once(':')
                 .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
             {
-                return Err(format!("'{url}' is not tcp://HOST:PORT"));
+                return Err(format!("'{url}' is not {scheme}://HOST:PORT"));
             }
         }
-        None => common::client::check_url(&url)?,
+        _ => common::client::check_url(&url)?,
     }
     Ok(Target {
         name,
         url,
         conditions: Conditions::default(),
+        fail_if_not_ssl: false,
     })
 }
 

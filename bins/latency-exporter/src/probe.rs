@@ -1,6 +1,8 @@
 //! One probe of one target: what came back and how long each phase took.
 //! HTTP targets are probed with common's client (GET, timed phase by phase);
-//! `tcp://HOST:PORT` targets with a connect, as blackbox's tcp_connect.
+//! `tcp://HOST:PORT` targets with a connect, as blackbox's tcp_connect;
+//! `tls://HOST:PORT` with a connect and a TLS handshake, as blackbox's tcp
+//! module with `tls: true`.
 
 use common::client::{Client, FetchError, Phases, Request};
 use common::condition::{Conditions, DefaultStatus};
@@ -14,12 +16,24 @@ pub struct Target {
     pub url: String,
     /// `--status`, `--header`, `--contains`, `--json` given after it.
     pub conditions: Conditions,
+    /// `--fail-if-not-ssl`: the final answer must come over TLS.
+    pub fail_if_not_ssl: bool,
 }
 
 impl Target {
     /// `tcp://HOST:PORT`: the address of a connect probe.
     pub fn tcp_address(&self) -> Option<&str> {
         self.url.strip_prefix("tcp://")
+    }
+
+    /// `tls://HOST:PORT`: the address of a handshake probe.
+    pub fn tls_address(&self) -> Option<&str> {
+        self.url.strip_prefix("tls://")
+    }
+
+    /// An http:// or https:// target.
+    pub fn is_http(&self) -> bool {
+        self.tcp_address().is_none() && self.tls_address().is_none()
     }
 }
 
@@ -36,8 +50,10 @@ pub struct Probe {
     pub phases: Phases,
     /// The address probed, when a name was resolved (or was an IP).
     pub ip: Option<IpAddr>,
-    /// The HTTP side: None for a TCP target.
+    /// The HTTP side: None for a tcp:// or tls:// target.
     pub http: Option<HttpSide>,
+    /// What the handshake saw, when the final answer came over TLS.
+    pub tls: Option<common::tls::TlsInfo>,
     /// Per `--json-gauge`, the number found (None: missing or not a number).
     pub gauges: Vec<Option<f64>>,
     pub error: Option<String>,
@@ -67,9 +83,25 @@ pub struct Prober {
 
 impl Prober {
     pub fn probe(&self, target: &Target, timeout: Duration) -> Probe {
-        match target.tcp_address() {
-            Some(address) => tcp(address, timeout),
+        if let Some(address) = target.tcp_address() {
+            return tcp(address, timeout);
+        }
+        match target.tls_address() {
+            Some(address) => self.tls(address, timeout),
             None => self.http(target, timeout),
+        }
+    }
+
+    fn tls(&self, address: &str, timeout: Duration) -> Probe {
+        let exchange = self.client.handshake(address, timeout);
+        Probe {
+            success: exchange.error.is_none(),
+            duration: exchange.phases.total().as_secs_f64(),
+            phases: exchange.phases,
+            ip: exchange.ip,
+            tls: exchange.tls,
+            error: exchange.error.map(|e| e.to_string()),
+            ..Probe::default()
         }
     }
 
@@ -97,10 +129,16 @@ impl Prober {
                 redirects: exchange.redirects,
             }),
             gauges: vec![None; self.json_gauges.len()],
+            tls: exchange.tls,
             error: exchange.error.map(|e| e.to_string()),
             ..Probe::default()
         };
         if probe.error.is_some() {
+            return probe;
+        }
+        if target.fail_if_not_ssl && probe.tls.is_none() {
+            probe.error = Some("the final answer did not come over TLS (--fail-if-not-ssl)".into());
+            probe.failed_condition = true;
             return probe;
         }
         // As the blackbox exporter's http_2xx module judges, unless --status

@@ -21,6 +21,8 @@ pub enum Check {
 pub struct HttpCheck {
     pub url: String,
     pub conditions: Conditions,
+    /// `--cert-valid-for`: fail while the server's certificate expires sooner.
+    pub cert_valid_for: Option<Duration>,
 }
 
 /// How checks run: the same for every check in one invocation.
@@ -63,10 +65,45 @@ impl HttpCheck {
             }
             other => other.to_string(),
         })?;
+        if let Some(wanted) = self.cert_valid_for {
+            cert_valid_for(reply.tls.as_ref(), wanted)?;
+        }
         // As the kubelet judges an httpGet probe, unless --status says.
         self.conditions
             .judge_status(reply.status, DefaultStatus::Kubelet)?;
         self.conditions.judge_body(&reply.body)
+    }
+}
+
+/// The earliest NotAfter the server sent is at least `wanted` away.
+fn cert_valid_for(tls: Option<&common::tls::TlsInfo>, wanted: Duration) -> Result<(), String> {
+    let tls = tls.ok_or("the answer did not come over TLS (--cert-valid-for needs https://)")?;
+    let expiry = tls
+        .earliest_expiry
+        .ok_or("the server's certificate could not be read for its expiry")?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64;
+    let left = expiry - now;
+    if left < wanted.as_secs() as i64 {
+        return Err(format!(
+            "certificate expires at {}, in {}, sooner than --cert-valid-for {}",
+            common::civil::format_utc(expiry),
+            in_days(left.max(0) as u64),
+            in_days(wanted.as_secs())
+        ));
+    }
+    Ok(())
+}
+
+/// `89d23h`: certificate lifetimes are days, where 2159h says little.
+fn in_days(secs: u64) -> String {
+    let (days, hours) = (secs / 86_400, secs % 86_400 / 3600);
+    match (days, hours) {
+        (0, _) => common::duration::format(Duration::from_secs(secs)),
+        (_, 0) => format!("{days}d"),
+        _ => format!("{days}d{hours}h"),
     }
 }
 

@@ -31,7 +31,8 @@ fn main() {
     let client = Client::new(
         concat!("ready-check/", env!("CARGO_PKG_VERSION")),
         options.follow_redirects,
-    );
+    )
+    .with_tls(options.tls);
     let budget = Budget {
         timeout: options.timeout,
         max_body: options.max_body,

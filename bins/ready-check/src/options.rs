@@ -8,7 +8,8 @@ use common::condition;
 use common::server::ListenAddr;
 use std::time::Duration;
 
-pub const HELP: &str = "\
+pub const HELP: &str = concat!(
+    "\
 ready-check: readiness checks for a Kubernetes Pod; all must pass.
 
 Usage: ready-check [GLOBAL] CHECK [MODIFIERS] [CHECK [MODIFIERS]]...
@@ -23,6 +24,9 @@ Checks (each followed by the modifiers that apply to it):
                              POINTER compares true with the JSON literal VALUE;
                              OP is == != < <= > >= (repeatable)
   --tcp HOST:PORT            a TCP connection is accepted
+      --cert-valid-for DURATION
+                             fail while the server's certificate (any it
+                             sent) expires sooner: a gate before it runs out
   --file PATH                the file exists
       --max-age DURATION     and was modified within DURATION (heartbeat files)
 
@@ -45,6 +49,9 @@ Global:
   -h, --help           print this help
   -V, --version        print the version
 
+",
+    common::tls_help!(),
+    "
 Durations: 250ms, 1.5s, 1m30s, 1h, 1d (units ns us ms s m h d), or a bare
 number of seconds. Sizes: bytes (65536), or 64Ki, 64KiB, 1Mi, 1MiB, 1Gi.
 Exit status: 0 all checks passed, 1 a check failed, 2 bad usage or cannot
@@ -55,7 +62,9 @@ Examples:
   ready-check --http http://127.0.0.1:8080/healthz --status 200 --tcp 127.0.0.1:5432
   ready-check --file /tmp/heartbeat --max-age 30s --quiet
   ready-check --serve :8081 --cache 1s --http http://127.0.0.1:8080/healthz
-";
+  ready-check --insecure --http https://127.0.0.1:8443/healthz --cert-valid-for 7d
+"
+);
 
 pub struct Options {
     pub checks: Vec<Check>,
@@ -68,6 +77,7 @@ pub struct Options {
     pub quiet: bool,
     /// `--copy-to DIR`: copy the executable there instead of checking.
     pub copy_to: Option<std::path::PathBuf>,
+    pub tls: common::tls::TlsOptions,
 }
 
 pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
@@ -81,6 +91,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         cache: Duration::ZERO,
         quiet: false,
         copy_to: None,
+        tls: common::tls::TlsOptions::default(),
     };
     let mut cache_given = false;
     while let Some(arg) = parser.next()? {
@@ -124,6 +135,17 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
                     max_age: None,
                 });
             }
+            Long("cert-valid-for") => {
+                let wanted = cli::positive_duration(&mut parser, "--cert-valid-for")?;
+                match options.checks.last_mut() {
+                    Some(Check::Http(http)) => http.cert_valid_for = Some(wanted),
+                    _ => return Err(usage("--cert-valid-for", "must follow --http URL")),
+                }
+            }
+            Long(flag) if common::tls::FLAGS.contains(&flag) => {
+                let flag = flag.to_string();
+                options.tls.parse_flag(&flag, &mut parser)?;
+            }
             Long("max-age") => {
                 let age = cli::positive_duration(&mut parser, "--max-age")?;
                 match options.checks.last_mut() {
@@ -164,6 +186,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
             "no check given: add --http URL, --tcp HOST:PORT or --file PATH".into(),
         ));
     }
+    options.tls.check()?;
     if cache_given && options.serve.is_none() {
         return Err(usage("--cache", "only applies with --serve ADDR"));
     }

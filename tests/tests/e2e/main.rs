@@ -18,3 +18,4 @@ mod release;
 mod reproducible;
 mod soak;
 mod sweep;
+mod tls;

@@ -1,0 +1,710 @@
+//! TLS for the one HTTP client (and latency-exporter's `tls://` probes):
+//! rustls with ring, TLS 1.2 and 1.3, verification on by default.
+//!
+//! Roots, in order: `--ca-file`; else `SSL_CERT_FILE` and `SSL_CERT_DIR` when
+//! either is set (as Go, curl and OpenSSL read them); else the Mozilla roots
+//! built in (webpki-roots), so that the scratch image, which has no CA
+//! bundle, reaches public names. The CA, certificate and key files are read
+//! again when they change (a rotated Secret needs no restart).
+//!
+//! Every handshake failure is one line of its own, and the handshake is
+//! bounded by the exchange's deadline. What the handshake saw (version,
+//! cipher, certificates, the verified chain's earliest expiry) comes back
+//! for the blackbox series and for `--cert-valid-for`.
+
+use crate::cli::{self, usage, Stop};
+use crate::x509;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use std::io::{ErrorKind, Read};
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The flags' help, the same in every program that speaks HTTPS; a macro
+/// so that each program's help text stays one literal.
+#[macro_export]
+macro_rules! tls_help {
+    () => {
+        "\
+TLS (https:// URLs; verification is on, against the Mozilla roots built in,
+or SSL_CERT_FILE / SSL_CERT_DIR when set):
+  --ca-file PATH       trust only the CA certificates in PATH (PEM), e.g. a
+                       cluster CA
+  --insecure           skip chain and name verification (the handshake's
+                       signatures are still checked), as the kubelet's HTTPS
+                       probe does
+  --server-name NAME   send NAME as SNI and verify the certificate for it
+  --cert FILE --key FILE
+                       present this client certificate and key (PEM; mTLS)
+  The CA, certificate and key files are read again when they change.
+"
+    };
+}
+
+pub const HELP: &str = tls_help!();
+
+/// The TLS flags, as given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TlsOptions {
+    pub ca_file: Option<PathBuf>,
+    pub insecure: bool,
+    pub server_name: Option<String>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+/// The flags [`TlsOptions::parse_flag`] takes, for the help and doc tests.
+pub const FLAGS: [&str; 5] = ["ca-file", "insecure", "server-name", "cert", "key"];
+
+impl TlsOptions {
+    /// Takes `flag` if it is a TLS flag: Ok(false) when it is not one.
+    pub fn parse_flag(&mut self, flag: &str, parser: &mut lexopt::Parser) -> Result<bool, Stop> {
+        match flag {
+            "ca-file" => self.ca_file = Some(parser.value()?.into()),
+            "insecure" => self.insecure = true,
+            "server-name" => {
+                let name = cli::text(parser, "--server-name")?;
+                ServerName::try_from(name.clone())
+                    .map_err(|_| usage("--server-name", format!("'{name}' is not a host name")))?;
+                self.server_name = Some(name);
+            }
+            "cert" => self.cert = Some(parser.value()?.into()),
+            "key" => self.key = Some(parser.value()?.into()),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// At start-up: the files are there and hold what they should, so a
+    /// typo is a usage error and not a probe failing forever.
+    pub fn check(&self) -> Result<(), Stop> {
+        match (&self.cert, &self.key) {
+            (Some(_), None) => return Err(usage("--cert", "needs --key FILE")),
+            (None, Some(_)) => return Err(usage("--key", "needs --cert FILE")),
+            _ => {}
+        }
+        if self.ca_file.is_some() && self.insecure {
+            return Err(usage(
+                "--insecure",
+                "verifies nothing, so --ca-file means nothing with it",
+            ));
+        }
+        Loaded::load(self).map(drop).map_err(Stop::Usage)
+    }
+}
+
+/// What a handshake saw.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TlsInfo {
+    /// `TLS 1.2` or `TLS 1.3`.
+    pub version: &'static str,
+    /// Go's name of the cipher suite, e.g. `TLS_AES_128_GCM_SHA256`.
+    pub cipher: String,
+    /// The smallest NotAfter over every certificate the server sent.
+    pub earliest_expiry: Option<i64>,
+    /// The smallest NotAfter over the verified chain, the anchor included
+    /// when its certificate is known (a --ca-file or SSL_CERT_* root; the
+    /// built-in roots carry no dates). None with --insecure.
+    pub chain_expiry: Option<i64>,
+    /// The leaf, for `probe_ssl_last_chain_info`.
+    pub leaf: Option<Leaf>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Leaf {
+    pub fingerprint_sha256: String,
+    pub subject: String,
+    pub issuer: String,
+    /// The DNS names, comma-separated, as blackbox's `subjectalternative`.
+    pub dns_names: String,
+    pub serial: String,
+}
+
+/// A TLS connection over a connected socket.
+pub type TlsStream = rustls::StreamOwned<ClientConnection, TcpStream>;
+
+/// The TLS settings of one program, and the configuration built from them,
+/// built again when a file changes.
+pub struct Tls {
+    options: TlsOptions,
+    loaded: Mutex<Option<Loaded>>,
+}
+
+#[derive(Clone)]
+struct Loaded {
+    stamps: Vec<Option<Stamp>>,
+    config: Arc<ClientConfig>,
+    roots: Arc<RootCertStore>,
+    /// The root certificates given as files, to date a chain's anchor.
+    root_certificates: Arc<Vec<x509::Certificate>>,
+}
+
+/// A file's identity and version: device, inode, size, mtime.
+type Stamp = (u64, u64, u64, i64, i64);
+
+/// A CA bundle, certificate or key file larger than this is refused.
+const MAX_PEM: u64 = 4 << 20;
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some((
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+    ))
+}
+
+fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>, String> {
+    crate::file::read_regular(path, MAX_PEM).map_err(|e| format!("{what} {}: {e}", path.display()))
+}
+
+fn certificates_in(bytes: &[u8]) -> Vec<CertificateDer<'static>> {
+    CertificateDer::pem_slice_iter(bytes)
+        .filter_map(Result::ok)
+        .collect()
+}
+
+impl Loaded {
+    /// The files this configuration was read from.
+    fn files(options: &TlsOptions) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = [&options.ca_file, &options.cert, &options.key]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        if options.ca_file.is_none() {
+            files.extend(std::env::var_os("SSL_CERT_FILE").map(PathBuf::from));
+            files.extend(std::env::var_os("SSL_CERT_DIR").map(PathBuf::from));
+        }
+        files
+    }
+
+    fn load(options: &TlsOptions) -> Result<Loaded, String> {
+        let stamps = Loaded::files(options).iter().map(|f| stamp(f)).collect();
+        let given = |bytes: Vec<u8>, what: &str, path: &Path| {
+            let found = certificates_in(&bytes);
+            match found.is_empty() {
+                true => Err(format!(
+                    "{what} {}: no PEM certificate in it",
+                    path.display()
+                )),
+                false => Ok(found),
+            }
+        };
+        let mut root_ders = Vec::new();
+        let env_file = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
+        let env_dir = std::env::var_os("SSL_CERT_DIR").map(PathBuf::from);
+        let mut roots = RootCertStore::empty();
+        if let Some(path) = &options.ca_file {
+            root_ders = given(read_pem(path, "--ca-file")?, "--ca-file", path)?;
+        } else if env_file.is_some() || env_dir.is_some() {
+            if let Some(path) = &env_file {
+                root_ders = given(read_pem(path, "SSL_CERT_FILE")?, "SSL_CERT_FILE", path)?;
+            }
+            if let Some(dir) = &env_dir {
+                // As Go: every file of the directory, those without a
+                // certificate skipped.
+                let entries = std::fs::read_dir(dir)
+                    .map_err(|e| format!("SSL_CERT_DIR {}: {e}", dir.display()))?;
+                for entry in entries.flatten().take(10_000) {
+                    if let Ok(bytes) = read_pem(&entry.path(), "SSL_CERT_DIR") {
+                        root_ders.extend(certificates_in(&bytes));
+                    }
+                }
+                if root_ders.is_empty() {
+                    return Err(format!(
+                        "SSL_CERT_DIR {}: no PEM certificate in it",
+                        dir.display()
+                    ));
+                }
+            }
+        } else {
+            roots.roots = webpki_roots::TLS_SERVER_ROOTS.to_vec();
+        }
+        for der in &root_ders {
+            roots
+                .add(der.clone())
+                .map_err(|e| format!("a CA certificate cannot be used: {e}"))?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|e| e.to_string())?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Verifier::new(
+                Arc::new(RootCertStore::empty()),
+                Arc::default(),
+                false,
+            )));
+        let mut config = match (&options.cert, &options.key) {
+            (Some(cert), Some(key)) => {
+                let chain = given(read_pem(cert, "--cert")?, "--cert", cert)?;
+                let key = PrivateKeyDer::from_pem_slice(&read_pem(key, "--key")?)
+                    .map_err(|_| format!("--key {}: no PEM private key in it", key.display()))?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| format!("--cert and --key cannot be used together: {e}"))?
+            }
+            _ => builder.with_no_client_auth(),
+        };
+        // Every probe makes a full handshake: a resumed one shows no
+        // certificate and would time less than a new client sees.
+        config.resumption = rustls::client::Resumption::disabled();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Loaded {
+            stamps,
+            config: Arc::new(config),
+            roots: Arc::new(roots),
+            root_certificates: Arc::new(root_ders.iter().filter_map(|d| x509::parse(d)).collect()),
+        })
+    }
+}
+
+impl Tls {
+    pub fn new(options: TlsOptions) -> Tls {
+        Tls {
+            options,
+            loaded: Mutex::new(None),
+        }
+    }
+
+    pub fn options(&self) -> &TlsOptions {
+        &self.options
+    }
+
+    /// The configuration, read again when a file changed; loaded on first
+    /// use, so that a program that never speaks HTTPS never pays for it.
+    fn current(&self) -> Result<Loaded, String> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        let stamps: Vec<_> = Loaded::files(&self.options)
+            .iter()
+            .map(|f| stamp(f))
+            .collect();
+        match &*loaded {
+            Some(current) if current.stamps == stamps => Ok(current.clone()),
+            _ => {
+                // A file half-written by a rotation may not parse: keep the
+                // last good configuration until it does.
+                match (Loaded::load(&self.options), &*loaded) {
+                    (Ok(fresh), _) => {
+                        *loaded = Some(fresh.clone());
+                        Ok(fresh)
+                    }
+                    (Err(_), Some(current)) => Ok(current.clone()),
+                    (Err(error), None) => Err(error),
+                }
+            }
+        }
+    }
+
+    /// The TLS handshake on a connected socket, within `deadline`.
+    /// `host` is the URL's host; `--server-name` replaces it.
+    pub fn handshake(
+        &self,
+        socket: TcpStream,
+        host: &str,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(TlsStream, TlsInfo), String> {
+        let loaded = self.current()?;
+        let name_text = self.options.server_name.as_deref().unwrap_or(host);
+        let name = ServerName::try_from(name_text.to_string())
+            .map_err(|_| format!("'{name_text}' is not a valid TLS server name"))?;
+        let verifier = Arc::new(Verifier::new(
+            loaded.roots.clone(),
+            loaded.root_certificates.clone(),
+            self.options.insecure,
+        ));
+        let mut config = (*loaded.config).clone();
+        config
+            .dangerous()
+            .set_certificate_verifier(verifier.clone());
+        let mut connection =
+            ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
+        let mut socket = socket;
+        let peer = socket.peer_addr().ok();
+        let mut first = FirstBytes::default();
+        let timed_out = || {
+            format!(
+                "handshake timed out after {}",
+                crate::duration::format(timeout)
+            )
+        };
+        let io_failure = |e: std::io::Error| match e.kind() {
+            ErrorKind::TimedOut | ErrorKind::WouldBlock => timed_out(),
+            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
+                "connection reset during the TLS handshake".to_string()
+            }
+            _ => format!("TLS handshake: {e}"),
+        };
+        while connection.is_handshaking() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(timed_out());
+            }
+            if connection.wants_write() {
+                socket.set_write_timeout(Some(left)).map_err(io_failure)?;
+                connection.write_tls(&mut socket).map_err(io_failure)?;
+                continue;
+            }
+            socket.set_read_timeout(Some(left)).map_err(io_failure)?;
+            let read = connection.read_tls(&mut Recording {
+                inner: &mut socket,
+                first: &mut first,
+            });
+            match read {
+                Ok(0) => {
+                    let error = connection.process_new_packets().err();
+                    return Err(match error {
+                        Some(error) => describe(&error, &first.bytes, &verifier, peer, deadline),
+                        None if first.bytes.is_empty() => {
+                            "the server closed the connection instead of a TLS handshake".into()
+                        }
+                        None => "the server closed the connection during the TLS handshake".into(),
+                    });
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_failure(e)),
+            }
+            if let Err(error) = connection.process_new_packets() {
+                // Send our alert, if any, as a polite client does; errors
+                // there change nothing.
+                let _ = connection.write_tls(&mut socket);
+                return Err(describe(&error, &first.bytes, &verifier, peer, deadline));
+            }
+        }
+        let info = handshake_info(&connection, &verifier);
+        Ok((rustls::StreamOwned::new(connection, socket), info))
+    }
+}
+
+/// The first bytes the server sent, to name what it offered when the
+/// handshake fails (a ServerHello's version, or plain HTTP).
+#[derive(Default)]
+struct FirstBytes {
+    bytes: Vec<u8>,
+}
+
+struct Recording<'a> {
+    inner: &'a mut TcpStream,
+    first: &'a mut FirstBytes,
+}
+
+impl Read for Recording<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let room = 16usize.saturating_sub(self.first.bytes.len());
+        self.first.bytes.extend_from_slice(&buf[..n.min(room)]);
+        Ok(n)
+    }
+}
+
+fn handshake_info(connection: &ClientConnection, verifier: &Verifier) -> TlsInfo {
+    let version = match connection.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3",
+        _ => "TLS 1.2",
+    };
+    let cipher = connection
+        .negotiated_cipher_suite()
+        .map(|suite| go_cipher_name(suite.suite()))
+        .unwrap_or_default();
+    let certificates = connection.peer_certificates().unwrap_or_default();
+    let parsed: Vec<_> = certificates.iter().filter_map(|c| x509::parse(c)).collect();
+    let leaf = certificates.first().and_then(|der| {
+        let leaf = x509::parse(der)?;
+        Some(Leaf {
+            fingerprint_sha256: x509::fingerprint_sha256(der),
+            subject: leaf.subject,
+            issuer: leaf.issuer,
+            dns_names: leaf.dns_names.join(","),
+            serial: leaf.serial,
+        })
+    });
+    TlsInfo {
+        version,
+        cipher,
+        earliest_expiry: parsed.iter().map(|c| c.not_after).min(),
+        chain_expiry: verifier.seen().chain_expiry,
+        leaf,
+    }
+}
+
+/// Go's name of a cipher suite (crypto/tls `CipherSuiteName`).
+pub fn go_cipher_name(suite: rustls::CipherSuite) -> String {
+    let name = format!("{suite:?}");
+    match name.strip_prefix("TLS13_") {
+        Some(rest) => format!("TLS_{rest}"),
+        None => name,
+    }
+}
+
+/// One line for a failed handshake.
+fn describe(
+    error: &rustls::Error,
+    first: &[u8],
+    verifier: &Verifier,
+    peer: Option<std::net::SocketAddr>,
+    deadline: Instant,
+) -> String {
+    use rustls::{AlertDescription, Error, InvalidMessage, PeerIncompatible};
+    if let Some(failure) = verifier.seen().failure {
+        return failure;
+    }
+    let offered = || offered_version(first).or_else(|| legacy_version(peer?, deadline));
+    match error {
+        Error::PeerIncompatible(PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig)
+        | Error::AlertReceived(AlertDescription::ProtocolVersion)
+        | Error::PeerIncompatible(PeerIncompatible::Tls12NotOffered) => match offered() {
+            Some(version) => format!("server offered only {version}"),
+            None => "server speaks neither TLS 1.2 nor TLS 1.3".into(),
+        },
+        _ if first.starts_with(b"HTTP/") => {
+            "the server answered in plain HTTP, not TLS (use http://)".into()
+        }
+        Error::InvalidMessage(InvalidMessage::HandshakePayloadTooLarge)
+        | Error::InvalidMessage(InvalidMessage::MessageTooLarge) => {
+            "the server's handshake message is larger than TLS allows (64 KiB)".into()
+        }
+        Error::InvalidMessage(_) => {
+            format!("the server's answer is not TLS ({error})")
+        }
+        Error::AlertReceived(AlertDescription::CertificateRequired) => {
+            "the server requires a client certificate (give --cert and --key)".into()
+        }
+        Error::AlertReceived(alert) => {
+            format!("the server refused the handshake ({alert:?} alert)")
+        }
+        _ => format!("TLS handshake: {error}"),
+    }
+}
+
+/// The version a ServerHello carried, when the first record is one and
+/// its version is older than TLS 1.2.
+fn offered_version(first: &[u8]) -> Option<&'static str> {
+    // A ServerHello: record type 22, version (2), length (2); handshake
+    // type 2, length (3), version (2). A protocol_version alert (type 21):
+    // the record's version is the one the server speaks.
+    let version = match first {
+        [22, _, _, _, _, 2, _, _, _, major, minor, ..] => (*major, *minor),
+        [21, major, minor, ..] => (*major, *minor),
+        _ => return None,
+    };
+    match version {
+        (3, 0) => Some("SSL 3.0"),
+        (3, 1) => Some("TLS 1.0"),
+        (3, 2) => Some("TLS 1.1"),
+        _ => None,
+    }
+}
+
+/// The version a server that refused TLS 1.2 and 1.3 does speak: a
+/// ClientHello of the old form (no supported_versions, TLS 1.0 suites) on a
+/// second connection, within the same deadline, and the ServerHello's
+/// version read. OpenSSL answers a modern hello with a bare alert, which
+/// does not say.
+fn legacy_version(peer: std::net::SocketAddr, deadline: Instant) -> Option<&'static str> {
+    use std::io::Write;
+    let left = deadline.saturating_duration_since(Instant::now());
+    let mut socket = TcpStream::connect_timeout(&peer, left.max(Duration::from_millis(1))).ok()?;
+    let left = deadline.saturating_duration_since(Instant::now());
+    socket
+        .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+        .ok()?;
+    let suites: [u16; 7] = [0xc014, 0xc013, 0xc00a, 0xc009, 0x0035, 0x002f, 0x000a];
+    let mut body = vec![3, 3];
+    body.extend([0x5a; 32]); // random
+    body.push(0); // no session id
+    body.extend(((suites.len() * 2) as u16).to_be_bytes());
+    suites.iter().for_each(|s| body.extend(s.to_be_bytes()));
+    body.extend([1, 0]); // null compression
+                         // supported_groups (P-256, P-384) and ec_point_formats (uncompressed)
+    let extensions = [0, 0x0a, 0, 6, 0, 4, 0, 0x17, 0, 0x18, 0, 0x0b, 0, 2, 1, 0];
+    body.extend((extensions.len() as u16).to_be_bytes());
+    body.extend(extensions);
+    let mut hello = vec![22, 3, 1];
+    hello.extend(((body.len() + 4) as u16).to_be_bytes());
+    hello.extend([1, 0, (body.len() >> 8) as u8, body.len() as u8]);
+    hello.extend(body);
+    socket.write_all(&hello).ok()?;
+    let mut answer = [0u8; 11];
+    socket.read_exact(&mut answer).ok()?;
+    offered_version(&answer)
+}
+
+/// What the verifier found, read back after the handshake.
+#[derive(Debug, Default, Clone)]
+struct Seen {
+    chain_expiry: Option<i64>,
+    failure: Option<String>,
+}
+
+/// webpki's verification, keeping the verified path's earliest expiry and
+/// each failure's own line. One per connection.
+#[derive(Debug)]
+struct Verifier {
+    roots: Arc<RootCertStore>,
+    root_certificates: Arc<Vec<x509::Certificate>>,
+    insecure: bool,
+    algorithms: WebPkiSupportedAlgorithms,
+    seen: Mutex<Seen>,
+}
+
+impl Verifier {
+    fn new(
+        roots: Arc<RootCertStore>,
+        root_certificates: Arc<Vec<x509::Certificate>>,
+        insecure: bool,
+    ) -> Verifier {
+        Verifier {
+            roots,
+            root_certificates,
+            insecure,
+            algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+            seen: Mutex::default(),
+        }
+    }
+
+    fn seen(&self) -> Seen {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn fail(&self, line: String) -> rustls::Error {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).failure = Some(line.clone());
+        rustls::Error::General(line)
+    }
+}
+
+/// One line for a certificate webpki refused.
+fn certificate_failure(error: &webpki::Error, expected: &str) -> String {
+    use webpki::Error;
+    match error {
+        Error::CertExpired { not_after, .. } => format!(
+            "certificate expired at {}",
+            crate::civil::format_utc(not_after.as_secs() as i64)
+        ),
+        Error::CertNotValidYet { not_before, .. } => format!(
+            "certificate not valid before {}",
+            crate::civil::format_utc(not_before.as_secs() as i64)
+        ),
+        Error::CertNotValidForName(context) => {
+            let presented: Vec<String> = context
+                .presented
+                .iter()
+                .map(|name| {
+                    let name = name.strip_prefix("DnsName(\"").unwrap_or(name);
+                    let name = name.strip_prefix("IpAddress(").unwrap_or(name);
+                    name.trim_end_matches(['"', ')']).to_string()
+                })
+                .collect();
+            match presented.is_empty() {
+                true => format!("certificate names no host, not {expected}"),
+                false => format!("certificate for {}, not {expected}", presented.join(", ")),
+            }
+        }
+        Error::UnknownIssuer => "unknown issuer (give the CA with --ca-file, or --insecure as \
+                                 the kubelet's HTTPS probe does)"
+            .into(),
+        Error::InvalidSignatureForPublicKey => "certificate's signature does not verify".into(),
+        other => format!("certificate refused: {other}"),
+    }
+}
+
+impl ServerCertVerifier for Verifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if self.insecure {
+            return Ok(ServerCertVerified::assertion());
+        }
+        let expected = server_name.to_str();
+        let certificate = webpki::EndEntityCert::try_from(end_entity)
+            .map_err(|e| self.fail(format!("the server's certificate cannot be read: {e}")))?;
+        let path = certificate
+            .verify_for_usage(
+                self.algorithms.all,
+                &self.roots.roots,
+                intermediates,
+                now,
+                webpki::KeyUsage::server_auth(),
+                None,
+                None,
+            )
+            .map_err(|e| self.fail(certificate_failure(&e, &expected)))?;
+        certificate
+            .verify_is_valid_for_subject_name(server_name)
+            .map_err(|e| self.fail(certificate_failure(&e, &expected)))?;
+        let mut expiries: Vec<i64> = Vec::new();
+        expiries.extend(x509::parse(end_entity).map(|c| c.not_after));
+        for intermediate in path.intermediate_certificates() {
+            expiries.extend(x509::parse(&intermediate.der()).map(|c| c.not_after));
+        }
+        let anchor = path.anchor();
+        expiries.extend(
+            self.root_certificates
+                .iter()
+                .filter(|root| {
+                    root.subject_der == anchor.subject.as_ref()
+                        && root.spki_der == anchor.subject_public_key_info.as_ref()
+                })
+                .map(|root| root.not_after)
+                .min(),
+        );
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .chain_expiry = expiries.into_iter().min();
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// A TLS error met after the handshake (an alert while reading the
+/// answer), as one line; None for other I/O errors.
+pub fn after_handshake(error: &std::io::Error) -> Option<String> {
+    let inner = error.get_ref()?.downcast_ref::<rustls::Error>()?;
+    Some(match inner {
+        rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired) => {
+            "the server requires a client certificate (give --cert and --key)".into()
+        }
+        rustls::Error::AlertReceived(alert) => format!("the server ended TLS ({alert:?} alert)"),
+        other => format!("TLS: {other}"),
+    })
+}
