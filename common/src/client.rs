@@ -850,9 +850,7 @@ mod tests {
         assert!(check_url("http://127.0.0.1:8080/known-value").is_ok());
         assert!(check_url("http://[::1]:8080/").is_ok());
         assert!(check_url("http://example").is_ok());
-        assert!(check_url("https://example/")
-            .unwrap_err()
-            .contains("https is not supported"));
+        assert!(check_url("https://example/").is_ok());
         assert_eq!(
             check_url("127.0.0.1:18080/"),
             Err("'127.0.0.1:18080/' has no scheme: add http:// (http://127.0.0.1:18080/)".into())
@@ -875,7 +873,10 @@ mod tests {
         assert_eq!((u.host, u.port), ("::1", 9));
         let u = parse_url("http://example").unwrap();
         assert_eq!((u.host, u.port, u.path.as_str()), ("example", 80, "/"));
-        assert!(parse_url("https://x/").is_err());
+        let u = parse_url("https://x/").unwrap();
+        assert_eq!((u.https, u.port), (true, 443));
+        let u = parse_url("https://x:8443").unwrap();
+        assert_eq!((u.https, u.port, u.path.as_str()), (true, 8443, "/"));
     }
 
     #[test]
@@ -886,7 +887,7 @@ mod tests {
             ("c", Some("http://127.0.0.1:1/a/c")),
             ("//other:2/d", Some("http://other:2/d")),
             ("http://x/y", Some("http://x/y")),
-            ("https://x/y", None),
+            ("https://x/y", Some("https://x/y")),
             ("ftp://x/y", None),
         ] {
             assert_eq!(
@@ -895,6 +896,15 @@ mod tests {
                 "{location}"
             );
         }
+        // Relative locations keep the scheme they answered on.
+        assert_eq!(
+            resolve_location("https://h:1/a/b", "c").as_deref(),
+            Some("https://h:1/a/c")
+        );
+        assert_eq!(
+            resolve_location("https://h:1/a", "//o/p").as_deref(),
+            Some("https://o/p")
+        );
     }
 
     /// A server on 127.0.0.1 that answers each connection with the next of

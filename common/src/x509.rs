@@ -220,7 +220,7 @@ fn string_value(tag: u8, value: &[u8]) -> Option<String> {
         // UTF8String, PrintableString, T61String, IA5String, NumericString
         0x0c | 0x13 | 0x14 | 0x16 | 0x12 => Some(String::from_utf8_lossy(value).into_owned()),
         // BMPString: UTF-16BE
-        0x1e if value.len() % 2 == 0 => Some(String::from_utf16_lossy(
+        0x1e if value.len() & 1 == 0 => Some(String::from_utf16_lossy(
             &value
                 .chunks(2)
                 .map(|p| u16::from_be_bytes([p[0], p[1]]))
