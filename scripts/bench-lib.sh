@@ -35,9 +35,13 @@ bin_dir="$PWD/target/x86_64-unknown-linux-musl/release"
 
 # Starts the nginx stand-in for the main container on 127.0.0.1:18080.
 start_nginx() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout /tmp/peer-target-nginx.key -out /tmp/peer-target-nginx.crt 2>/dev/null
   nginx -c "$peers/nginx/nginx.conf" 2>/dev/null &
   bench_pids+=($!)
   wait_port 127.0.0.1:18080
+  wait_port 127.0.0.1:18443
 }
 
 # Waits until a TCP port accepts connections.

@@ -504,7 +504,10 @@ fn bad_usage_exits_2_with_a_clear_line() {
             "INTERVAL: 'soon' is not a duration",
         ),
         (&["1s"], "nothing to run"),
-        (&["1s", "ftp://x/"], "URL: 'ftp://x/' is not an http:// URL"),
+        (
+            &["1s", "ftp://x/"],
+            "URL: 'ftp://x/' is not an http:// or https:// URL",
+        ),
         (&["1s", "--bogus", "http://x/"], "'--bogus'"),
         (
             &["1s", "--count", "0", "http://x/"],

@@ -340,7 +340,7 @@ fn bad_usage_exits_2_with_one_line_naming_the_flag() {
         (&[], "no target given"),
         (
             &["--target", "ftp://x/"],
-            "--target: 'ftp://x/' is not an http:// URL",
+            "--target: 'ftp://x/' is not an http:// or https:// URL",
         ),
         (&["--target", "=http://x/"], "--target:"),
         (

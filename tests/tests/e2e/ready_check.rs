@@ -377,7 +377,7 @@ fn bad_usage_exits_2_with_one_line_naming_the_flag() {
         ),
         (
             &["--http", "ftp://x/"],
-            "--http: 'ftp://x/' is not an http:// URL",
+            "--http: 'ftp://x/' is not an http:// or https:// URL",
         ),
         (&["--http", "http://x/", "--json", "/value = 5"], "--json:"),
         (
@@ -399,6 +399,37 @@ fn bad_usage_exits_2_with_one_line_naming_the_flag() {
         ),
         (&["--serve", "nonsense", "--tcp", "127.0.0.1:1"], "--serve:"),
         (&["stray"], "unexpected argument"),
+        // The TLS files are read at start: a typo is a usage error.
+        (
+            &[
+                "--cert",
+                "/nonexistent.crt",
+                "--http",
+                "https://127.0.0.1:1/",
+            ],
+            "--cert: needs --key FILE",
+        ),
+        (
+            &[
+                "--ca-file",
+                "/nonexistent/ca.crt",
+                "--http",
+                "https://127.0.0.1:1/",
+            ],
+            "--ca-file /nonexistent/ca.crt: No such file or directory",
+        ),
+        (
+            &["--ca-file", "/dev/null", "--http", "https://127.0.0.1:1/"],
+            "--ca-file /dev/null: is a device, not a regular file",
+        ),
+        (
+            &["--http", "https://127.0.0.1:1/", "--cert-valid-for", "0s"],
+            "--cert-valid-for: must be greater than zero",
+        ),
+        (
+            &["--tcp", "127.0.0.1:1", "--cert-valid-for", "1d"],
+            "--cert-valid-for: must follow --http URL",
+        ),
     ];
     sidecars_tests::assert_usage_errors("ready-check", cases);
     sidecars_tests::assert_help_and_version("ready-check");
