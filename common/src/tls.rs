@@ -97,6 +97,12 @@ impl TlsOptions {
                 "verifies nothing, so --ca-file means nothing with it",
             ));
         }
+        // Only files the flags name: SSL_CERT_* and the built-in roots
+        // are read at the first https:// exchange, so that a plain-HTTP
+        // exec probe starts as fast as it did before TLS.
+        if self.ca_file.is_none() && self.cert.is_none() {
+            return Ok(());
+        }
         Loaded::load(self).map(drop).map_err(Stop::Usage)
     }
 }
@@ -183,7 +189,7 @@ impl Loaded {
             .flatten()
             .cloned()
             .collect();
-        if options.ca_file.is_none() {
+        if options.ca_file.is_none() && !options.insecure {
             files.extend(std::env::var_os("SSL_CERT_FILE").map(PathBuf::from));
             files.extend(std::env::var_os("SSL_CERT_DIR").map(PathBuf::from));
         }
@@ -206,7 +212,9 @@ impl Loaded {
         let env_file = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
         let env_dir = std::env::var_os("SSL_CERT_DIR").map(PathBuf::from);
         let mut roots = RootCertStore::empty();
-        if let Some(path) = &options.ca_file {
+        if options.insecure {
+            // Nothing is verified against roots: none are read.
+        } else if let Some(path) = &options.ca_file {
             root_ders = given(read_pem(path, "--ca-file")?, "--ca-file", path)?;
         } else if env_file.is_some() || env_dir.is_some() {
             if let Some(path) = &env_file {
