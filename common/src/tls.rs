@@ -49,8 +49,6 @@ or SSL_CERT_FILE / SSL_CERT_DIR when set):
     };
 }
 
-pub const HELP: &str = tls_help!();
-
 /// The TLS flags, as given.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TlsOptions {
@@ -285,10 +283,6 @@ impl Tls {
             options,
             loaded: Mutex::new(None),
         }
-    }
-
-    pub fn options(&self) -> &TlsOptions {
-        &self.options
     }
 
     /// The configuration, read again when a file changed; loaded on first

@@ -592,3 +592,28 @@ pub fn only_child(pid: i32) -> i32 {
     });
     child
 }
+
+/// Whether `program` runs (`program ARG` can be started).
+pub fn installed(program: &str, arg: &str) -> bool {
+    Command::new(program).arg(arg).output().is_ok()
+}
+
+/// The real blackbox exporter (Debian's) with `config` (YAML), listening
+/// on a loopback address of its own: the exporter and that address; None
+/// when it is not installed (scripts/setup installs it).
+pub fn start_blackbox(config: &std::path::Path) -> Option<(Daemon, String)> {
+    let blackbox = "prometheus-blackbox-exporter";
+    if !installed(blackbox, "--version") {
+        return None;
+    }
+    let listen = free_loopback_addr();
+    let mut command = Command::new(blackbox);
+    command
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--web.listen-address={listen}"));
+    let daemon = Daemon::start_command(&mut command, false);
+    wait_until("blackbox to listen", Duration::from_secs(10), || {
+        http(&listen, "GET", "/").is_ok()
+    });
+    Some((daemon, listen))
+}

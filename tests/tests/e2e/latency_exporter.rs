@@ -659,17 +659,6 @@ fn content_length_means_the_header_and_the_body_length_the_bytes() {
 /// target is also in latency-exporter's output (with `target` added).
 #[test]
 fn blackbox_series_and_labels_are_a_subset_of_ours() {
-    let blackbox = "prometheus-blackbox-exporter";
-    if std::process::Command::new(blackbox)
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        return sidecars_tests::skip(
-            "blackbox_series_and_labels_are_a_subset_of_ours",
-            "prometheus-blackbox-exporter is not installed (scripts/setup installs it)",
-        );
-    }
     let app = Daemon::start("stand-in", &["--listen", "127.0.0.1:0"]);
     let http_url = format!("http://{}/known-value", app.addr);
     let dir = sidecars_tests::tempdir("blackbox");
@@ -679,15 +668,12 @@ fn blackbox_series_and_labels_are_a_subset_of_ours() {
         "modules:\n  http_2xx:\n    prober: http\n    http:\n      preferred_ip_protocol: ip4\n  tcp_connect:\n    prober: tcp\n    tcp:\n      preferred_ip_protocol: ip4\n",
     )
     .unwrap();
-    let listen = sidecars_tests::free_loopback_addr();
-    let mut command = std::process::Command::new(blackbox);
-    command
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--web.listen-address={listen}"));
-    let _bb = Daemon::start_command(&mut command, false);
-    sidecars_tests::wait_until("blackbox to listen", Duration::from_secs(10), || {
-        http(&listen, "GET", "/").is_ok()
-    });
+    let Some((_bb, listen)) = sidecars_tests::start_blackbox(&config) else {
+        return sidecars_tests::skip(
+            "blackbox_series_and_labels_are_a_subset_of_ours",
+            "prometheus-blackbox-exporter is not installed (scripts/setup installs it)",
+        );
+    };
     let tcp_url = format!("tcp://{}", app.addr);
     let exporter = exporter_of("100ms", &[("web", &http_url), ("db", &tcp_url)], &[]);
     wait_for_sample(&exporter.addr, "probe_success{target=\"db\"}", |v| v == 1.0);
