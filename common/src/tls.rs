@@ -236,7 +236,7 @@ impl Loaded {
                 }
             }
         } else {
-            roots.roots = webpki_roots::TLS_SERVER_ROOTS.to_vec();
+            roots = built_in_roots();
         }
         for der in &root_ders {
             roots
@@ -274,6 +274,14 @@ impl Loaded {
             roots: Arc::new(roots),
             root_certificates: Arc::new(root_ders.iter().filter_map(|d| x509::parse(d)).collect()),
         })
+    }
+}
+
+/// The Mozilla roots compiled into every binary (webpki-roots): the
+/// scratch image has no CA bundle.
+fn built_in_roots() -> RootCertStore {
+    RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     }
 }
 
@@ -582,6 +590,56 @@ impl Verifier {
         self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// `openssl req -x509` makes a self-signed certificate that says it is
+    /// a CA, which webpki refuses as a server's. Go and curl accept it when
+    /// it is itself a trusted root, as with `--ca-file` naming it: so do we,
+    /// by its subject and key, with its dates and names still checked.
+    fn trusted_self_signed(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        certificate: &webpki::EndEntityCert<'_>,
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let expected = server_name.to_str();
+        let refused = || {
+            self.fail(
+                "certificate is a CA's, not a server's (give it with --ca-file to trust it \
+                 as it is)"
+                    .into(),
+            )
+        };
+        let leaf = x509::parse(end_entity).ok_or_else(refused)?;
+        let trusted = self
+            .root_certificates
+            .iter()
+            .any(|root| root.subject_der == leaf.subject_der && root.spki_der == leaf.spki_der);
+        if !trusted {
+            return Err(refused());
+        }
+        let now = now.as_secs() as i64;
+        if now > leaf.not_after {
+            return Err(self.fail(format!(
+                "certificate expired at {}",
+                crate::civil::format_utc(leaf.not_after)
+            )));
+        }
+        if now < leaf.not_before {
+            return Err(self.fail(format!(
+                "certificate not valid before {}",
+                crate::civil::format_utc(leaf.not_before)
+            )));
+        }
+        certificate
+            .verify_is_valid_for_subject_name(server_name)
+            .map_err(|e| self.fail(certificate_failure(&e, &expected)))?;
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .chain_expiry = Some(leaf.not_after);
+        Ok(ServerCertVerified::assertion())
+    }
+
     fn fail(&self, line: String) -> rustls::Error {
         self.seen.lock().unwrap_or_else(|e| e.into_inner()).failure = Some(line.clone());
         rustls::Error::General(line)
@@ -638,17 +696,22 @@ impl ServerCertVerifier for Verifier {
         let expected = server_name.to_str();
         let certificate = webpki::EndEntityCert::try_from(end_entity)
             .map_err(|e| self.fail(format!("the server's certificate cannot be read: {e}")))?;
-        let path = certificate
-            .verify_for_usage(
-                self.algorithms.all,
-                &self.roots.roots,
-                intermediates,
-                now,
-                webpki::KeyUsage::server_auth(),
-                None,
-                None,
-            )
-            .map_err(|e| self.fail(certificate_failure(&e, &expected)))?;
+        let verified = certificate.verify_for_usage(
+            self.algorithms.all,
+            &self.roots.roots,
+            intermediates,
+            now,
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        );
+        let path = match verified {
+            Ok(path) => path,
+            Err(webpki::Error::CaUsedAsEndEntity) => {
+                return self.trusted_self_signed(end_entity, &certificate, server_name, now)
+            }
+            Err(e) => return Err(self.fail(certificate_failure(&e, &expected))),
+        };
         certificate
             .verify_is_valid_for_subject_name(server_name)
             .map_err(|e| self.fail(certificate_failure(&e, &expected)))?;
@@ -709,4 +772,60 @@ pub fn after_handshake(error: &std::io::Error) -> Option<String> {
         rustls::Error::AlertReceived(alert) => format!("the server ended TLS ({alert:?} alert)"),
         other => format!("TLS: {other}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A real public chain, kept as the server sent it (leaf, then its
+    // intermediate): testssl.kamusm.gov.tr, issued under TUBITAK Kamu SM's
+    // root, which is one of the Mozilla roots; taken from webpki-roots'
+    // own tests. With no network here, the roots are shown to work on it
+    // at a time when it was valid.
+    const LEAF: &[u8] = include_bytes!("testdata/kamusm/leaf.der");
+    const INTERMEDIATE: &[u8] = include_bytes!("testdata/kamusm/intermediate.der");
+    const VALID_AT: u64 = 1_493_668_479; // 2017-05-01T19:54:39Z
+    const LEAF_NOT_AFTER: i64 = 1_583_473_447; // 2020-03-06T05:44:07Z
+
+    fn verify(roots: RootCertStore, name: &str, at: u64) -> Result<Seen, String> {
+        let verifier = Verifier::new(Arc::new(roots), Arc::default(), false);
+        let verified = verifier.verify_server_cert(
+            &CertificateDer::from(LEAF),
+            &[CertificateDer::from(INTERMEDIATE)],
+            &ServerName::try_from(name).unwrap(),
+            &[],
+            UnixTime::since_unix_epoch(Duration::from_secs(at)),
+        );
+        match verified {
+            Ok(_) => Ok(verifier.seen()),
+            Err(_) => Err(verifier.seen().failure.expect("a failure line")),
+        }
+    }
+
+    #[test]
+    fn the_built_in_roots_verify_a_real_public_chain_at_a_pinned_time() {
+        let seen = verify(built_in_roots(), "testssl.kamusm.gov.tr", VALID_AT).unwrap();
+        // The built-in root carries no date: the chain's expiry is the
+        // earliest of the leaf and intermediate.
+        assert_eq!(seen.chain_expiry, Some(LEAF_NOT_AFTER));
+        assert!(built_in_roots().roots.len() > 100);
+    }
+
+    #[test]
+    fn the_real_chain_is_refused_for_its_own_reasons() {
+        assert_eq!(
+            verify(RootCertStore::empty(), "testssl.kamusm.gov.tr", VALID_AT).unwrap_err(),
+            "unknown issuer (give the CA with --ca-file, or --insecure as the kubelet's \
+             HTTPS probe does)"
+        );
+        assert_eq!(
+            verify(built_in_roots(), "testssl.kamusm.gov.tr", 1_600_000_000).unwrap_err(),
+            "certificate expired at 2020-03-06T05:44:07Z"
+        );
+        assert_eq!(
+            verify(built_in_roots(), "example.org", VALID_AT).unwrap_err(),
+            "certificate for testssl.kamusm.gov.tr, not example.org"
+        );
+    }
 }

@@ -385,6 +385,56 @@ fn a_valid_chain_passes_and_each_bad_certificate_has_its_own_line() {
     fails_with(&["--http", &self_url], "unknown issuer");
     let ran = ready_check(&["--insecure", "--http", &self_url]);
     assert_eq!(ran.code, 0, "{}", ran.stdout);
+    // The same leaf given as the CA file is trusted, as it is named.
+    let own_file = pki.dir.join("self.crt");
+    std::fs::write(&own_file, own_cert.pem()).unwrap();
+    let own_ca = own_file.display().to_string();
+    let ran = ready_check(&["--ca-file", &own_ca, "--http", &self_url]);
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+
+    // `openssl req -x509` makes a self-signed certificate that says it is a
+    // CA; Go and curl trust it when it is the CA file, and so do we, with
+    // its name and dates still checked.
+    let ca_leaf_addr = free_loopback_addr();
+    let ca_leaf_ip = ca_leaf_addr.rsplit_once(':').unwrap().0.to_string();
+    let (mut ca_leaf, _) = params(
+        "req-x509",
+        &[&ca_leaf_ip],
+        (days_from_now(-1), days_from_now(30)),
+    );
+    ca_leaf.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_leaf_key = KeyPair::generate().unwrap();
+    let ca_leaf_cert = ca_leaf.self_signed(&ca_leaf_key).unwrap();
+    let ca_leaf_file = pki.dir.join("req-x509.crt");
+    std::fs::write(&ca_leaf_file, ca_leaf_cert.pem()).unwrap();
+    let ca_leaf_server = https_server(
+        ca_leaf_addr,
+        vec![ca_leaf_cert.der().clone()],
+        PrivatePkcs8KeyDer::from(ca_leaf_key.serialize_der()).into(),
+        Versions::Both,
+        None,
+        None,
+    );
+    let ca_leaf_url = format!("https://{}/", ca_leaf_server.addr);
+    let ca_leaf_ca = ca_leaf_file.display().to_string();
+    let ran = ready_check(&["--ca-file", &ca_leaf_ca, "--http", &ca_leaf_url]);
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    fails_with(
+        &[
+            "--ca-file",
+            &ca_leaf_ca,
+            "--server-name",
+            "other.example",
+            "--http",
+            &ca_leaf_url,
+        ],
+        &format!("certificate for {ca_leaf_ip}, not other.example"),
+    );
+    fails_with(
+        &["--ca-file", &ca, "--http", &ca_leaf_url],
+        "certificate is a CA's, not a server's (give it with --ca-file to trust it as it is)",
+    );
+
     // Expired and wrong-named pass with --insecure too (chain, dates and
     // name are what it skips).
     for url in [&wrong_url, &format!("https://{}/", old.addr)] {
@@ -841,4 +891,43 @@ fn blackbox_tls_series_are_ours_with_the_same_values() {
             .min(pki.intermediate.not_after)
             .min(pki.root.not_after) as f64
     );
+}
+
+/// The scratch image holds no CA bundle: with nothing mounted and no
+/// SSL_CERT_* set, its binaries verify against the roots built into them
+/// (an unknown issuer, not a missing file), and a CA mounted and named by
+/// SSL_CERT_FILE replaces them.
+#[test]
+fn the_image_verifies_with_its_built_in_roots_and_no_mounted_ca() {
+    use sidecars_tests::docker::{docker, sidecars_image, unavailable};
+    if let Some(why) = unavailable() {
+        return sidecars_tests::skip(
+            "the_image_verifies_with_its_built_in_roots_and_no_mounted_ca",
+            &why,
+        );
+    }
+    let image = sidecars_image();
+    let pki = Pki::new("tls-image");
+    let (server, _) = valid_server(&pki, "image", Versions::Both);
+    let url = format!("https://{}/", server.addr);
+    let in_image = |extra: &[&str]| {
+        let mut args = vec!["run", "--rm", "--network", "host"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[&image, "ready-check", "--timeout", "5s", "--http", &url]);
+        let out = docker(&args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = in_image(&[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("unknown issuer (give the CA with --ca-file"),
+        "{out}"
+    );
+    let mount = format!("{}:/ca/root.pem:ro", pki.ca_file());
+    let (code, out) = in_image(&["-v", &mount, "-e", "SSL_CERT_FILE=/ca/root.pem"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out, format!("ok {url}\n"));
 }
