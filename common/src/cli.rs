@@ -17,7 +17,6 @@ pub const EXIT_INTERNAL: i32 = 70;
 /// Who is speaking: used for `--version`, `--help` and every error line.
 pub struct Program {
     pub name: &'static str,
-    pub version: &'static str,
     pub help: &'static str,
 }
 
@@ -97,7 +96,7 @@ impl Program {
                 std::process::exit(0)
             }
             Err(Stop::Version) => {
-                println!("{} {}", self.name, self.version);
+                print!("{}", crate::build_info::version_text(self.name));
                 std::process::exit(0)
             }
             Err(Stop::Usage(msg)) => {
@@ -108,9 +107,14 @@ impl Program {
         }
     }
 
-    /// The one way to fail: `NAME: message` on stderr, then exit with the
-    /// status the failure means.
+    /// The one way to fail: a log line at level error once the log is
+    /// configured (a pipeline reading JSON gets JSON), `NAME: message`
+    /// before; then exit with the status the failure means.
     pub fn fail(&self, fatal: Fatal) -> ! {
+        if crate::log::configured() {
+            crate::log::error(&fatal.message, &[("exit", &fatal.status)]);
+            std::process::exit(fatal.status)
+        }
         self.exit_with(fatal.status, &[&fatal.message])
     }
 

@@ -1,23 +1,153 @@
-//! One logfmt line per event on stderr, with the same keys in every program:
-//! `ts=2026-11-24T19:14:00.123Z level=info msg="..." key=value`.
+//! One line per event on stderr, with the same keys in every program: `ts`,
+//! `level`, `msg`, then the event's own. logfmt by default,
+//! `ts=2026-11-24T19:14:00.123Z level=info msg="..." key=value`, or with
+//! `--log-format json` one JSON object per line with the same keys, every
+//! value a string (so a field's type never changes from one line to the
+//! next, which Elasticsearch's mapping needs). `--log-level` drops the
+//! lines below it.
+//!
+//! Values may come from the main container (paths, reasons, log content):
+//! bytes that are not UTF-8 are written as U+FFFD, as Rust's lossy
+//! conversions make them, so every line is valid UTF-8 and valid logfmt or
+//! JSON whatever the peer sent.
 
+use crate::cli::{self, usage, Stop};
 use std::fmt::{Display, Write as _};
 use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A key and a value to append to a log line.
 pub type Field<'a> = (&'a str, &'a dyn Display);
 
+/// The log flags' help, the same in every program; a macro so that each
+/// program's help text stays one literal.
+#[macro_export]
+macro_rules! log_help {
+    () => {
+        "  --log-format logfmt|json
+                       log lines on stderr as logfmt (default) or as one
+                       JSON object per line, with the same keys
+  --log-level debug|info|warn|error
+                       leave out lines below this level (default info);
+                       debug adds each probe, run, read or deletion
+"
+    };
+}
+
+/// The log flags, spelled the toolbox's way.
+pub const FLAGS: [&str; 2] = ["log-format", "log-level"];
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Format {
+    #[default]
+    Logfmt,
+    Json,
+}
+
+/// In order: a level shows itself and everything above it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd)]
+pub enum Level {
+    Debug,
+    #[default]
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    fn name(self) -> &'static str {
+        match self {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+}
+
+/// `--log-format` and `--log-level`, as given.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LogOptions {
+    pub format: Format,
+    pub level: Level,
+}
+
+impl LogOptions {
+    /// Parses one of `FLAGS` (given without its dashes).
+    pub fn parse_flag(&mut self, flag: &str, parser: &mut lexopt::Parser) -> Result<(), Stop> {
+        let name = format!("--{flag}");
+        let value = cli::text(parser, &name)?;
+        match (flag, value.as_str()) {
+            ("log-format", "logfmt") => self.format = Format::Logfmt,
+            ("log-format", "json") => self.format = Format::Json,
+            ("log-format", other) => {
+                return Err(usage(&name, format!("'{other}' is not logfmt or json")))
+            }
+            ("log-level", "debug") => self.level = Level::Debug,
+            ("log-level", "info") => self.level = Level::Info,
+            ("log-level", "warn") => self.level = Level::Warn,
+            ("log-level", "error") => self.level = Level::Error,
+            (_, other) => {
+                return Err(usage(
+                    &name,
+                    format!("'{other}' is not debug, info, warn or error"),
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The format (bit 7) and the lowest level shown (the rest); set once,
+/// after parsing, before any thread logs.
+static SETTINGS: AtomicU8 = AtomicU8::new(Level::Info as u8);
+static CONFIGURED: AtomicBool = AtomicBool::new(false);
+const JSON_BIT: u8 = 0x80;
+
+/// Applies the log flags: every line from now on follows them.
+pub fn configure(options: LogOptions) {
+    let format = match options.format {
+        Format::Logfmt => 0,
+        Format::Json => JSON_BIT,
+    };
+    SETTINGS.store(format | options.level as u8, Ordering::Relaxed);
+    CONFIGURED.store(true, Ordering::Relaxed);
+}
+
+/// Whether `configure` ran: a failure before it (a usage error) is plain
+/// text for the person typing; after it, a log line.
+pub fn configured() -> bool {
+    CONFIGURED.load(Ordering::Relaxed)
+}
+
+/// Whether a line at `level` is written.
+pub fn enabled(level: Level) -> bool {
+    level as u8 >= SETTINGS.load(Ordering::Relaxed) & !JSON_BIT
+}
+
+fn format() -> Format {
+    match SETTINGS.load(Ordering::Relaxed) & JSON_BIT {
+        0 => Format::Logfmt,
+        _ => Format::Json,
+    }
+}
+
+/// Detail too chatty for info: each probe, run, read, deletion.
+pub fn debug(msg: &str, fields: &[Field]) {
+    emit(Level::Debug, msg, fields)
+}
+
 pub fn info(msg: &str, fields: &[Field]) {
-    emit("info", msg, fields)
+    emit(Level::Info, msg, fields)
 }
 
 pub fn warn(msg: &str, fields: &[Field]) {
-    emit("warn", msg, fields)
+    emit(Level::Warn, msg, fields)
 }
 
 pub fn error(msg: &str, fields: &[Field]) {
-    emit("error", msg, fields)
+    emit(Level::Error, msg, fields)
 }
 
 /// Keeps a failing source's log readable through a long outage (a target
@@ -39,7 +169,7 @@ pub struct Outage {
 }
 
 /// A log line kept to be said later: level, message, fields.
-type OwnedLine = (&'static str, String, Vec<(String, String)>);
+type OwnedLine = (Level, String, Vec<(String, String)>);
 
 /// What a failure comes to in the log.
 #[derive(Debug, PartialEq)]
@@ -72,13 +202,13 @@ impl Outage {
     pub fn failed(&mut self, msg: &str, fields: &[Field], reason: (&str, &str)) {
         let mut all = fields.to_vec();
         all.push((reason.0, &reason.1));
-        self.say("warn", msg, &all, reason.1);
+        self.say(Level::Warn, msg, &all, reason.1);
     }
 
     /// Logs a failure at `level` as `msg` with `fields` (and `repeated=N`
     /// when like failures were folded since the last line), unless it is
     /// folded; `same` is what tells a like failure from a new one.
-    pub fn say(&mut self, level: &'static str, msg: &str, fields: &[Field], same: &str) {
+    pub fn say(&mut self, level: Level, msg: &str, fields: &[Field], same: &str) {
         match self.failure(same) {
             Said::Now { folded } => {
                 let mut all = fields.to_vec();
@@ -168,35 +298,83 @@ impl Default for Outage {
     }
 }
 
-fn emit(level: &str, msg: &str, fields: &[Field]) {
-    let line = format_line(SystemTime::now(), level, msg, fields);
+fn emit(level: Level, msg: &str, fields: &[Field]) {
+    if !enabled(level) {
+        return;
+    }
+    let line = format_line(format(), SystemTime::now(), level, msg, fields);
     // One write per line so lines from several threads never interleave.
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
-fn format_line(now: SystemTime, level: &str, msg: &str, fields: &[Field]) -> String {
+fn format_line(
+    format: Format,
+    now: SystemTime,
+    level: Level,
+    msg: &str,
+    fields: &[Field],
+) -> String {
+    let ts = timestamp(now);
+    let own = fields.iter().map(|(key, value)| (*key, value.to_string()));
+    let all = [
+        ("ts", ts),
+        ("level", level.name().to_string()),
+        ("msg", msg.to_string()),
+    ]
+    .into_iter()
+    .chain(own);
     let mut line = String::with_capacity(96);
-    let _ = write!(line, "ts={} level={level} msg=", timestamp(now));
-    push_value(&mut line, msg);
-    for (key, value) in fields {
-        let _ = write!(line, " {key}=");
-        push_value(&mut line, &value.to_string());
+    for (i, (key, text)) in all.enumerate() {
+        match format {
+            Format::Logfmt => {
+                if i > 0 {
+                    line.push(' ');
+                }
+                line.push_str(key);
+                line.push('=');
+                push_logfmt(&mut line, &text);
+            }
+            Format::Json => {
+                line.push(if i == 0 { '{' } else { ',' });
+                push_json(&mut line, key);
+                line.push(':');
+                push_json(&mut line, &text);
+            }
+        }
+    }
+    if format == Format::Json {
+        line.push('}');
     }
     line.push('\n');
     line
 }
 
-/// Quotes a value when logfmt needs it (empty, spaces, `=`, quotes, controls).
-fn push_value(line: &mut String, value: &str) {
+/// A logfmt value, quoted when go-logfmt would quote it (empty, a space or
+/// control, `=`, `"`, U+FFFD), with its escapes: `\"`, `\\`, `\n`, `\r`,
+/// `\t`, and `\u001b` for other controls.
+fn push_logfmt(line: &mut String, value: &str) {
     let plain = !value.is_empty()
-        && !value
-            .chars()
-            .any(|c| c == ' ' || c == '=' || c == '"' || c == '\\' || c.is_control());
+        && !value.chars().any(|c| {
+            c <= ' ' || c == '=' || c == '"' || c == '\\' || c == '\u{fffd}' || c.is_control()
+        });
     if plain {
         line.push_str(value);
         return;
     }
     line.push('"');
+    push_escaped(line, value);
+    line.push('"');
+}
+
+/// A JSON string.
+fn push_json(line: &mut String, value: &str) {
+    line.push('"');
+    push_escaped(line, value);
+    line.push('"');
+}
+
+/// The escapes logfmt's quoted values and JSON strings share.
+fn push_escaped(line: &mut String, value: &str) {
     for c in value.chars() {
         match c {
             '"' => line.push_str("\\\""),
@@ -205,12 +383,11 @@ fn push_value(line: &mut String, value: &str) {
             '\r' => line.push_str("\\r"),
             '\t' => line.push_str("\\t"),
             c if c.is_control() => {
-                let _ = write!(line, "\\u{{{:x}}}", c as u32);
+                let _ = write!(line, "\\u{:04x}", c as u32);
             }
             c => line.push(c),
         }
     }
-    line.push('"');
 }
 
 /// RFC 3339 UTC with milliseconds, computed without a time zone database
@@ -280,8 +457,9 @@ mod tests {
     fn lines_are_logfmt() {
         let t = UNIX_EPOCH + Duration::from_millis(1_795_547_640_123);
         let line = format_line(
+            Format::Logfmt,
             t,
-            "info",
+            Level::Info,
             "run done",
             &[
                 ("status", &200),
@@ -293,5 +471,71 @@ mod tests {
             line,
             "ts=2026-11-24T19:14:00.123Z level=info msg=\"run done\" status=200 url=\"http://x/?a=b\" err=\"say \\\"hi\\\"\\n\"\n"
         );
+    }
+
+    #[test]
+    fn controls_are_escaped_as_go_logfmt_and_json_read_them() {
+        let t = UNIX_EPOCH;
+        let odd = "a\u{1b}[31m\u{7f}\u{0}b \u{fffd}";
+        let logfmt = format_line(Format::Logfmt, t, Level::Warn, "x", &[("path", &odd)]);
+        assert!(
+            logfmt.ends_with(" path=\"a\\u001b[31m\\u007f\\u0000b \u{fffd}\"\n"),
+            "{logfmt}"
+        );
+        // A lone U+FFFD is quoted, as go-logfmt's encoder quotes it.
+        let replaced = format_line(Format::Logfmt, t, Level::Info, "x", &[("v", &"\u{fffd}")]);
+        assert!(replaced.ends_with(" v=\"\u{fffd}\"\n"), "{replaced}");
+        let json = format_line(
+            Format::Json,
+            t,
+            Level::Warn,
+            "x",
+            &[("path", &odd), ("n", &3)],
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed["path"], odd);
+        assert_eq!(parsed["n"], "3");
+        assert_eq!(parsed["level"], "warn");
+        assert_eq!(parsed["ts"], "1970-01-01T00:00:00.000Z");
+        // The keys in logfmt's order.
+        assert!(
+            json.starts_with(
+                r#"{"ts":"1970-01-01T00:00:00.000Z","level":"warn","msg":"x","path":"#
+            ),
+            "{json}"
+        );
+        assert!(json.ends_with(",\"n\":\"3\"}\n"), "{json}");
+    }
+
+    #[test]
+    fn levels_and_formats_parse_and_order() {
+        let parse = |args: &[&str]| {
+            crate::cli::parse_args(args, |mut parser| {
+                let mut options = LogOptions::default();
+                while let Some(arg) = parser.next()? {
+                    if let lexopt::Arg::Long(flag) = arg {
+                        let flag = flag.to_string();
+                        options.parse_flag(&flag, &mut parser)?;
+                    }
+                }
+                Ok(options)
+            })
+        };
+        assert_eq!(
+            parse(&["--log-format", "json", "--log-level=warn"]).unwrap(),
+            LogOptions {
+                format: Format::Json,
+                level: Level::Warn
+            }
+        );
+        assert_eq!(
+            crate::cli::usage_error(parse(&["--log-format", "text"])),
+            "--log-format: 'text' is not logfmt or json"
+        );
+        assert_eq!(
+            crate::cli::usage_error(parse(&["--log-level", "trace"])),
+            "--log-level: 'trace' is not debug, info, warn or error"
+        );
+        assert!(Level::Debug < Level::Info && Level::Warn < Level::Error);
     }
 }

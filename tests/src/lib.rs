@@ -3,6 +3,7 @@
 
 pub mod docker;
 pub mod hostile;
+pub mod logs;
 pub mod prom;
 pub mod prometheus;
 pub mod rng;
@@ -165,13 +166,34 @@ pub fn run_command(command: &mut Command) -> Ran {
         .ok()
         .and_then(|kib| kib.trim().parse().ok())
         .unwrap_or(-1);
-    Ran {
+    let ran = Ran {
         code: status.code().unwrap_or(-1),
         stdout: stdout.join().unwrap(),
         stderr: stderr.join().unwrap(),
         elapsed,
         max_rss_kib,
+    };
+    if let Some(name) = side_car(command) {
+        let lines: Vec<String> = ran.stderr.lines().map(str::to_owned).collect();
+        logs::check_stderr(&name, &args_of(command), &lines);
     }
+    ran
+}
+
+/// The side-car a command runs, if it runs one of ours directly: its
+/// stderr is then checked line by line (see `logs`).
+fn side_car(command: &Command) -> Option<String> {
+    let program = std::path::Path::new(command.get_program());
+    let name = program.file_name()?.to_str()?;
+    (program.starts_with(target_dir()) && sidecars().iter().any(|s| s == name))
+        .then(|| name.to_string())
+}
+
+fn args_of(command: &Command) -> Vec<String> {
+    command
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
 }
 
 /// Spawns with no stdin and both outputs piped to us.
@@ -220,12 +242,14 @@ pub struct Daemon {
     log: Arc<Mutex<Vec<String>>>,
     /// The threads collecting stdout and stderr, done at the pipes' end.
     collectors: Vec<std::thread::JoinHandle<()>>,
-    /// The address from its `serving addr=...` line, if it listens.
+    /// The address it listens on, if it listens.
     pub addr: String,
+    /// The side-car it is, with its arguments, when its stderr is checked.
+    checked: Option<(String, Vec<String>)>,
 }
 
 impl Daemon {
-    /// Starts `name` and, when it listens, waits for its `addr=` log line.
+    /// Starts `name` and, when it listens, waits until it does.
     pub fn start(name: &str, args: &[&str]) -> Daemon {
         Daemon::start_command(
             Command::new(bin(name)).args(args),
@@ -246,6 +270,7 @@ impl Daemon {
             .map(|a| a.to_string_lossy().into_owned())
             .collect::<Vec<_>>()
             .join(" ");
+        let checked = side_car(command).map(|name| (name, args_of(command)));
         let mut child = spawn_piped(command);
         let log = Arc::new(Mutex::new(Vec::new()));
         let collectors = vec![
@@ -258,14 +283,42 @@ impl Daemon {
             log,
             collectors,
             addr: String::new(),
+            checked,
         };
         if listens {
-            let line = daemon.wait_log("msg=serving");
-            daemon.addr = field(&line, "addr")
-                .expect("addr= in the serving line")
-                .to_string();
+            daemon.addr = daemon.wait_listening();
         }
         daemon
+    }
+
+    /// Waits (10 s at most) until the program, or a process under it (as
+    /// under unshare), has a listening TCP socket, and returns its address.
+    /// Read from /proc, not from the log: whatever the log's format and
+    /// level, and an address is never taken from another program's line.
+    fn wait_listening(&mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(addr) = listening_addr(self.pid()) {
+                return addr;
+            }
+            let exited = self.child.try_wait().ok().flatten();
+            if exited.is_some() || Instant::now() >= deadline {
+                self.finish_collecting(Duration::from_secs(2));
+                panic!(
+                    "{} before listening\n  command: {}\n  log:\n{}",
+                    match exited {
+                        Some(status) => format!("exited with {status}"),
+                        None => "still running after 10 s".to_string(),
+                    },
+                    self.command,
+                    self.log()
+                        .iter()
+                        .map(|l| format!("    {l}\n"))
+                        .collect::<String>()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     pub fn pid(&self) -> i32 {
@@ -402,7 +455,83 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let (Some((name, args)), false) = (self.checked.take(), std::thread::panicking()) {
+            self.finish_collecting(Duration::from_secs(2));
+            let stderr: Vec<String> = self
+                .log()
+                .into_iter()
+                .filter(|l| !l.starts_with("stdout: "))
+                .collect();
+            logs::check_stderr(&name, &args, &stderr);
+        }
     }
+}
+
+/// The address of a listening TCP socket of `pid` or of a process under
+/// it, from /proc/PID/fd and /proc/PID/net/tcp{,6}.
+pub fn listening_addr(pid: i32) -> Option<String> {
+    let mut pids = vec![pid];
+    let mut i = 0;
+    while i < pids.len() && i < 16 {
+        let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", pids[i]))
+            .unwrap_or_default();
+        pids.extend(
+            children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<i32>().ok()),
+        );
+        i += 1;
+    }
+    pids.into_iter().find_map(listening_addr_of)
+}
+
+fn listening_addr_of(pid: i32) -> Option<String> {
+    let sockets: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .filter_map(|entry| {
+            let link = std::fs::read_link(entry.ok()?.path()).ok()?;
+            let link = link.to_str()?;
+            Some(
+                link.strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_string(),
+            )
+        })
+        .collect();
+    for table in ["tcp", "tcp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        for row in text.lines().skip(1) {
+            let cols: Vec<&str> = row.split_whitespace().collect();
+            // local_address, st (0A: LISTEN), inode
+            if cols.len() > 9 && cols[3] == "0A" && sockets.iter().any(|s| s == cols[9]) {
+                return decode_proc_addr(cols[1]);
+            }
+        }
+    }
+    None
+}
+
+/// /proc/net/tcp's `0100007F:1F90` (or tcp6's 32 hex digits) as
+/// `127.0.0.1:8080` (or `[::1]:8080`): each 4-byte word little-endian.
+fn decode_proc_addr(text: &str) -> Option<String> {
+    let (ip, port) = text.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let mut bytes = Vec::new();
+    for word in 0..ip.len() / 8 {
+        let value = u32::from_str_radix(&ip[word * 8..word * 8 + 8], 16).ok()?;
+        bytes.extend_from_slice(&value.to_le_bytes());
+    }
+    Some(match bytes.len() {
+        4 => format!(
+            "{}:{port}",
+            std::net::Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3])
+        ),
+        16 => {
+            let octets: [u8; 16] = bytes.try_into().ok()?;
+            format!("[{}]:{port}", std::net::Ipv6Addr::from(octets))
+        }
+        _ => return None,
+    })
 }
 
 /// A number from /proc/PID/status, e.g. `VmRSS:` (in KiB) or

@@ -18,7 +18,6 @@ use std::sync::Arc;
 
 const PROGRAM: Program = Program {
     name: "every",
-    version: env!("CARGO_PKG_VERSION"),
     help: options::HELP,
 };
 
@@ -27,6 +26,7 @@ fn main() {
     let options = PROGRAM.parse_from(lexopt::Parser::from_args(args), |parser| {
         options::parse(parser, program)
     });
+    common::log::configure(options.log);
     let (shutdown, children) = Shutdown::install_reaping();
     let bound = options
         .listen

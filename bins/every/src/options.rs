@@ -39,7 +39,9 @@ are skipped, counted and logged.
                          every_next_run_timestamp_seconds,
                          every_last_run_scheduled_timestamp_seconds (--cron), and
                          process_*; /healthz (200 ok) for a liveness probe
-  -h, --help, -V, --version
+",
+    common::log_help!(),
+    "  -h, --help, -V, --version
 URL runs (success: a 2xx answer):
   -X, --method METHOD    default GET, or POST with --data
   -H, --header 'Name: value'   (repeatable)
@@ -82,6 +84,8 @@ pub enum When {
 }
 
 pub struct Options {
+    /// `--log-format`, `--log-level`.
+    pub log: common::log::LogOptions,
     pub when: When,
     pub job: Job,
     pub timeout: Duration,
@@ -116,6 +120,7 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
     let mut data = None;
     let mut timeout = None;
     let mut options = Options {
+        log: common::log::LogOptions::default(),
         when: When::Interval(Duration::ZERO),
         job: Job::Program(Vec::new()),
         timeout: Duration::ZERO,
@@ -130,6 +135,10 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
         match arg {
             Short('h') | Long("help") => return Err(Stop::Help),
             Short('V') | Long("version") => return Err(Stop::Version),
+            Long(flag) if common::log::FLAGS.contains(&flag) => {
+                let flag = flag.to_string();
+                options.log.parse_flag(&flag, &mut parser)?;
+            }
             Long(flag) if common::tls::FLAGS.contains(&flag) => {
                 let flag = flag.to_string();
                 options.tls.parse_flag(&flag, &mut parser)?;

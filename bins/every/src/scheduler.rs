@@ -154,12 +154,16 @@ pub fn run(options: &Options, stats: &Stats, shutdown: &Shutdown, reaper: &Reape
             }
         } else {
             outage.say(
-                "warn",
+                log::Level::Warn,
                 "run",
                 &fields,
                 &format!("{}={}", detail.0, detail.1),
             );
         }
+        log::debug(
+            "next run",
+            &[("next", &format_utc(timer.next_run() as i64))],
+        );
         failures_in_a_row = if ok { 0 } else { failures_in_a_row + 1 };
         if options
             .max_failures

@@ -128,6 +128,7 @@ impl Stats {
         }
         drop(counts);
         self.process.write(&mut w);
+        common::build_info::write(&mut w, "every");
         w.finish()
     }
 }

@@ -68,6 +68,21 @@ impl Board {
         let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
         let series = &mut all[index];
         series.latency.observe(probe.duration);
+        if log::enabled(log::Level::Debug) {
+            let duration = common::duration::format(Duration::from_secs_f64(probe.duration));
+            let status = probe.http.as_ref().map_or(0, |h| h.status);
+            let error = probe.error.as_deref().unwrap_or("");
+            log::debug(
+                "probe",
+                &[
+                    ("target", target),
+                    ("success", &probe.success),
+                    ("status", &status),
+                    ("duration", &duration),
+                    ("error", &error),
+                ],
+            );
+        }
         if probe.success {
             series.successes += 1;
             series.last_success = Some(unix_now());
@@ -104,6 +119,7 @@ impl Board {
         let mut w = Writer::after(targets.clone());
         drop(rendered);
         self.process.write(&mut w);
+        common::build_info::write(&mut w, "latency_exporter");
         w.finish()
     }
 

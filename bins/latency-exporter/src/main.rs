@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 const PROGRAM: Program = Program {
     name: "latency-exporter",
-    version: env!("CARGO_PKG_VERSION"),
     help: options::HELP,
 };
 
@@ -27,6 +26,7 @@ const INDEX: &str = "latency-exporter: Prometheus metrics of synthetic HTTP prob
 
 fn main() {
     let options = PROGRAM.parse(options::parse);
+    common::log::configure(options.log);
     let shutdown = Shutdown::install();
     let bound = PROGRAM.bind("--listen", &options.listen);
     let prober = Arc::new(Prober {

@@ -42,7 +42,9 @@ a failure is probe_success 0 and probe_failed_due_to_condition 1):
                            sizes: bytes, or 64Ki, 64KiB, 1Mi, 1MiB, 1Gi
   --follow-redirects[=N]   follow up to N redirects (alone: 10, as the kubelet;
                            default 0: a 3xx is the answer)
-  -h, --help, -V, --version
+",
+    common::log_help!(),
+    "  -h, --help, -V, --version
 
 ",
     common::tls_help!(),
@@ -74,6 +76,8 @@ pub enum Probing {
 }
 
 pub struct Options {
+    /// `--log-format`, `--log-level`.
+    pub log: common::log::LogOptions,
     pub listen: ListenAddr,
     pub targets: Vec<Target>,
     pub probing: Probing,
@@ -94,6 +98,7 @@ const DEFAULT_BUCKETS: [f64; 15] = [
 pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
     use lexopt::prelude::*;
     let mut options = Options {
+        log: common::log::LogOptions::default(),
         listen: ListenAddr::parse(":9100").expect("the default address"),
         targets: Vec::new(),
         probing: Probing::Every(Duration::from_secs(10)),
@@ -109,6 +114,10 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         match arg {
             Short('h') | Long("help") => return Err(Stop::Help),
             Short('V') | Long("version") => return Err(Stop::Version),
+            Long(flag) if common::log::FLAGS.contains(&flag) => {
+                let flag = flag.to_string();
+                options.log.parse_flag(&flag, &mut parser)?;
+            }
             Long("listen") => options.listen = cli::listen_addr(&mut parser, "--listen")?,
             Long("target") => {
                 let target = target(&cli::text(&mut parser, "--target")?)

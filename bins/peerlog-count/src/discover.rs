@@ -204,7 +204,7 @@ impl Source {
         // The PIDs come and go; the problem is the same one.
         let pids = pids.join(",");
         self.denied.say(
-            "error",
+            log::Level::Error,
             "permission denied reading /proc/PID/root: run as the main container's UID, or as root with the SYS_PTRACE capability",
             &[("pids", &pids)],
             "permission denied",

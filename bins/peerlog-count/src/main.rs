@@ -23,12 +23,12 @@ use std::time::Duration;
 
 const PROGRAM: Program = Program {
     name: "peerlog-count",
-    version: env!("CARGO_PKG_VERSION"),
     help: options::HELP,
 };
 
 fn main() {
     let options = PROGRAM.parse(options::parse);
+    common::log::configure(options.log);
     let shutdown = Shutdown::install();
     // Whatever is in flight (a post to a receiver that never answers, a
     // read of a huge append), SIGTERM ends it within a second.

@@ -8,7 +8,8 @@ use common::server::ListenAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub const HELP: &str = "\
+pub const HELP: &str = concat!(
+    "\
 peerlog-count: follow the main container's log and count its lines.
 
 Usage: peerlog-count [OPTIONS] PATH
@@ -46,7 +47,9 @@ standard output is named as such).
   --once              read once, print the counts as JSON, exit (1 if the log is
                       absent or cannot be read, with the reason on stderr);
                       not with --listen
-  -h, --help, -V, --version
+",
+    common::log_help!(),
+    "  -h, --help, -V, --version
 
 Reading another container's /proc/PID/root needs its UID, or root with the
 SYS_PTRACE capability.
@@ -56,9 +59,12 @@ Examples:
   peerlog-count --once --root /srv/shared /logs/app.log
   peerlog-count --listen :9102 --by status=word:9 /var/log/app/access.log
   peerlog-count --peer comm:nginx --interval 30s --post http://127.0.0.1:8080/log-stats /var/log/app/access.log
-";
+"
+);
 
 pub struct Options {
+    /// `--log-format`, `--log-level`.
+    pub log: common::log::LogOptions,
     pub path: PathBuf,
     pub peer: PeerChoice,
     pub root: Option<PathBuf>,
@@ -81,6 +87,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
     use lexopt::prelude::*;
     let mut path = None;
     let mut options = Options {
+        log: common::log::LogOptions::default(),
         path: PathBuf::new(),
         peer: PeerChoice::Auto,
         root: None,
@@ -100,6 +107,10 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         match arg {
             Short('h') | Long("help") => return Err(Stop::Help),
             Short('V') | Long("version") => return Err(Stop::Version),
+            Long(flag) if common::log::FLAGS.contains(&flag) => {
+                let flag = flag.to_string();
+                options.log.parse_flag(&flag, &mut parser)?;
+            }
             Long("peer") => {
                 let text = cli::text(&mut parser, "--peer")?;
                 options.peer = match text.as_str() {

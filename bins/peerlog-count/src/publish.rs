@@ -195,6 +195,7 @@ impl Metrics {
             w.sample("peerlog_peer_pid", &[], f64::from(pid));
         }
         self.process.write(&mut w);
+        common::build_info::write(&mut w, "peerlog");
         w.finish()
     }
 }
@@ -241,7 +242,10 @@ impl Poster {
                 &[("url", &self.url)],
                 ("error", &error),
             ),
-            None => failing.succeeded("post succeeded again", &[("url", &self.url)]),
+            None => {
+                log::debug("posted", &[("url", &self.url), ("lines", &totals.lines)]);
+                failing.succeeded("post succeeded again", &[("url", &self.url)])
+            }
         }
     }
 

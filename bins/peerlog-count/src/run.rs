@@ -43,6 +43,7 @@ pub fn run(options: &Options, totals: &Mutex<Totals>, shutdown: &Shutdown) -> Re
         .as_ref()
         .map(|url| publish::Poster::new(url, &options.path));
     let mut schedule = Schedule::new(options.interval, Duration::ZERO, false);
+    let mut lines_before = 0;
     while schedule.wait(shutdown).is_some() {
         let read = match source.root() {
             Ok(Some(root)) => follower.poll(root, &options.path),
@@ -68,6 +69,20 @@ pub fn run(options: &Options, totals: &Mutex<Totals>, shutdown: &Shutdown) -> Re
             totals.update(&follower, up, source.peer_pid());
             totals.clone()
         };
+        if log::enabled(log::Level::Debug) {
+            let new_lines = snapshot.lines - lines_before;
+            log::debug(
+                "read",
+                &[
+                    ("path", &options.path.display()),
+                    ("up", &up),
+                    ("new_lines", &new_lines),
+                    ("lines", &snapshot.lines),
+                    ("bytes", &snapshot.bytes),
+                ],
+            );
+        }
+        lines_before = snapshot.lines;
         if options.once {
             println!("{}", publish::json(&options.path, &snapshot));
             return Ok(if up { 0 } else { EXIT_FAILURE });

@@ -15,12 +15,12 @@ use std::sync::Arc;
 
 const PROGRAM: Program = Program {
     name: "ready-check",
-    version: env!("CARGO_PKG_VERSION"),
     help: options::HELP,
 };
 
 fn main() {
     let options = PROGRAM.parse(options::parse);
+    common::log::configure(options.log);
     if let Some(dir) = &options.copy_to {
         match copy_to::copy_to(dir) {
             Ok(target) => println!("copied to {}", target.display()),

@@ -46,7 +46,9 @@ Global:
   --copy-to DIR        copy this executable to DIR/ready-check (atomically,
                        mode 0755) and exit: an init container of the image
                        fills an emptyDir so the app's exec probe can run it
-  -h, --help           print this help
+",
+    common::log_help!(),
+    "  -h, --help           print this help
   -V, --version        print the version
 
 ",
@@ -67,6 +69,8 @@ Examples:
 );
 
 pub struct Options {
+    /// `--log-format`, `--log-level`.
+    pub log: common::log::LogOptions,
     pub checks: Vec<Check>,
     pub timeout: Duration,
     pub max_body: u64,
@@ -83,6 +87,7 @@ pub struct Options {
 pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
     use lexopt::prelude::*;
     let mut options = Options {
+        log: common::log::LogOptions::default(),
         checks: Vec::new(),
         timeout: Duration::from_secs(1),
         max_body: common::client::DEFAULT_MAX_BODY,
@@ -98,6 +103,10 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         match arg {
             Short('h') | Long("help") => return Err(Stop::Help),
             Short('V') | Long("version") => return Err(Stop::Version),
+            Long(flag) if common::log::FLAGS.contains(&flag) => {
+                let flag = flag.to_string();
+                options.log.parse_flag(&flag, &mut parser)?;
+            }
             Long("timeout") => options.timeout = cli::positive_duration(&mut parser, "--timeout")?,
             Long("max-body") => options.max_body = cli::byte_size(&mut parser, "--max-body")?,
             Long("follow-redirects") => {

@@ -19,12 +19,12 @@ use std::time::Duration;
 
 const PROGRAM: Program = Program {
     name: "sweep",
-    version: env!("CARGO_PKG_VERSION"),
     help: options::HELP,
 };
 
 fn main() {
     let options = PROGRAM.parse(options::parse);
+    common::log::configure(options.log);
     if let Err(why) = check_dir(&options.dir) {
         PROGRAM.fail(Fatal::config(why));
     }
@@ -138,7 +138,12 @@ fn say(report: &pass::Report, dry_run: bool, outages: &mut Vec<(&'static str, Ou
     }
     for (what, path, count) in &report.problems {
         let outage = outage_for(outages, what);
-        outage.say("warn", what, &[("path", path), ("count", count)], what);
+        outage.say(
+            log::Level::Warn,
+            what,
+            &[("path", path), ("count", count)],
+            what,
+        );
     }
     let seen: Vec<&str> = report.problems.iter().map(|(w, _, _)| *w).collect();
     for (key, outage) in outages.iter_mut() {
@@ -152,7 +157,7 @@ fn say(report: &pass::Report, dry_run: bool, outages: &mut Vec<(&'static str, Ou
     if report.hard_link_table_full {
         let outage = outage_for(outages, "links");
         outage.say(
-            "info",
+            log::Level::Info,
             "more hard-linked files than remembered: further links counted again (usage over-stated)",
             &[("remembered", &pass::MAX_LINKED_INODES)],
             "links",

@@ -7,7 +7,8 @@ use common::server::ListenAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub const HELP: &str = "\
+pub const HELP: &str = concat!(
+    "\
 sweep: garbage-collect the files the main container leaves in a shared volume.
 
 Usage: sweep DIR [--older-than DURATION] [--max-size SIZE] [OPTIONS]
@@ -40,7 +41,9 @@ devices are never opened, DIR itself is never deleted. At least one of:
                          sweep_tree_files, sweep_oldest_file_timestamp_seconds,
                          sweep_skipped_total{reason}, sweep_pass_duration_seconds,
                          sweep_last_pass_timestamp_seconds, process_*; /healthz
-  -h, --help, -V, --version
+",
+    common::log_help!(),
+    "  -h, --help, -V, --version
 
 A file its writer holds a lock on (flock, POSIX or OFD, as /proc/locks
 shows) is skipped. Deleting a file still open frees no space until the
@@ -56,7 +59,8 @@ Examples:
   sweep /cache --max-size 900Mi --exclude '**/*.lock' --interval 30s
   sweep /tmp/uploads --older-than 1d --remove-empty-dirs --once --dry-run
   every --cron '0 3 * * *' -- sweep /cache --older-than 7d --once
-";
+"
+);
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum AgeBy {
@@ -65,6 +69,8 @@ pub enum AgeBy {
 }
 
 pub struct Options {
+    /// `--log-format`, `--log-level`.
+    pub log: common::log::LogOptions,
     pub dir: PathBuf,
     pub older_than: Option<Duration>,
     pub age_by: AgeBy,
@@ -84,6 +90,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
     let mut dir: Option<PathBuf> = None;
     let mut low_water = None;
     let mut options = Options {
+        log: common::log::LogOptions::default(),
         dir: PathBuf::new(),
         older_than: None,
         age_by: AgeBy::Mtime,
@@ -101,6 +108,10 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         match arg {
             Short('h') | Long("help") => return Err(Stop::Help),
             Short('V') | Long("version") => return Err(Stop::Version),
+            Long(flag) if common::log::FLAGS.contains(&flag) => {
+                let flag = flag.to_string();
+                options.log.parse_flag(&flag, &mut parser)?;
+            }
             Long("older-than") => {
                 options.older_than = Some(cli::positive_duration(&mut parser, "--older-than")?)
             }

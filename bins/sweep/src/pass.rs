@@ -515,6 +515,23 @@ impl Walk<'_> {
         };
         self.report.deleted[i] += 1;
         self.report.freed[i] += frees;
+        if common::log::enabled(common::log::Level::Debug) {
+            let what = if self.config.dry_run {
+                "would delete"
+            } else {
+                "deleted"
+            };
+            let reason = ["age", "size"][i];
+            common::log::debug(
+                what,
+                &[
+                    ("path", &shown(path)),
+                    ("reason", &reason),
+                    ("bytes", &frees),
+                    ("age", &age),
+                ],
+            );
+        }
         if survey {
             // Deleted in the first walk: not part of the usage after it.
             self.report.usage = self.report.usage.saturating_sub(frees);

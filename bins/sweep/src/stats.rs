@@ -134,6 +134,7 @@ impl Stats {
             );
         }
         self.process.write(&mut w);
+        common::build_info::write(&mut w, "sweep");
         w.finish()
     }
 }

@@ -6,7 +6,6 @@ use common::cli::Program;
 
 const PROGRAM: Program = Program {
     name: "panics-in-a-thread",
-    version: "0",
     help: "panics-in-a-thread: for the tests\n",
 };
 

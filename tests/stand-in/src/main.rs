@@ -12,7 +12,6 @@ use std::time::Duration;
 
 const PROGRAM: Program = Program {
     name: "stand-in",
-    version: env!("CARGO_PKG_VERSION"),
     help: "\
 stand-in: a stand-in main container for the sidecars demo and tests.
 

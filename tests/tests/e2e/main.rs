@@ -4,6 +4,7 @@
 
 mod argv_fuzz;
 mod configs;
+mod conventions;
 mod docs;
 mod every;
 mod examples;

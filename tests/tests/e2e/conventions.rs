@@ -1,0 +1,327 @@
+//! What operators look for in every side-car: JSON or logfmt logs that a
+//! real consumer reads, log levels, and which build runs (`--version`,
+//! `*_build_info`). Every stderr line of every run in the suite is also
+//! checked in its format by the harness (`sidecars_tests::logs`).
+
+use sidecars_tests::logs::parse_line;
+use sidecars_tests::prom::{scrape_checked, wait_for_sample};
+use sidecars_tests::{get, repo_root, run, sidecars, tempdir, Daemon};
+use std::collections::BTreeSet;
+use std::os::unix::ffi::OsStrExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn git(args: &[&str]) -> Option<String> {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(repo_root())
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Starts each side-car that serves /metrics, listening on loopback, with
+/// `extra` arguments; what each needs to run is made here.
+fn each_exporter(extra: &[&str]) -> Vec<(String, &'static str, Daemon)> {
+    let dir = tempdir("conventions");
+    std::fs::write(dir.join("app.log"), "one\ntwo\n").unwrap();
+    let dir_text = dir.display().to_string();
+    let with = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend_from_slice(extra);
+        all.iter().map(|a| a.to_string()).collect::<Vec<String>>()
+    };
+    let runs: Vec<(&str, &'static str, Vec<String>)> = vec![
+        (
+            "latency-exporter",
+            "latency_exporter",
+            with(&["--target", "tcp://127.0.0.1:9", "--interval", "1h"]),
+        ),
+        ("every", "every", with(&["1h", "--", "true"])),
+        (
+            "peerlog-count",
+            "peerlog",
+            with(&["--root", &dir_text, "/app.log"]),
+        ),
+        (
+            "sweep",
+            "sweep",
+            with(&[&dir_text, "--older-than", "100d", "--dry-run"]),
+        ),
+    ];
+    runs.into_iter()
+        .map(|(name, prefix, args)| {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            (name.to_string(), prefix, Daemon::listening(name, &args))
+        })
+        .collect()
+}
+
+#[test]
+fn version_and_build_info_name_the_commit_of_this_checkout() {
+    let head = git(&["rev-parse", "--verify", "HEAD"]);
+    let clean = git(&["status", "--porcelain", "--untracked-files=no"]).map(|s| s.is_empty());
+    for name in sidecars() {
+        let ran = run(&name, &["--version"]);
+        assert_eq!(ran.code, 0, "{name}: {}", ran.stderr);
+        let lines: Vec<&str> = ran.stdout.lines().collect();
+        assert_eq!(lines.len(), 4, "{name}: {}", ran.stdout);
+        assert_eq!(
+            lines[0],
+            format!("{name} {}", env!("CARGO_PKG_VERSION")),
+            "the first line stays NAME VERSION"
+        );
+        let commit = lines[1].strip_prefix("commit: ").expect("commit: line");
+        match &head {
+            // The commit of the checkout built from, 12 hex digits; -dirty
+            // only when tracked files differ from it.
+            Some(head) => {
+                assert_eq!(&commit[..12], &head[..12], "{name}: {}", ran.stdout);
+                assert!(matches!(&commit[12..], "" | "-dirty"), "{commit}");
+                if clean == Some(true) {
+                    assert_eq!(commit.len(), 12, "{name} says dirty in a clean tree");
+                }
+            }
+            None => assert_eq!(commit, "unknown"),
+        }
+        let target = lines[2].strip_prefix("target: ").expect("target: line");
+        assert!(target.contains("-linux-"), "{target}");
+        let rustc = lines[3].strip_prefix("rustc: ").expect("rustc: line");
+        assert!(rustc.starts_with("1."), "{rustc}");
+    }
+
+    // The same build in /metrics, with the full commit, as blackbox does.
+    for (name, prefix, daemon) in each_exporter(&[]) {
+        let (_, series) = scrape_checked(&daemon.addr);
+        let info: Vec<&String> = series
+            .keys()
+            .filter(|k| k.starts_with(&format!("{prefix}_build_info{{")))
+            .collect();
+        assert_eq!(info.len(), 1, "{name}: {info:?}");
+        assert_eq!(series[info[0]], 1.0);
+        let revision = match &head {
+            Some(head) => head.clone(),
+            None => "unknown".into(),
+        };
+        assert!(
+            info[0].contains(&format!("revision=\"{revision}"))
+                && info[0].contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION")))
+                && info[0].contains("rustversion=\"1.")
+                && info[0].contains("target=\""),
+            "{name}: {}",
+            info[0]
+        );
+        let version = run(&name, &["--version"]).stdout;
+        let short = version
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim_start_matches("commit: ");
+        let dirty = short.ends_with("-dirty");
+        assert_eq!(info[0].contains("-dirty\""), dirty, "{name}: {}", info[0]);
+    }
+}
+
+/// Names a peer may give a file: a control character, an escape sequence,
+/// bytes that are not UTF-8, a quote, an equals sign, a newline.
+fn odd_names() -> Vec<Vec<u8>> {
+    vec![
+        b"esc-\x1b[31m-red".to_vec(),
+        b"latin1-\xe9t\xe9".to_vec(),
+        b"quote-\"-and-=".to_vec(),
+        b"new\nline".to_vec(),
+        b"tab\tand\x7fdel".to_vec(),
+        b"back\\slash".to_vec(),
+    ]
+}
+
+#[test]
+fn json_logs_of_odd_peer_input_are_read_by_jq_line_by_line() {
+    let dir = tempdir("json-odd-names");
+    let old = std::time::SystemTime::now() - Duration::from_secs(7200);
+    for name in odd_names() {
+        let path = dir.join(std::ffi::OsStr::from_bytes(&name));
+        std::fs::write(&path, b"x").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    let dir_text = dir.display().to_string();
+    for format in ["json", "logfmt"] {
+        // The harness checks each stderr line in its format (run()).
+        let ran = run(
+            "sweep",
+            &[
+                &dir_text,
+                "--older-than",
+                "1h",
+                "--once",
+                "--dry-run",
+                "--log-format",
+                format,
+                "--log-level",
+                "debug",
+            ],
+        );
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+        let lines: Vec<&str> = ran.stderr.lines().collect();
+        // One "would delete" line a file, then the pass.
+        assert_eq!(lines.len(), odd_names().len() + 1, "{}", ran.stderr);
+        let mut paths = BTreeSet::new();
+        for line in &lines {
+            let pairs = parse_line(line, format == "json").unwrap();
+            if pairs["msg"] == "would delete" {
+                paths.insert(pairs["path"].clone());
+            }
+        }
+        // Non-UTF-8 bytes as U+FFFD, everything else as it was.
+        let want: BTreeSet<String> = odd_names()
+            .iter()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect();
+        assert_eq!(paths, want);
+        if format == "json" {
+            // jq, as an operator pipes the log: every line is JSON (-e: and
+            // not null or false).
+            let mut jq = Command::new("jq")
+                .args(["-e", "-c", "."])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("jq (scripts/setup installs it)");
+            use std::io::Write;
+            jq.stdin
+                .take()
+                .unwrap()
+                .write_all(ran.stderr.as_bytes())
+                .unwrap();
+            let out = jq.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "jq: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout).lines().count(),
+                lines.len()
+            );
+        }
+    }
+    // Nothing was deleted: a dry run.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), odd_names().len());
+}
+
+#[test]
+fn a_failure_after_start_is_a_log_line_in_the_chosen_format() {
+    let missing = tempdir("fatal-json").join("no-such-dir");
+    let missing = missing.display().to_string();
+    let ran = run(
+        "sweep",
+        &[&missing, "--older-than", "1h", "--log-format", "json"],
+    );
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    let lines: Vec<&str> = ran.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", ran.stderr);
+    let pairs = parse_line(lines[0], true).unwrap();
+    assert_eq!(pairs["level"], "error");
+    assert!(pairs["msg"].contains("no-such-dir"), "{}", lines[0]);
+    assert_eq!(pairs["exit"], "2");
+    // A usage error comes before the log is configured: plain, for the
+    // person typing it.
+    let ran = run("sweep", &[&missing, "--log-format", "json", "--older"]);
+    assert_eq!(ran.code, 2);
+    assert!(ran.stderr.starts_with("sweep: "), "{}", ran.stderr);
+}
+
+#[test]
+fn warn_shows_no_info_line_and_debug_adds_lines_but_changes_no_metric() {
+    let refused = sidecars_tests::free_loopback_addr();
+    let target = format!("--target=down=tcp://{refused}");
+    let up = Daemon::start("stand-in", &["--listen", "127.0.0.1:0"]);
+    let up_target = format!("--target=up=http://{}/", up.addr);
+    let at = |level: &str, format: &str| {
+        Daemon::listening(
+            "latency-exporter",
+            &[
+                &target,
+                &up_target,
+                "--interval",
+                "50ms",
+                "--log-level",
+                level,
+                "--log-format",
+                format,
+            ],
+        )
+    };
+    // The harness found each address whatever the format and level.
+    let mut runs = vec![
+        ("info", at("info", "logfmt")),
+        ("warn", at("warn", "json")),
+        ("debug", at("debug", "json")),
+    ];
+    let mut series = Vec::new();
+    for (_, daemon) in &runs {
+        wait_for_sample(
+            &daemon.addr,
+            "probe_total{target=\"down\",result=\"failure\"}",
+            |n| n >= 3.0,
+        );
+        series.push(scrape_checked(&daemon.addr).1);
+    }
+    for (_, daemon) in &runs {
+        // /healthz answers whatever the level.
+        assert_eq!(get(&daemon.addr, "/healthz").0, 200);
+    }
+    for (level, daemon) in &mut runs {
+        daemon.signal(libc::SIGTERM);
+        daemon.wait_exit(Duration::from_secs(5));
+        let json = *level != "info";
+        let lines: Vec<_> = daemon
+            .log()
+            .into_iter()
+            .map(|l| parse_line(&l, json).unwrap())
+            .collect();
+        let levels: BTreeSet<&str> = lines.iter().map(|l| l["level"].as_str()).collect();
+        let has = |msg: &str| lines.iter().any(|l| l["msg"] == msg);
+        match *level {
+            "info" => {
+                assert!(has("serving") && has("probe failed") && !has("probe"));
+                assert!(!levels.contains("debug"), "{levels:?}");
+            }
+            "warn" => {
+                // Every warning kept, no info line (not even serving).
+                assert!(has("probe failed"));
+                assert_eq!(levels, BTreeSet::from(["warn"]), "{lines:?}");
+            }
+            _ => {
+                assert!(has("serving") && has("probe failed"));
+                let probes: Vec<_> = lines.iter().filter(|l| l["msg"] == "probe").collect();
+                assert!(probes
+                    .iter()
+                    .any(|l| l["target"] == "up" && l["success"] == "true"));
+                assert!(probes
+                    .iter()
+                    .any(|l| l["target"] == "down" && l["success"] == "false"));
+            }
+        }
+    }
+    // The same series in each (values of time aside): the level is the
+    // log's business only.
+    let shape = |s: &std::collections::BTreeMap<String, f64>| -> BTreeSet<String> {
+        s.keys().cloned().collect()
+    };
+    assert_eq!(shape(&series[0]), shape(&series[1]));
+    assert_eq!(shape(&series[0]), shape(&series[2]));
+    for s in &series {
+        assert_eq!(s["probe_success{target=\"up\"}"], 1.0);
+        assert_eq!(s["probe_success{target=\"down\"}"], 0.0);
+    }
+}
