@@ -298,7 +298,7 @@ impl Daemon {
     fn wait_listening(&mut self) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Some(addr) = listening_addr(self.pid()) {
+            if let Some(addr) = listening_addr(self.pid()).or_else(|| self.serving_addr()) {
                 return addr;
             }
             let exited = self.child.try_wait().ok().flatten();
@@ -319,6 +319,19 @@ impl Daemon {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// The address of a `serving` line, logfmt or JSON: a program that
+    /// has already exited (as `every --max-failures 1` may) has no socket
+    /// left in /proc to read it from.
+    fn serving_addr(&mut self) -> Option<String> {
+        if self.child.try_wait().ok().flatten().is_some() {
+            self.finish_collecting(Duration::from_secs(2));
+        }
+        self.log().iter().find_map(|line| {
+            let line = logs::parse_line(line, line.starts_with('{')).ok()?;
+            (line["msg"] == "serving").then(|| line.get("addr").cloned())?
+        })
     }
 
     pub fn pid(&self) -> i32 {
@@ -666,29 +679,31 @@ pub fn cpu_time(pid: i32) -> Duration {
 }
 
 /// Each case (arguments, text) must exit 2 with one line on stderr that
-/// names the program and contains the text, then the `--help` hint (a bind
-/// failure, which is no usage mistake, may leave the hint out); never a panic.
+/// contains the text: a usage error names the program, then gives the
+/// `--help` hint; a failure after start (a directory missing, a bind
+/// failure: no usage mistake) is one log line at level error with
+/// `exit=2`. Never a panic.
 pub fn assert_usage_errors(program: &str, cases: &[(&[&str], &str)]) {
     let hint = format!("Try '{program} --help' for more information.");
     for (args, want) in cases {
         let ran = run(program, args);
         assert_eq!(ran.code, 2, "{args:?}: {}", ran.stderr);
         let lines: Vec<&str> = ran.stderr.lines().collect();
-        assert!(
-            lines
-                .first()
-                .is_some_and(|l| l.starts_with(&format!("{program}: ")) && l.contains(want)),
-            "{args:?}: want {want:?} in {lines:?}"
-        );
-        assert!(
-            lines.len() == 1 || lines[1..] == [hint.as_str()],
-            "{args:?}: {lines:?}"
-        );
+        let logged = lines.len() == 1
+            && logs::parse_line(lines[0], logs::wants_json(args)).is_ok_and(|line| {
+                line["level"] == "error" && line["exit"] == "2" && line["msg"].contains(want)
+            });
+        let usage = lines
+            .first()
+            .is_some_and(|l| l.starts_with(&format!("{program}: ")) && l.contains(want))
+            && (lines.len() == 1 || lines[1..] == [hint.as_str()]);
+        assert!(logged || usage, "{args:?}: want {want:?} in {lines:?}");
         assert!(!ran.stderr.contains("panicked"), "{args:?}: {}", ran.stderr);
     }
 }
 
-/// `--help` exits 0 with at least two examples; `--version` prints NAME VERSION.
+/// `--help` exits 0 with at least two examples; `--version` prints NAME
+/// VERSION, then the commit and the rest of the build.
 pub fn assert_help_and_version(program: &str) {
     let help = run(program, &["--help"]);
     assert_eq!(help.code, 0);
@@ -699,12 +714,16 @@ pub fn assert_help_and_version(program: &str) {
     );
     let version = run(program, &["--version"]);
     assert_eq!(
-        (version.code, version.stdout.trim()),
+        (
+            version.code,
+            version.stdout.lines().next().unwrap_or_default()
+        ),
         (
             0,
             format!("{program} {}", env!("CARGO_PKG_VERSION")).as_str()
         )
     );
+    assert!(version.stdout.contains("\ncommit: "), "{}", version.stdout);
 }
 
 /// The single child a process forked (as unshare and nsenter do), once it has.

@@ -187,35 +187,65 @@ fn json_logs_of_odd_peer_input_are_read_by_jq_line_by_line() {
             .collect();
         assert_eq!(paths, want);
         if format == "json" {
-            // jq, as an operator pipes the log: every line is JSON (-e: and
-            // not null or false).
-            let mut jq = Command::new("jq")
-                .args(["-e", "-c", "."])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("jq (scripts/setup installs it)");
-            use std::io::Write;
-            jq.stdin
-                .take()
-                .unwrap()
-                .write_all(ran.stderr.as_bytes())
-                .unwrap();
-            let out = jq.wait_with_output().unwrap();
-            assert!(
-                out.status.success(),
-                "jq: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert_eq!(
-                String::from_utf8_lossy(&out.stdout).lines().count(),
-                lines.len()
-            );
+            assert_eq!(jq_reads(&ran.stderr), lines.len());
         }
     }
     // Nothing was deleted: a dry run.
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), odd_names().len());
+}
+
+/// jq, as an operator pipes the log: every line is JSON (`-e`: and none
+/// is null or false); returns how many values it read.
+fn jq_reads(lines: &str) -> usize {
+    use std::io::Write;
+    let mut jq = Command::new("jq")
+        .args(["-e", "-c", "."])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("jq (scripts/setup installs it)");
+    jq.stdin
+        .take()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    let out = jq.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "jq: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+#[test]
+fn a_reason_with_controls_and_bytes_not_utf8_is_one_valid_line_in_each_format() {
+    // A program name is the user's, but its bytes reach the reason as the
+    // peer's would: an escape sequence and a byte that is not UTF-8.
+    let odd = std::ffi::OsStr::from_bytes(b"/no/such/\x1b[31m\xffprog").to_os_string();
+    for format in ["json", "logfmt"] {
+        let mut command = Command::new(sidecars_tests::bin("every"));
+        command
+            .args(["1s", "--count", "1", "--log-format", format, "--"])
+            .arg(&odd);
+        // The harness checks each stderr line in its format.
+        let ran = sidecars_tests::run_command(&mut command);
+        assert_eq!(ran.code, 1, "{}", ran.stderr);
+        let failed = ran
+            .stderr
+            .lines()
+            .map(|l| parse_line(l, format == "json").unwrap())
+            .find(|l| l.get("result").is_some_and(|r| r == "failure"))
+            .expect("the failed run's line");
+        assert_eq!(
+            failed["error"],
+            "cannot start /no/such/\u{1b}[31m\u{fffd}prog: No such file or directory (os error 2)"
+        );
+        if format == "json" {
+            assert_eq!(jq_reads(&ran.stderr), ran.stderr.lines().count());
+        }
+    }
 }
 
 #[test]

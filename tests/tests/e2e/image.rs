@@ -141,9 +141,15 @@ fn each_binary_works_inside_the_image_as_uid_65532() {
     for binary in &sidecars_tests::sidecars() {
         let binary = binary.as_str();
         let version = docker_ok(&["run", "--rm", &image, binary, "--version"]);
+        let lines: Vec<&str> = version.lines().collect();
         assert_eq!(
-            version.trim(),
+            lines.first().copied().unwrap_or_default(),
             format!("{binary} {}", env!("CARGO_PKG_VERSION"))
+        );
+        // The release build names its static target.
+        assert!(
+            lines.contains(&"target: x86_64-unknown-linux-musl"),
+            "{version}"
         );
     }
     let app = Daemon::start("stand-in", &["--listen", "127.0.0.1:0"]);

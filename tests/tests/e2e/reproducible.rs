@@ -1,5 +1,5 @@
 //! The same commit builds the same bytes: scripts/build-image, run in this
-//! checkout and in a copy of it in another directory (another target
+//! checkout and in a clone of it in another directory (another target
 //! directory, nothing shared but the toolchain and the cargo registry),
 //! gives bit-identical binaries for both platforms and a bit-identical OCI
 //! archive, so the same image digests.
@@ -52,10 +52,22 @@ fn two_checkouts_of_one_commit_build_the_same_binaries_and_image_digests() {
             "needs buildah, skopeo (scripts/setup installs them) and a git checkout",
         );
     };
-    // The other checkout: the same files (committed or not), elsewhere.
+    // The other checkout: a clone (the same commit, which the binaries name
+    // in --version and *_build_info), then the same files as here,
+    // committed or not, so that it is as clean or as dirty as this one.
     let other_dir = tempdir("other-checkout");
     let other = other_dir.join("sidecars");
-    std::fs::create_dir_all(&other).unwrap();
+    let cloned = Command::new("git")
+        .args(["clone", "--quiet", "--no-hardlinks"])
+        .arg(&repo)
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(
+        cloned.status.success(),
+        "git clone: {}",
+        String::from_utf8_lossy(&cloned.stderr)
+    );
     let files = Command::new("git")
         .args([
             "ls-files",
@@ -70,7 +82,9 @@ fn two_checkouts_of_one_commit_build_the_same_binaries_and_image_digests() {
     for file in files.stdout.split(|&b| b == 0).filter(|f| !f.is_empty()) {
         let file = Path::new(std::str::from_utf8(file).unwrap());
         if !repo.join(file).exists() {
-            continue; // deleted, not yet committed
+            // Deleted here, not yet committed: deleted there too.
+            let _ = std::fs::remove_file(other.join(file));
+            continue;
         }
         std::fs::create_dir_all(other.join(file).parent().unwrap()).unwrap();
         std::fs::copy(repo.join(file), other.join(file)).unwrap();
