@@ -47,7 +47,7 @@ fn output_text(command: &mut Command) -> Option<String> {
 
 fn git_revision() -> Option<String> {
     let commit = git(&["rev-parse", "--verify", "HEAD"])?;
-    // Built again when HEAD moves, the branch's commit changes, or the
+    // Run again when HEAD moves, the branch's commit changes, or the
     // index does (a commit, an add, a checkout).
     let git_dir = git(&["rev-parse", "--absolute-git-dir"])?;
     let git_dir = Path::new(&git_dir);
@@ -60,6 +60,12 @@ fn git_revision() -> Option<String> {
         if git_dir.join(&branch).exists() {
             println!("cargo:rerun-if-changed={}", git_dir.join(branch).display());
         }
+    }
+    // And when any tracked file changes, so that -dirty is never stale
+    // (a docs edit makes a tree as dirty as a code edit).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for file in git(&["ls-files"])?.lines() {
+        println!("cargo:rerun-if-changed={}", root.join(file).display());
     }
     let changes = git(&["status", "--porcelain", "--untracked-files=no"])?;
     Some(match changes.is_empty() {
