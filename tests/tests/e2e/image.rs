@@ -490,9 +490,14 @@ fn the_arm64_binaries_of_the_archive_run_under_qemu() {
             "{binary}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let version = String::from_utf8_lossy(&out.stdout);
         assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
+            version.lines().next().unwrap_or_default(),
             format!("{binary} {}", env!("CARGO_PKG_VERSION"))
+        );
+        assert!(
+            version.contains("\ntarget: aarch64-unknown-linux-musl\n"),
+            "{version}"
         );
     }
     let app = Daemon::start("stand-in", &["--listen", "127.0.0.1:0"]);
