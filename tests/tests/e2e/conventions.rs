@@ -7,6 +7,7 @@ use sidecars_tests::logs::parse_line;
 use sidecars_tests::prom::{scrape_checked, wait_for_sample};
 use sidecars_tests::{get, repo_root, run, sidecars, tempdir, Daemon};
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -197,7 +198,6 @@ fn json_logs_of_odd_peer_input_are_read_by_jq_line_by_line() {
 /// jq, as an operator pipes the log: every line is JSON (`-e`: and none
 /// is null or false); returns how many values it read.
 fn jq_reads(lines: &str) -> usize {
-    use std::io::Write;
     let mut jq = Command::new("jq")
         .args(["-e", "-c", "."])
         .stdin(Stdio::piped())
@@ -354,4 +354,53 @@ fn warn_shows_no_info_line_and_debug_adds_lines_but_changes_no_metric() {
         assert_eq!(s["probe_success{target=\"up\"}"], 1.0);
         assert_eq!(s["probe_success{target=\"down\"}"], 0.0);
     }
+}
+
+#[test]
+fn a_log_of_any_bytes_under_an_odd_name_is_followed_with_valid_json_lines() {
+    let dir = tempdir("json-any-bytes");
+    let name = b"app-\x1b[31m-\xff.log";
+    let log = dir.join(std::ffi::OsStr::from_bytes(name));
+    std::fs::write(
+        &log,
+        b"user=\xff\xfe level=error \x1b[2J\nuser=bob\x07 ok\n",
+    )
+    .unwrap();
+    let mut path = b"/".to_vec();
+    path.extend_from_slice(name);
+    let mut command = Command::new(sidecars_tests::bin("peerlog-count"));
+    command
+        .args(["--listen", "127.0.0.1:0", "--interval", "50ms"])
+        .args(["--by", "user=logfmt:user", "--match", "errors=level=error"])
+        .args(["--log-format", "json", "--log-level", "debug", "--root"])
+        .arg(&dir)
+        .arg(std::ffi::OsStr::from_bytes(&path));
+    // The harness checks every stderr line as JSON when it is dropped.
+    let mut daemon = Daemon::start_command(&mut command, true);
+    wait_for_sample(&daemon.addr, "peerlog_lines_total", |n| n == 2.0);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(b"user=\xc3\x28 \x00\x7f level=error\n")
+        .unwrap();
+    let series = wait_for_sample(&daemon.addr, "peerlog_lines_total", |n| n == 3.0);
+    assert_eq!(series["peerlog_matched_lines_total{match=\"errors\"}"], 2.0);
+    scrape_checked(&daemon.addr);
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit(Duration::from_secs(5)).0, 0);
+    let stderr: String = daemon.log().iter().map(|l| format!("{l}\n")).collect();
+    let reads: Vec<_> = stderr
+        .lines()
+        .map(|l| parse_line(l, true).unwrap())
+        .filter(|l| l["msg"] == "read")
+        .collect();
+    assert!(reads.iter().any(|l| l["lines"] == "3"), "{stderr}");
+    assert!(
+        reads
+            .iter()
+            .all(|l| l["path"] == String::from_utf8_lossy(&path)),
+        "{stderr}"
+    );
+    assert_eq!(jq_reads(&stderr), stderr.lines().count());
 }
