@@ -254,6 +254,35 @@ fn exit_on_panic() {
     }));
 }
 
+/// Parses one of `log::FLAGS` (given without its dashes) into `options`.
+pub fn log_flag(
+    options: &mut crate::log::LogOptions,
+    flag: &str,
+    parser: &mut lexopt::Parser,
+) -> Result<(), Stop> {
+    use crate::log::{Format, Level};
+    let name = format!("--{flag}");
+    let value = text(parser, &name)?;
+    match (flag, value.as_str()) {
+        ("log-format", "logfmt") => options.format = Format::Logfmt,
+        ("log-format", "json") => options.format = Format::Json,
+        ("log-format", other) => {
+            return Err(usage(&name, format!("'{other}' is not logfmt or json")))
+        }
+        ("log-level", "debug") => options.level = Level::Debug,
+        ("log-level", "info") => options.level = Level::Info,
+        ("log-level", "warn") => options.level = Level::Warn,
+        ("log-level", "error") => options.level = Level::Error,
+        (_, other) => {
+            return Err(usage(
+                &name,
+                format!("'{other}' is not debug, info, warn or error"),
+            ))
+        }
+    }
+    Ok(())
+}
+
 /// The value of `flag` as UTF-8 text.
 pub fn text(parser: &mut lexopt::Parser, flag: &str) -> Result<String, Stop> {
     utf8(flag, parser.value()?)
@@ -378,7 +407,7 @@ pub fn parse_byte_size(text: &str) -> Result<u64, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_byte_size;
+    use super::{log_flag, parse_args, parse_byte_size, usage_error};
     use proptest::prelude::*;
 
     #[test]
@@ -459,5 +488,38 @@ mod tests {
                 prop_assert_eq!(parse_byte_size(&format!("{n}{name}")), Ok(n << shift));
             }
         }
+    }
+
+    #[test]
+    fn levels_and_formats_parse_and_order() {
+        let parse = |args: &[&str]| {
+            parse_args(args, |mut parser| {
+                let mut options = crate::log::LogOptions::default();
+                while let Some(arg) = parser.next()? {
+                    if let lexopt::Arg::Long(flag) = arg {
+                        let flag = flag.to_string();
+                        log_flag(&mut options, &flag, &mut parser)?;
+                    }
+                }
+                Ok(options)
+            })
+        };
+        assert_eq!(
+            parse(&["--log-format", "json", "--log-level=warn"]).unwrap(),
+            crate::log::LogOptions {
+                format: crate::log::Format::Json,
+                level: crate::log::Level::Warn
+            }
+        );
+        assert_eq!(
+            usage_error(parse(&["--log-format", "text"])),
+            "--log-format: 'text' is not logfmt or json"
+        );
+        assert_eq!(
+            usage_error(parse(&["--log-level", "trace"])),
+            "--log-level: 'trace' is not debug, info, warn or error"
+        );
+        use crate::log::Level;
+        assert!(Level::Debug < Level::Info && Level::Warn < Level::Error);
     }
 }

@@ -11,7 +11,6 @@
 //! conversions make them, so every line is valid UTF-8 and valid logfmt or
 //! JSON whatever the peer sent.
 
-use crate::cli::{self, usage, Stop};
 use std::fmt::{Display, Write as _};
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -71,32 +70,6 @@ impl Level {
 pub struct LogOptions {
     pub format: Format,
     pub level: Level,
-}
-
-impl LogOptions {
-    /// Parses one of `FLAGS` (given without its dashes).
-    pub fn parse_flag(&mut self, flag: &str, parser: &mut lexopt::Parser) -> Result<(), Stop> {
-        let name = format!("--{flag}");
-        let value = cli::text(parser, &name)?;
-        match (flag, value.as_str()) {
-            ("log-format", "logfmt") => self.format = Format::Logfmt,
-            ("log-format", "json") => self.format = Format::Json,
-            ("log-format", other) => {
-                return Err(usage(&name, format!("'{other}' is not logfmt or json")))
-            }
-            ("log-level", "debug") => self.level = Level::Debug,
-            ("log-level", "info") => self.level = Level::Info,
-            ("log-level", "warn") => self.level = Level::Warn,
-            ("log-level", "error") => self.level = Level::Error,
-            (_, other) => {
-                return Err(usage(
-                    &name,
-                    format!("'{other}' is not debug, info, warn or error"),
-                ))
-            }
-        }
-        Ok(())
-    }
 }
 
 /// The format (bit 7) and the lowest level shown (the rest); set once,
@@ -505,37 +478,5 @@ mod tests {
             "{json}"
         );
         assert!(json.ends_with(",\"n\":\"3\"}\n"), "{json}");
-    }
-
-    #[test]
-    fn levels_and_formats_parse_and_order() {
-        let parse = |args: &[&str]| {
-            crate::cli::parse_args(args, |mut parser| {
-                let mut options = LogOptions::default();
-                while let Some(arg) = parser.next()? {
-                    if let lexopt::Arg::Long(flag) = arg {
-                        let flag = flag.to_string();
-                        options.parse_flag(&flag, &mut parser)?;
-                    }
-                }
-                Ok(options)
-            })
-        };
-        assert_eq!(
-            parse(&["--log-format", "json", "--log-level=warn"]).unwrap(),
-            LogOptions {
-                format: Format::Json,
-                level: Level::Warn
-            }
-        );
-        assert_eq!(
-            crate::cli::usage_error(parse(&["--log-format", "text"])),
-            "--log-format: 'text' is not logfmt or json"
-        );
-        assert_eq!(
-            crate::cli::usage_error(parse(&["--log-level", "trace"])),
-            "--log-level: 'trace' is not debug, info, warn or error"
-        );
-        assert!(Level::Debug < Level::Info && Level::Warn < Level::Error);
     }
 }

@@ -137,7 +137,7 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
             Short('V') | Long("version") => return Err(Stop::Version),
             Long(flag) if common::log::FLAGS.contains(&flag) => {
                 let flag = flag.to_string();
-                options.log.parse_flag(&flag, &mut parser)?;
+                cli::log_flag(&mut options.log, &flag, &mut parser)?;
             }
             Long(flag) if common::tls::FLAGS.contains(&flag) => {
                 let flag = flag.to_string();
