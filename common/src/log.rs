@@ -11,6 +11,7 @@
 //! conversions make them, so every line is valid UTF-8 and valid logfmt or
 //! JSON whatever the peer sent.
 
+use std::borrow::Cow;
 use std::fmt::{Display, Write as _};
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -288,11 +289,15 @@ fn format_line(
     fields: &[Field],
 ) -> String {
     let ts = timestamp(now);
-    let own = fields.iter().map(|(key, value)| (*key, value.to_string()));
+    // Borrowed where the text is at hand; only the event's own values are
+    // formatted.
+    let own = fields
+        .iter()
+        .map(|(key, value)| (*key, Cow::Owned(value.to_string())));
     let all = [
-        ("ts", ts),
-        ("level", level.name().to_string()),
-        ("msg", msg.to_string()),
+        ("ts", Cow::Owned(ts)),
+        ("level", Cow::Borrowed(level.name())),
+        ("msg", Cow::Borrowed(msg)),
     ]
     .into_iter()
     .chain(own);

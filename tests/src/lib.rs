@@ -296,16 +296,43 @@ impl Daemon {
     /// Read from /proc, not from the log: whatever the log's format and
     /// level, and an address is never taken from another program's line.
     fn wait_listening(&mut self) -> String {
+        self.wait_for("listening", |daemon| {
+            listening_addr(daemon.pid()).or_else(|| daemon.serving_addr())
+        })
+    }
+
+    /// The address of a `serving` line, logfmt or JSON: a program that
+    /// has already exited (as `every --max-failures 1` may) has no socket
+    /// left in /proc to read it from.
+    fn serving_addr(&self) -> Option<String> {
+        self.log.lock().unwrap().iter().find_map(|line| {
+            let line = logs::parse_line(line, line.starts_with('{')).ok()?;
+            (line["msg"] == "serving").then(|| line.get("addr").cloned())?
+        })
+    }
+
+    /// Waits (10 s at most) until `found` finds something. If the program
+    /// exits first, or the time runs out, the failure names the program,
+    /// its command line, its exit status and its whole log (the collectors
+    /// are let finish first, so no line is cut off).
+    fn wait_for<T>(&mut self, what: &str, found: impl Fn(&Daemon) -> Option<T>) -> T {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Some(addr) = listening_addr(self.pid()).or_else(|| self.serving_addr()) {
-                return addr;
+            if let Some(value) = found(self) {
+                return value;
             }
             let exited = self.child.try_wait().ok().flatten();
             if exited.is_some() || Instant::now() >= deadline {
-                self.finish_collecting(Duration::from_secs(2));
+                if exited.is_some() {
+                    // Written just before the exit and not collected yet:
+                    // read the pipes to their end, and look once more.
+                    self.finish_collecting(Duration::from_secs(2));
+                    if let Some(value) = found(self) {
+                        return value;
+                    }
+                }
                 panic!(
-                    "{} before listening\n  command: {}\n  log:\n{}",
+                    "{} before {what}\n  command: {}\n  log:\n{}",
                     match exited {
                         Some(status) => format!("exited with {status}"),
                         None => "still running after 10 s".to_string(),
@@ -321,19 +348,6 @@ impl Daemon {
         }
     }
 
-    /// The address of a `serving` line, logfmt or JSON: a program that
-    /// has already exited (as `every --max-failures 1` may) has no socket
-    /// left in /proc to read it from.
-    fn serving_addr(&mut self) -> Option<String> {
-        if self.child.try_wait().ok().flatten().is_some() {
-            self.finish_collecting(Duration::from_secs(2));
-        }
-        self.log().iter().find_map(|line| {
-            let line = logs::parse_line(line, line.starts_with('{')).ok()?;
-            (line["msg"] == "serving").then(|| line.get("addr").cloned())?
-        })
-    }
-
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
     }
@@ -344,47 +358,17 @@ impl Daemon {
     }
 
     /// Waits (10 s at most) for a log line containing `needle` and returns
-    /// it. If the program exits first, or the time runs out, the failure
-    /// names the program, its command line, its exit status and its whole
-    /// log (the collectors are let finish first, so no line is cut off).
+    /// it; fails as `wait_for` says.
     pub fn wait_log(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let found = self
+        self.wait_for(&format!("logging {needle:?}"), |daemon| {
+            daemon
                 .log
                 .lock()
                 .unwrap()
                 .iter()
                 .find(|l| l.contains(needle))
-                .cloned();
-            if let Some(line) = found {
-                return line;
-            }
-            let exited = self.child.try_wait().ok().flatten();
-            if exited.is_some() || Instant::now() >= deadline {
-                let what = match exited {
-                    Some(status) => format!("exited with {status}"),
-                    None => "still running after 10 s".to_string(),
-                };
-                if exited.is_some() {
-                    // The line may have been written just before the exit
-                    // and not collected yet: read the pipes to their end.
-                    self.finish_collecting(Duration::from_secs(2));
-                    if let Some(line) = self.log().into_iter().find(|l| l.contains(needle)) {
-                        return line;
-                    }
-                }
-                panic!(
-                    "{what} before logging {needle:?}\n  command: {}\n  log:\n{}",
-                    self.command,
-                    self.log()
-                        .iter()
-                        .map(|l| format!("    {l}\n"))
-                        .collect::<String>()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+                .cloned()
+        })
     }
 
     /// Waits (up to `timeout`) for the collectors to read the pipes to
@@ -612,6 +596,18 @@ pub fn tempdir(name: &str) -> PathBuf {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Writes `contents` to `path` and dates its mtime `age` ago: a file the
+/// app left behind long since, for sweep and `--file --max-age`.
+pub fn write_aged(path: &std::path::Path, contents: impl AsRef<[u8]>, age: Duration) {
+    std::fs::write(path, contents).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - age)
+        .unwrap();
 }
 
 /// A loopback address that no other socket on this machine will take, for

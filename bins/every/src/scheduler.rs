@@ -160,10 +160,10 @@ pub fn run(options: &Options, stats: &Stats, shutdown: &Shutdown, reaper: &Reape
                 &format!("{}={}", detail.0, detail.1),
             );
         }
-        log::debug(
-            "next run",
-            &[("next", &format_utc(timer.next_run() as i64))],
-        );
+        if log::enabled(log::Level::Debug) {
+            let next = format_utc(timer.next_run() as i64);
+            log::debug("next run", &[("next", &next)]);
+        }
         failures_in_a_row = if ok { 0 } else { failures_in_a_row + 1 };
         if options
             .max_failures

@@ -25,13 +25,15 @@ impl Readiness {
         let timeout = budget.timeout;
         let run = move |_: Duration| {
             let outcome = run(&checks, &client, &budget);
-            log::debug(
-                "checked",
-                &[
-                    ("ready", &outcome.ready),
-                    ("result", &outcome.body.trim_end().replace('\n', "; ")),
-                ],
-            );
+            if log::enabled(log::Level::Debug) {
+                log::debug(
+                    "checked",
+                    &[
+                        ("ready", &outcome.ready),
+                        ("result", &outcome.body.trim_end().replace('\n', "; ")),
+                    ],
+                );
+            }
             if previous != Some(outcome.ready) {
                 if outcome.ready {
                     log::info("ready", &[]);

@@ -468,14 +468,10 @@ fn sweep_takes_any_valid_configuration() {
         for i in 0..rng.below(60) {
             let path = dir.join(format!("{}/f{i}", rng.pick(&["a", "a/b", "c", "keep"])));
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, vec![b'x'; rng.below(20_000) as usize]).unwrap();
-            let age = std::time::SystemTime::now() - Duration::from_secs(rng.below(200_000));
-            std::fs::File::options()
-                .write(true)
-                .open(&path)
-                .unwrap()
-                .set_modified(age)
-                .unwrap();
+            // Drawn in this order, so that a seed replays as before.
+            let contents = vec![b'x'; rng.below(20_000) as usize];
+            let age = Duration::from_secs(rng.below(200_000));
+            sidecars_tests::write_aged(&path, contents, age);
         }
         let mut a = vec![dir.display().to_string()];
         let by_age = rng.chance(60);

@@ -142,16 +142,9 @@ fn odd_names() -> Vec<Vec<u8>> {
 #[test]
 fn json_logs_of_odd_peer_input_are_read_by_jq_line_by_line() {
     let dir = tempdir("json-odd-names");
-    let old = std::time::SystemTime::now() - Duration::from_secs(7200);
     for name in odd_names() {
         let path = dir.join(std::ffi::OsStr::from_bytes(&name));
-        std::fs::write(&path, b"x").unwrap();
-        std::fs::File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        sidecars_tests::write_aged(&path, b"x", Duration::from_secs(7200));
     }
     let dir_text = dir.display().to_string();
     for format in ["json", "logfmt"] {

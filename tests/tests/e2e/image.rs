@@ -212,18 +212,11 @@ fn each_binary_works_inside_the_image_as_uid_65532() {
     // sweep as 65532 in a cache it owns, and once a schedule asks, as
     // `every --cron ... -- sweep --once` does in a Pod: no shell needed.
     let cache = tempdir("image-cache");
-    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
-    for name in ["old-1", "old-2", "young"] {
-        std::fs::write(cache.join(name), b"x").unwrap();
-        if name != "young" {
-            std::fs::File::options()
-                .write(true)
-                .open(cache.join(name))
-                .unwrap()
-                .set_modified(old)
-                .unwrap();
-        }
+    let old = std::time::Duration::from_secs(7200);
+    for name in ["old-1", "old-2"] {
+        sidecars_tests::write_aged(&cache.join(name), b"x", old);
     }
+    std::fs::write(cache.join("young"), b"x").unwrap();
     let chown = Command::new("chown")
         .args(["-R", "65532:65532"])
         .arg(&cache)
@@ -257,13 +250,7 @@ fn each_binary_works_inside_the_image_as_uid_65532() {
         "{}",
         String::from_utf8_lossy(&swept.stderr)
     );
-    std::fs::write(cache.join("old-3"), b"x").unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(cache.join("old-3"))
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
+    sidecars_tests::write_aged(&cache.join("old-3"), b"x", old);
     let _ = Command::new("chown")
         .args(["65532:65532"])
         .arg(cache.join("old-3"))

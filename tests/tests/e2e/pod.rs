@@ -193,16 +193,13 @@ fn a_whole_pod_on_docker_runs_and_stops_cleanly() {
     assert_eq!(copied.trim(), "copied to /probe/ready-check");
     // The cache emptyDir the app writes and sweep keeps: some of it old.
     let cache_dir = sidecars_tests::tempdir("pod-cache");
-    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
     for i in 0..10 {
         let path = cache_dir.join(format!("old-{i}"));
-        std::fs::write(&path, vec![b'c'; 5000]).unwrap();
-        std::fs::File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        sidecars_tests::write_aged(
+            &path,
+            vec![b'c'; 5000],
+            std::time::Duration::from_secs(7200),
+        );
     }
     std::fs::write(cache_dir.join("young"), b"c").unwrap();
     let owned = std::process::Command::new("chown")

@@ -3,7 +3,7 @@
 
 use sidecars_tests::target::{Reply, Target};
 use sidecars_tests::{get, hostile, run, tempdir, wait_until, Daemon};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 fn known_value(value: i64) -> Target {
     Target::start(move |_| {
@@ -94,14 +94,7 @@ fn every_failure_cause_has_its_own_message() {
     };
     let dir = tempdir("causes");
     let stale = dir.join("stale");
-    std::fs::write(&stale, "x").unwrap();
-    let old = SystemTime::now() - Duration::from_secs(120);
-    std::fs::File::options()
-        .write(true)
-        .open(&stale)
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
+    sidecars_tests::write_aged(&stale, "x", Duration::from_secs(120));
     let missing = dir.join("missing");
 
     let cases: Vec<(Vec<String>, String)> = vec![

@@ -898,11 +898,11 @@ fn blackbox_tls_series_are_ours_with_the_same_values() {
 /// (an unknown issuer, not a missing file), and a CA mounted and named by
 /// SSL_CERT_FILE replaces them.
 #[test]
-fn the_image_verifies_with_its_built_in_roots_and_no_mounted_ca() {
+fn the_image_verifies_with_no_ca_bundle_and_takes_a_ca_from_ssl_cert_file() {
     use sidecars_tests::docker::{docker, sidecars_image, unavailable};
     if let Some(why) = unavailable() {
         return sidecars_tests::skip(
-            "the_image_verifies_with_its_built_in_roots_and_no_mounted_ca",
+            "the_image_verifies_with_no_ca_bundle_and_takes_a_ca_from_ssl_cert_file",
             &why,
         );
     }
