@@ -2,7 +2,7 @@
 //! records when each request arrived; programs are real child processes.
 
 use sidecars_tests::prom::{assert_promtool_clean, samples};
-use sidecars_tests::target::{Reply, Target};
+use sidecars_tests::target::{Hit, Reply, Target};
 use sidecars_tests::{get, run, tempdir, wait_until, Daemon};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -10,25 +10,70 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const TOLERANCE: Duration = Duration::from_millis(10);
 
-/// Each run's start (as the target saw it) against its ideal slot
-/// first + k*interval: the worst error, in both directions.
-fn assert_on_schedule(target: &Target, runs: usize, interval: Duration) {
-    let hits = target.hits();
+/// How many runs of a timing test a stall of the machine may delay. CI once
+/// saw one run 44 ms late on a two-core machine, with every run after it on
+/// its slot: that is the machine, not the schedule. Drift moves every run
+/// after it, so it cannot hide in a few.
+const STALLS_ALLOWED: usize = 3;
+
+/// Each run's start, as the target saw it, less k * interval: the same
+/// instant for every run of a drift-free schedule. In milliseconds from the
+/// earliest, sorted by k.
+fn offsets_ms(hits: &[Hit], interval: Duration) -> Vec<f64> {
+    let shifted: Vec<Instant> = hits
+        .iter()
+        .enumerate()
+        .map(|(k, hit)| hit.at - interval * k as u32)
+        .collect();
+    let earliest = *shifted.iter().min().unwrap();
+    shifted
+        .iter()
+        .map(|at| (*at - earliest).as_secs_f64() * 1e3)
+        .collect()
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    sorted[sorted.len() / 2]
+}
+
+/// Each run on its slot: within TOLERANCE of the schedule's median offset,
+/// except at most STALLS_ALLOWED runs that are late (never early) by less
+/// than an interval. And no drift: the first ten runs and the last ten sit
+/// on the same offset.
+fn assert_on_schedule(hits: &[Hit], runs: usize, interval: Duration) {
     assert_eq!(hits.len(), runs);
-    let first = hits[0].at;
-    for (k, hit) in hits.iter().enumerate() {
-        let ideal = first + interval * k as u32;
-        let error = if hit.at > ideal {
-            hit.at - ideal
-        } else {
-            ideal - hit.at
-        };
-        assert!(error < TOLERANCE, "run {k} is {error:?} off its slot");
+    let offsets = offsets_ms(hits, interval);
+    let slot = median(&offsets);
+    let tolerance = TOLERANCE.as_secs_f64() * 1e3;
+    let off: Vec<(usize, f64)> = offsets
+        .iter()
+        .map(|offset| offset - slot)
+        .enumerate()
+        .filter(|(_, error)| error.abs() >= tolerance)
+        .collect();
+    for &(k, error) in &off {
+        assert!(
+            error > 0.0,
+            "run {k} is {:.1} ms early: {offsets:.1?}",
+            -error
+        );
+        assert!(
+            error < interval.as_secs_f64() * 1e3,
+            "run {k} is {error:.1} ms late: {offsets:.1?}"
+        );
     }
-    let last = hits[runs - 1].at;
     assert!(
-        last <= first + interval * (runs as u32 - 1) + TOLERANCE,
-        "the schedule drifted"
+        off.len() <= STALLS_ALLOWED,
+        "{} runs off their slots by {:.1?} ms: {offsets:.1?}",
+        off.len(),
+        off.iter().map(|(_, e)| *e).collect::<Vec<_>>()
+    );
+    let drift = median(&offsets[runs - 10..]) - median(&offsets[..10]);
+    assert!(
+        drift.abs() < tolerance / 2.0,
+        "the schedule drifted {drift:.1} ms over {runs} runs: {offsets:.1?}"
     );
 }
 
@@ -38,7 +83,7 @@ fn sixty_runs_land_on_their_slots_despite_a_20ms_target() {
     let target = Target::start(|_| Reply::delayed(Duration::from_millis(20), "ok"));
     let ran = run("every", &["50ms", "--count", "60", &target.url("/flush")]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert_on_schedule(&target, 60, Duration::from_millis(50));
+    assert_on_schedule(&target.hits(), 60, Duration::from_millis(50));
 }
 
 #[test]
@@ -52,7 +97,7 @@ fn a_target_whose_time_varies_from_0_to_40ms_does_not_shift_the_schedule() {
     });
     let ran = run("every", &["50ms", "--count", "60", &target.url("/flush")]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert_on_schedule(&target, 60, Duration::from_millis(50));
+    assert_on_schedule(&target.hits(), 60, Duration::from_millis(50));
 }
 
 #[test]
@@ -340,23 +385,20 @@ fn jitter_delays_each_tick_within_its_bound() {
         ],
     );
     assert_eq!(ran.code, 0);
-    // hit_k - k*interval = start + jitter_k (+ a little latency).
-    let hits = target.hits();
-    let offsets: Vec<Instant> = hits
-        .iter()
-        .enumerate()
-        .map(|(k, h)| h.at - interval * k as u32)
-        .collect();
-    let earliest = *offsets.iter().min().unwrap();
-    let latest = *offsets.iter().max().unwrap();
-    let spread = latest - earliest;
+    // hit_k - k*interval = start + jitter_k (+ a little latency): spread
+    // over the jitter's 40 ms, save a run a stall delayed (STALLS_ALLOWED).
+    let mut offsets = offsets_ms(&target.hits(), interval);
+    offsets.sort_by(|a, b| a.total_cmp(b));
+    let bound = 40.0 + TOLERANCE.as_secs_f64() * 1e3;
+    let beyond = offsets.iter().filter(|offset| **offset >= bound).count();
     assert!(
-        spread < Duration::from_millis(40) + TOLERANCE,
-        "jitter spread {spread:?} beyond 40 ms"
+        beyond <= STALLS_ALLOWED,
+        "{beyond} runs beyond the 40 ms jitter: {offsets:.1?}"
     );
+    let spread = offsets[offsets.len() - 1 - beyond];
     assert!(
-        spread > Duration::from_millis(15),
-        "jitter spread only {spread:?}: not random"
+        spread > 15.0,
+        "jitter spread only {spread:.1} ms: not random"
     );
 }
 
