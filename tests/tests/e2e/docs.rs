@@ -166,6 +166,7 @@ fn paths_named_in_the_pages_exist() {
     let roots = [
         "tests/",
         "bins/",
+        "multicall/",
         "common/",
         "scripts/",
         "docs/",

@@ -99,6 +99,7 @@ fn two_checkouts_of_one_commit_build_the_same_binaries_and_image_digests() {
         compared.extend(
             sidecars_tests::sidecars()
                 .iter()
+                .chain([&"sidecars".to_string()])
                 .map(|b| format!("target/{target}/release/{b}")),
         );
     }

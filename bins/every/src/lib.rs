@@ -1,0 +1,45 @@
+//! every: run an HTTP request or a program on a fixed-rate schedule that
+//! never drifts and never overlaps itself, or at the times of a cron
+//! expression.
+
+mod calendar;
+mod cron;
+mod job;
+mod options;
+mod program;
+mod scheduler;
+mod stats;
+
+use common::cli::Program;
+use common::server::MetricsEndpoint;
+use common::shutdown::Shutdown;
+use stats::Stats;
+use std::sync::Arc;
+
+const PROGRAM: Program = Program {
+    name: "every",
+    help: options::HELP,
+};
+
+/// The program, from its command line to its exit.
+pub fn main() {
+    let (args, program) = options::split_program(std::env::args_os().skip(1).collect());
+    let options = PROGRAM.parse_from(lexopt::Parser::from_args(args), |parser| {
+        options::parse(parser, program)
+    });
+    common::log::configure(options.log);
+    let (shutdown, children) = Shutdown::install_reaping();
+    let bound = options
+        .listen
+        .as_ref()
+        .map(|addr| PROGRAM.bind("--listen", addr));
+    let reaper = program::Reaper::start(children);
+    let stats = Arc::new(Stats::new());
+    if let Some(bound) = bound {
+        let stats = stats.clone();
+        let endpoint =
+            MetricsEndpoint::rendered("every: /metrics, /healthz\n", move || stats.render());
+        PROGRAM.serve(bound, Arc::new(endpoint), &[]);
+    }
+    std::process::exit(scheduler::run(&options, &stats, &shutdown, &reaper));
+}
