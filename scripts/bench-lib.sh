@@ -6,6 +6,7 @@ bench_pids=()
 bench_cleanup() {
   for pid in "${bench_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  rm -rf "$bin_dir"
 }
 trap bench_cleanup EXIT
 
@@ -31,7 +32,19 @@ bench_setup() {
   scripts/build-release >/dev/null
 }
 
-bin_dir="$PWD/target/x86_64-unknown-linux-musl/release"
+# What is measured is what the image runs: its one executable (multicall/),
+# called by each side-car's name through a symlink, as the image links them.
+# The release tarballs' own executables, one per side-car, are in
+# $release_dir; their sizes are reported too.
+release_dir="$PWD/target/x86_64-unknown-linux-musl/release"
+bin_dir=$(mktemp -d)
+for name in $(scripts/sidecars); do ln -s "$release_dir/sidecars" "$bin_dir/$name"; done
+
+# sizes NAME: the image's executable and NAME's own, in bytes, as a line.
+sizes() {
+  printf '  sizes: the image executable (all side-cars) %s bytes; %s alone (release tarball) %s bytes\n' \
+    "$(stat -c %s "$release_dir/sidecars")" "$1" "$(stat -c %s "$release_dir/$1")"
+}
 
 # Starts the nginx stand-in for the main container on 127.0.0.1:18080.
 start_nginx() {
