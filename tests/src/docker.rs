@@ -22,12 +22,7 @@ pub fn docker(args: &[&str]) -> Output {
 
 /// stdout of a docker command that must succeed.
 pub fn docker_ok(args: &[&str]) -> String {
-    let out = docker(args);
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = crate::output_ok(Command::new("docker").args(args));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -133,6 +133,23 @@ pub struct Ran {
     pub max_rss_kib: i64,
 }
 
+/// Runs a tool a test needs (git, tar, qemu, a script) to completion and
+/// returns its output; when it fails, the test fails with its command
+/// line, its exit status and what it printed.
+pub fn output_ok(command: &mut Command) -> std::process::Output {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{command:?}: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Runs a workspace binary to completion (killed after 30 s).
 pub fn run(name: &str, args: &[&str]) -> Ran {
     run_command(Command::new(bin(name)).args(args))

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const TOLERANCE: Duration = Duration::from_millis(10);
 
 /// How many runs of a timing test a stall of the machine may delay. CI once
-/// saw one run 44 ms late on a two-core machine, with every run after it on
-/// its slot: that is the machine, not the schedule. Drift moves every run
-/// after it, so it cannot hide in a few.
+/// saw run 22 arrive 44 ms late on a two-core machine, the 21 before it on
+/// their slots: a stall, not the schedule. Drift moves every run after it,
+/// so it cannot hide in a few.
 const STALLS_ALLOWED: usize = 3;
 
 /// Each run's start, as the target saw it, less k * interval: the same

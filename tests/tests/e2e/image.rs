@@ -4,7 +4,7 @@
 
 use sidecars_tests::docker::{docker, docker_ok, sidecars_image, unavailable, Container};
 use sidecars_tests::prom::wait_for_sample;
-use sidecars_tests::{get, proc_status_value, skip, tempdir, Daemon};
+use sidecars_tests::{get, output_ok, proc_status_value, skip, tempdir, Daemon};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -188,7 +188,7 @@ fn each_binary_works_inside_the_image_as_uid_65532() {
     let app = Daemon::start("stand-in", &["--listen", "127.0.0.1:0"]);
     let url = format!("http://{}/known-value", app.addr);
 
-    let out = docker(&[
+    let out = docker_ok(&[
         "run",
         "--rm",
         "--network",
@@ -200,12 +200,7 @@ fn each_binary_works_inside_the_image_as_uid_65532() {
         "--json",
         "/value == 5",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("ok {url}\n"));
+    assert_eq!(out, format!("ok {url}\n"));
 
     let flush = format!("http://{}/flush_queues", app.addr);
     docker_ok(&[
@@ -491,16 +486,7 @@ fn the_arm64_binaries_of_the_archive_run_under_qemu() {
     let dir = rootfs.join("usr/local/bin");
     for binary in &sidecars_tests::sidecars() {
         let binary = binary.as_str();
-        let out = Command::new(qemu)
-            .arg(dir.join(binary))
-            .arg("--version")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{binary}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = output_ok(Command::new(qemu).arg(dir.join(binary)).arg("--version"));
         let version = String::from_utf8_lossy(&out.stdout);
         assert_eq!(
             version.lines().next().unwrap_or_default(),
@@ -564,28 +550,16 @@ fn both_archives_name_their_image_for_an_import_without_a_registry() {
             continue;
         }
         let by_name = format!("oci-archive:{}:{reference}", archive.display());
-        let inspected = Command::new("skopeo")
-            .args(["inspect", &by_name])
-            .output()
-            .unwrap();
-        assert!(
-            inspected.status.success(),
-            "{name}: skopeo finds no image named {reference}: {}",
-            String::from_utf8_lossy(&inspected.stderr)
-        );
+        // Fails unless the archive names an image `reference`.
+        output_ok(Command::new("skopeo").args(["inspect", &by_name]));
         let docker_archive = dir.join("docker.tar");
-        let copied = Command::new("skopeo")
-            .args(["copy", "-q", &by_name])
-            .arg(format!(
-                "docker-archive:{}:{name}:{version}",
-                docker_archive.display()
-            ))
-            .output()
-            .unwrap();
-        assert!(
-            copied.status.success(),
-            "{}",
-            String::from_utf8_lossy(&copied.stderr)
+        output_ok(
+            Command::new("skopeo")
+                .args(["copy", "-q", &by_name])
+                .arg(format!(
+                    "docker-archive:{}:{name}:{version}",
+                    docker_archive.display()
+                )),
         );
         let manifest = String::from_utf8(
             Command::new("tar")

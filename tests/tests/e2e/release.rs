@@ -2,7 +2,7 @@
 //! tarballs, with an SBOM per binary and platform, all in SHA256SUMS. A
 //! side-car left out of a list fails here, not silently in a release.
 
-use sidecars_tests::{repo_root, sidecars, skip};
+use sidecars_tests::{output_ok, repo_root, sidecars, skip};
 use std::process::Command;
 
 #[test]
@@ -15,16 +15,10 @@ fn every_side_car_is_in_both_release_tarballs_and_has_its_sboms() {
         );
     }
     let repo = repo_root();
-    let out = Command::new(repo.join("scripts/release"))
-        .current_dir(&repo)
-        .env_remove("CARGO_TARGET_DIR")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "scripts/release: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    output_ok(
+        Command::new(repo.join("scripts/release"))
+            .current_dir(&repo)
+            .env_remove("CARGO_TARGET_DIR"),
     );
     let version = env!("CARGO_PKG_VERSION");
     let dist = repo.join("dist");
@@ -34,12 +28,7 @@ fn every_side_car_is_in_both_release_tarballs_and_has_its_sboms() {
         ("arm64", "aarch64-unknown-linux-musl"),
     ] {
         let tarball = format!("sidecars-{version}-linux-{arch}.tar.gz");
-        let listed = Command::new("tar")
-            .arg("-tzf")
-            .arg(dist.join(&tarball))
-            .output()
-            .unwrap();
-        assert!(listed.status.success(), "{tarball}");
+        let listed = output_ok(Command::new("tar").arg("-tzf").arg(dist.join(&tarball)));
         let names = String::from_utf8_lossy(&listed.stdout).into_owned();
         assert!(
             sums.contains(&format!("  {tarball}\n")),

@@ -4,30 +4,23 @@
 //! gives bit-identical binaries for both platforms and a bit-identical OCI
 //! archive, so the same image digests.
 
-use sidecars_tests::{repo_root, skip, tempdir};
+use sidecars_tests::{output_ok, repo_root, skip, tempdir};
 use std::path::Path;
 use std::process::Command;
 
 const TARGETS: [&str; 2] = ["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"];
 
 fn build_image(checkout: &Path, epoch: &str) {
-    let out = Command::new(checkout.join("scripts/build-image"))
-        .current_dir(checkout)
-        .env("SOURCE_DATE_EPOCH", epoch)
-        .env_remove("CARGO_TARGET_DIR")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "scripts/build-image in {}: {}",
-        checkout.display(),
-        String::from_utf8_lossy(&out.stderr)
+    output_ok(
+        Command::new(checkout.join("scripts/build-image"))
+            .current_dir(checkout)
+            .env("SOURCE_DATE_EPOCH", epoch)
+            .env_remove("CARGO_TARGET_DIR"),
     );
 }
 
 fn sha256(path: &Path) -> String {
-    let out = Command::new("sha256sum").arg(path).output().unwrap();
-    assert!(out.status.success(), "sha256sum {}", path.display());
+    let out = output_ok(Command::new("sha256sum").arg(path));
     String::from_utf8_lossy(&out.stdout)[..64].to_string()
 }
 
@@ -57,28 +50,23 @@ fn two_checkouts_of_one_commit_build_the_same_binaries_and_image_digests() {
     // committed or not, so that it is as clean or as dirty as this one.
     let other_dir = tempdir("other-checkout");
     let other = other_dir.join("sidecars");
-    let cloned = Command::new("git")
-        .args(["clone", "--quiet", "--no-hardlinks"])
-        .arg(&repo)
-        .arg(&other)
-        .output()
-        .unwrap();
-    assert!(
-        cloned.status.success(),
-        "git clone: {}",
-        String::from_utf8_lossy(&cloned.stderr)
+    output_ok(
+        Command::new("git")
+            .args(["clone", "--quiet", "--no-hardlinks"])
+            .arg(&repo)
+            .arg(&other),
     );
-    let files = Command::new("git")
-        .args([
-            "ls-files",
-            "-z",
-            "--cached",
-            "--others",
-            "--exclude-standard",
-        ])
-        .current_dir(&repo)
-        .output()
-        .unwrap();
+    let files = output_ok(
+        Command::new("git")
+            .args([
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+            ])
+            .current_dir(&repo),
+    );
     for file in files.stdout.split(|&b| b == 0).filter(|f| !f.is_empty()) {
         let file = Path::new(std::str::from_utf8(file).unwrap());
         if !repo.join(file).exists() {

@@ -258,17 +258,12 @@ fn exact_under_the_real_logrotate_with_a_writer_under_load() {
         wait_until("the app to write", Duration::from_secs(5), || {
             std::fs::metadata(&log).is_ok_and(|m| m.len() > 1 << 20)
         });
-        let out = Command::new(logrotate)
-            .arg("-f")
-            .arg("-s")
-            .arg(&state)
-            .arg(conf)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "logrotate: {}",
-            String::from_utf8_lossy(&out.stderr)
+        sidecars_tests::output_ok(
+            Command::new(logrotate)
+                .arg("-f")
+                .arg("-s")
+                .arg(&state)
+                .arg(conf),
         );
     }
     wait_until(
