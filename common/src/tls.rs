@@ -243,7 +243,7 @@ impl Loaded {
                 .add(der.clone())
                 .map_err(|e| format!("a CA certificate cannot be used: {e}"))?;
         }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(provider::without_chacha20());
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| e.to_string())?
@@ -581,7 +581,7 @@ impl Verifier {
             roots,
             root_certificates,
             insecure,
-            algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+            algorithms: provider::SIGNATURE_ALGORITHMS,
             seen: Mutex::default(),
         }
     }
@@ -774,9 +774,160 @@ pub fn after_handshake(error: &std::io::Error) -> Option<String> {
     })
 }
 
+/// ring's provider without ChaCha20-Poly1305, whose code is 50 KB of each
+/// x86_64 binary (issue 21's 1.5 MB). Nothing is lost in reach: TLS 1.3
+/// requires every server to speak AES-128-GCM (RFC 8446, 9.1), and TLS 1.2
+/// servers that offer ChaCha20 offer AES-GCM too. A server that prefers
+/// ChaCha20 picks AES-GCM with us where Go's client may get ChaCha20.
+///
+/// Naming `rustls::crypto::ring::default_provider()` anywhere links the
+/// ChaCha20 code, and its signature list is private: so the list is here,
+/// and a test holds it equal to rustls's.
+mod provider {
+    use rustls::crypto::ring::{cipher_suite, kx_group, sign};
+    use rustls::crypto::{
+        CryptoProvider, GetRandomFailed, KeyProvider, SecureRandom, WebPkiSupportedAlgorithms,
+    };
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::sign::SigningKey;
+    use rustls::SignatureScheme;
+    use std::sync::Arc;
+    use webpki::ring as algorithm;
+
+    pub fn without_chacha20() -> CryptoProvider {
+        CryptoProvider {
+            // ring's order, ChaCha20 left out.
+            cipher_suites: vec![
+                cipher_suite::TLS13_AES_256_GCM_SHA384,
+                cipher_suite::TLS13_AES_128_GCM_SHA256,
+                cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+                cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+                cipher_suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+                cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            ],
+            kx_groups: vec![kx_group::X25519, kx_group::SECP256R1, kx_group::SECP384R1],
+            signature_verification_algorithms: SIGNATURE_ALGORITHMS,
+            secure_random: &Ring,
+            key_provider: &Ring,
+        }
+    }
+
+    #[derive(Debug)]
+    struct Ring;
+
+    impl SecureRandom for Ring {
+        fn fill(&self, buf: &mut [u8]) -> Result<(), GetRandomFailed> {
+            use ring::rand::SecureRandom;
+            ring::rand::SystemRandom::new()
+                .fill(buf)
+                .map_err(|_| GetRandomFailed)
+        }
+    }
+
+    impl KeyProvider for Ring {
+        fn load_private_key(
+            &self,
+            key: PrivateKeyDer<'static>,
+        ) -> Result<Arc<dyn SigningKey>, rustls::Error> {
+            sign::any_supported_type(&key)
+        }
+    }
+
+    /// rustls's `SUPPORTED_SIG_ALGS` for ring (crypto/ring/mod.rs).
+    pub static SIGNATURE_ALGORITHMS: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorithms {
+        all: &[
+            algorithm::ECDSA_P256_SHA256,
+            algorithm::ECDSA_P256_SHA384,
+            algorithm::ECDSA_P384_SHA256,
+            algorithm::ECDSA_P384_SHA384,
+            algorithm::ED25519,
+            algorithm::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+            algorithm::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+            algorithm::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+            algorithm::RSA_PKCS1_2048_8192_SHA256,
+            algorithm::RSA_PKCS1_2048_8192_SHA384,
+            algorithm::RSA_PKCS1_2048_8192_SHA512,
+            algorithm::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS,
+            algorithm::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS,
+            algorithm::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS,
+        ],
+        mapping: &[
+            // For TLS 1.2 the scheme does not fix the curve; for 1.3 it does.
+            (
+                SignatureScheme::ECDSA_NISTP384_SHA384,
+                &[algorithm::ECDSA_P384_SHA384, algorithm::ECDSA_P256_SHA384],
+            ),
+            (
+                SignatureScheme::ECDSA_NISTP256_SHA256,
+                &[algorithm::ECDSA_P256_SHA256, algorithm::ECDSA_P384_SHA256],
+            ),
+            (SignatureScheme::ED25519, &[algorithm::ED25519]),
+            (
+                SignatureScheme::RSA_PSS_SHA512,
+                &[algorithm::RSA_PSS_2048_8192_SHA512_LEGACY_KEY],
+            ),
+            (
+                SignatureScheme::RSA_PSS_SHA384,
+                &[algorithm::RSA_PSS_2048_8192_SHA384_LEGACY_KEY],
+            ),
+            (
+                SignatureScheme::RSA_PSS_SHA256,
+                &[algorithm::RSA_PSS_2048_8192_SHA256_LEGACY_KEY],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA512,
+                &[algorithm::RSA_PKCS1_2048_8192_SHA512],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA384,
+                &[algorithm::RSA_PKCS1_2048_8192_SHA384],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA256,
+                &[algorithm::RSA_PKCS1_2048_8192_SHA256],
+            ),
+        ],
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_provider_is_rings_without_chacha20_with_its_signature_list() {
+        let ring = rustls::crypto::ring::default_provider();
+        let ours = provider::without_chacha20();
+        let names = |provider: &rustls::crypto::CryptoProvider| {
+            let suites = provider.cipher_suites.iter();
+            suites
+                .map(|s| format!("{:?}", s.suite()))
+                .collect::<Vec<_>>()
+        };
+        let mut expected = names(&ring);
+        expected.retain(|name| !name.contains("CHACHA20"));
+        assert_eq!(names(&ours), expected);
+        assert_eq!(
+            format!("{:?}", ours.kx_groups),
+            format!("{:?}", ring.kx_groups)
+        );
+        // Each algorithm by its identifiers: the list's Debug shows only the
+        // mapping's schemes.
+        let algorithms = |list: &WebPkiSupportedAlgorithms| {
+            let ids = |all: &[&dyn rustls::pki_types::SignatureVerificationAlgorithm]| {
+                let ids = all
+                    .iter()
+                    .map(|a| (a.public_key_alg_id(), a.signature_alg_id()));
+                format!("{:?}", ids.collect::<Vec<_>>())
+            };
+            let mapping = list.mapping.iter().map(|(scheme, all)| (scheme, ids(all)));
+            (ids(list.all), mapping.collect::<Vec<_>>())
+        };
+        assert_eq!(
+            algorithms(&ours.signature_verification_algorithms),
+            algorithms(&ring.signature_verification_algorithms)
+        );
+    }
 
     // A real public chain, kept as the server sent it (leaf, then its
     // intermediate): testssl.kamusm.gov.tr, issued under TUBITAK Kamu SM's

@@ -1,6 +1,7 @@
 //! scripts/release ships every side-car of `bins/`: in both platforms'
-//! tarballs, with an SBOM per binary and platform, all in SHA256SUMS. A
-//! side-car left out of a list fails here, not silently in a release.
+//! tarballs, each at most 1.5 MB, with an SBOM per binary and platform, all
+//! in SHA256SUMS. A side-car left out of a list fails here, not silently in
+//! a release.
 
 use sidecars_tests::{output_ok, repo_root, sidecars, skip};
 use std::process::Command;
@@ -28,18 +29,28 @@ fn every_side_car_is_in_both_release_tarballs_and_has_its_sboms() {
         ("arm64", "aarch64-unknown-linux-musl"),
     ] {
         let tarball = format!("sidecars-{version}-linux-{arch}.tar.gz");
-        let listed = output_ok(Command::new("tar").arg("-tzf").arg(dist.join(&tarball)));
-        let names = String::from_utf8_lossy(&listed.stdout).into_owned();
+        let listed = output_ok(Command::new("tar").arg("-tvzf").arg(dist.join(&tarball)));
+        let listing = String::from_utf8_lossy(&listed.stdout).into_owned();
         assert!(
             sums.contains(&format!("  {tarball}\n")),
             "SHA256SUMS lacks {tarball}"
         );
         for sidecar in sidecars() {
+            // `-rwxr-xr-x 0/0 1495264 1980-01-01 00:00 DIR/NAME`
+            let path = format!("sidecars-{version}-linux-{arch}/{sidecar}");
+            let size: u64 = listing
+                .lines()
+                .map(|line| line.split_whitespace().collect::<Vec<_>>())
+                .find(|fields| fields.last() == Some(&path.as_str()))
+                .and_then(|fields| fields.get(2)?.parse().ok())
+                .unwrap_or_else(|| panic!("{tarball} lacks {sidecar}: {listing}"));
+            // Issue 21's goal is 1.5 MB with TLS: every one is under
+            // 1,500,000 bytes today. The bound is the benchmarks' 1.5 MiB,
+            // so that a toolchain's few KB do not fail CI while a lost size
+            // setting (each is 60 to 230 KB) does.
             assert!(
-                names
-                    .lines()
-                    .any(|l| l == format!("sidecars-{version}-linux-{arch}/{sidecar}")),
-                "{tarball} lacks {sidecar}: {names}"
+                size <= 1_572_864,
+                "{sidecar} for {arch} is {size} bytes, over 1.5 MiB"
             );
             let sbom = format!("sbom/{sidecar}-{target}.cdx.json");
             let doc: serde_json::Value =
