@@ -27,9 +27,13 @@ impl Writer {
         }
     }
 
-    /// Continues after text already rendered (complete families only).
-    pub fn after(rendered: String) -> Writer {
-        Writer { out: rendered }
+    /// Continues after text already rendered (complete families only), with
+    /// room for what follows: one allocation a scrape, not a clone and then
+    /// a doubling (musl maps and unmaps them afresh each time).
+    pub fn after(rendered: &str) -> Writer {
+        let mut out = String::with_capacity(rendered.len() + 4096);
+        out.push_str(rendered);
+        Writer { out }
     }
 
     /// Starts a family: its HELP and TYPE lines. Write all its samples next.

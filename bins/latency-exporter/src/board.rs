@@ -116,7 +116,7 @@ impl Board {
     pub fn render(&self) -> String {
         let mut rendered = self.rendered.lock().unwrap_or_else(|e| e.into_inner());
         let targets = rendered.get_or_insert_with(|| self.render_targets());
-        let mut w = Writer::after(targets.clone());
+        let mut w = Writer::after(targets);
         drop(rendered);
         self.process.write(&mut w);
         common::build_info::write(&mut w, "latency_exporter");
