@@ -128,6 +128,22 @@ impl Program {
         })
     }
 
+    /// With `--listen ADDR` given, binds it and serves `/metrics` as `render`
+    /// writes it (and `index` at `/`), or fails saying why, before the
+    /// program's work starts.
+    pub fn serve_metrics(
+        &self,
+        listen: Option<&crate::server::ListenAddr>,
+        index: &'static str,
+        render: impl Fn() -> String + Send + Sync + 'static,
+    ) {
+        if let Some(addr) = listen {
+            let bound = self.bind("--listen", addr);
+            let endpoint = crate::server::MetricsEndpoint::rendered(index, render);
+            self.serve(bound, std::sync::Arc::new(endpoint), &[]);
+        }
+    }
+
     /// Serves `handler` on `bound` and logs `serving`, or fails saying why.
     pub fn serve(
         &self,

@@ -2,11 +2,15 @@
 //! /proc/self as the Prometheus client libraries do.
 
 use crate::prom::{Kind, Writer};
+use std::sync::OnceLock;
 
-/// Read once at start: what does not change while the process lives.
+/// What does not change while the process lives. The start time is read
+/// at the first scrape, not at start: a program run without `--listen`
+/// never reads /proc for it.
 pub struct ProcessMetrics {
     page_size: f64,
-    start_time_seconds: Option<f64>,
+    ticks_per_second: f64,
+    start_time_seconds: OnceLock<Option<f64>>,
 }
 
 impl ProcessMetrics {
@@ -18,8 +22,17 @@ impl ProcessMetrics {
                 libc::sysconf(libc::_SC_PAGESIZE),
             )
         };
-        let ticks_per_second = if ticks > 0 { ticks as f64 } else { 100.0 };
-        let start_time_seconds = (|| {
+        ProcessMetrics {
+            page_size: if page > 0 { page as f64 } else { 4096.0 },
+            ticks_per_second: if ticks > 0 { ticks as f64 } else { 100.0 },
+            start_time_seconds: OnceLock::new(),
+        }
+    }
+
+    /// Boot time plus the process's start in clock ticks since boot: the
+    /// same whenever it is read.
+    fn start_time_seconds(&self) -> Option<f64> {
+        *self.start_time_seconds.get_or_init(|| {
             let boot: f64 = std::fs::read_to_string("/proc/stat")
                 .ok()?
                 .lines()
@@ -28,12 +41,8 @@ impl ProcessMetrics {
                 .parse()
                 .ok()?;
             let started: f64 = stat_fields()?.get(19)?.parse().ok()?;
-            Some(boot + started / ticks_per_second)
-        })();
-        ProcessMetrics {
-            page_size: if page > 0 { page as f64 } else { 4096.0 },
-            start_time_seconds,
-        }
+            Some(boot + started / self.ticks_per_second)
+        })
     }
 
     pub fn write(&self, w: &mut Writer) {
@@ -64,7 +73,7 @@ impl ProcessMetrics {
                 resident * self.page_size,
             );
         }
-        if let Some(start) = self.start_time_seconds {
+        if let Some(start) = self.start_time_seconds() {
             w.single(
                 "process_start_time_seconds",
                 Kind::Gauge,

@@ -2,7 +2,7 @@
 //! called by (argv[0]), as busybox and uutils' multicall `coreutils` do.
 //! The image holds this one file and a symlink to it under each side-car's
 //! name: the TLS stack, std and common are in it once, not five times, which
-//! takes the image from 7.6 MB to about 2 MB. The release tarballs keep one
+//! takes the image from 7.6 MB to 1.7 MB. The release tarballs keep one
 //! executable per side-car, for copying one into an image of your own.
 
 use common::cli::EXIT_USAGE;

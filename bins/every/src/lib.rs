@@ -11,7 +11,6 @@ mod scheduler;
 mod stats;
 
 use common::cli::Program;
-use common::server::MetricsEndpoint;
 use common::shutdown::Shutdown;
 use stats::Stats;
 use std::sync::Arc;
@@ -29,17 +28,13 @@ pub fn main() {
     });
     common::log::configure(options.log);
     let (shutdown, children) = Shutdown::install_reaping();
-    let bound = options
-        .listen
-        .as_ref()
-        .map(|addr| PROGRAM.bind("--listen", addr));
-    let reaper = program::Reaper::start(children);
     let stats = Arc::new(Stats::new());
-    if let Some(bound) = bound {
-        let stats = stats.clone();
-        let endpoint =
-            MetricsEndpoint::rendered("every: /metrics, /healthz\n", move || stats.render());
-        PROGRAM.serve(bound, Arc::new(endpoint), &[]);
-    }
+    let rendered = stats.clone();
+    PROGRAM.serve_metrics(
+        options.listen.as_ref(),
+        "every: /metrics, /healthz\n",
+        move || rendered.render(),
+    );
+    let reaper = program::Reaper::start(children);
     std::process::exit(scheduler::run(&options, &stats, &shutdown, &reaper));
 }

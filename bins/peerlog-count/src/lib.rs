@@ -15,7 +15,6 @@ mod publish;
 mod run;
 
 use common::cli::Program;
-use common::server::MetricsEndpoint;
 use common::shutdown::Shutdown;
 use publish::Totals;
 use std::sync::{Arc, Mutex};
@@ -34,19 +33,13 @@ pub fn main() {
     // Whatever is in flight (a post to a receiver that never answers, a
     // read of a huge append), SIGTERM ends it within a second.
     shutdown.exit_within(Duration::from_millis(900));
-    let bound = options
-        .listen
-        .as_ref()
-        .map(|addr| PROGRAM.bind("--listen", addr));
     let totals = Arc::new(Mutex::new(Totals::new(&options.matches)));
-    if let Some(bound) = bound {
-        let metrics = publish::Metrics::new(totals.clone());
-        let endpoint =
-            MetricsEndpoint::rendered("peerlog-count: /metrics, /healthz\n", move || {
-                metrics.render()
-            });
-        PROGRAM.serve(bound, Arc::new(endpoint), &[]);
-    }
+    let metrics = publish::Metrics::new(totals.clone());
+    PROGRAM.serve_metrics(
+        options.listen.as_ref(),
+        "peerlog-count: /metrics, /healthz\n",
+        move || metrics.render(),
+    );
     match run::run(&options, &totals, &shutdown) {
         Ok(status) => std::process::exit(status),
         Err(fatal) => PROGRAM.fail(fatal),

@@ -11,7 +11,6 @@ mod walk;
 use common::cli::{Fatal, Program, EXIT_FAILURE};
 use common::log::{self, Outage};
 use common::schedule::Schedule;
-use common::server::MetricsEndpoint;
 use common::shutdown::Shutdown;
 use stats::Stats;
 use std::sync::Arc;
@@ -33,17 +32,13 @@ pub fn main() {
     // A walk looks at the stop request every few hundred entries; a
     // filesystem that hangs a syscall is bounded here.
     shutdown.exit_within(Duration::from_millis(900));
-    let bound = options
-        .listen
-        .as_ref()
-        .map(|addr| PROGRAM.bind("--listen", addr));
     let stats = Arc::new(Stats::new());
-    if let Some(bound) = bound {
-        let stats = stats.clone();
-        let endpoint =
-            MetricsEndpoint::rendered("sweep: /metrics, /healthz\n", move || stats.render());
-        PROGRAM.serve(bound, Arc::new(endpoint), &[]);
-    }
+    let rendered = stats.clone();
+    PROGRAM.serve_metrics(
+        options.listen.as_ref(),
+        "sweep: /metrics, /healthz\n",
+        move || rendered.render(),
+    );
     let mut outages: Vec<(&'static str, Outage)> = Vec::new();
     let mut schedule = Schedule::new(options.interval, Duration::ZERO, false);
     let mut status = 0;

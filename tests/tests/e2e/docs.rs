@@ -259,3 +259,22 @@ fn every_side_car_has_a_docs_page_and_a_readme_section() {
         );
     }
 }
+
+/// The scripts that ship side-cars take them from scripts/sidecars, and say
+/// in their header which they are today: a reader sees what ships, and this
+/// holds that line to bins/.
+#[test]
+fn the_shipping_scripts_name_the_side_cars_of_bins() {
+    let today = format!("# today: {}.", sidecars_tests::sidecars().join(", "));
+    for script in ["scripts/build-image", "scripts/release"] {
+        let text = std::fs::read_to_string(repo().join(script)).unwrap();
+        assert!(
+            text.lines().any(|line| line == today),
+            "{script} does not say '{today}' in its header"
+        );
+        assert!(
+            text.contains("$(scripts/sidecars)"),
+            "{script} does not take the side-cars from scripts/sidecars"
+        );
+    }
+}
