@@ -20,11 +20,8 @@ use std::time::{Duration, Instant};
 /// The default body cap (`--max-body`).
 pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
 
-/// The longest response head read.
-pub const MAX_HEAD: usize = 16 * 1024;
-
-/// Response header lines parsed; a head with more is malformed.
-const MAX_HEADERS: usize = 64;
+pub use crate::answer::MAX_HEAD;
+use crate::answer::{AnswerError, Framing, Input, Source};
 
 pub struct Client {
     user_agent: String,
@@ -122,6 +119,8 @@ pub enum FetchError {
     BodyTooLarge {
         cap: u64,
         status: u16,
+        /// A chunk size larger than the cap by itself, as the answer wrote it.
+        chunk: Option<String>,
     },
     /// The response head was longer than MAX_HEAD.
     HeadTooLarge,
@@ -129,6 +128,11 @@ pub enum FetchError {
     Reset,
     /// A TLS handshake or TLS-level failure, as one line.
     Tls(String),
+    /// The answer broke HTTP/1.1: its framing, lengths or head.
+    Answer(AnswerError),
+    /// Still a redirect after following as many as allowed, as Go's client
+    /// and the kubelet stop.
+    TooManyRedirects(u32),
     Other(String),
 }
 
@@ -140,6 +144,15 @@ impl fmt::Display for FetchError {
                 write!(f, "timed out after {}", crate::duration::format(*after))
             }
             FetchError::HostNotFound => f.write_str("host not found"),
+            FetchError::BodyTooLarge {
+                chunk: Some(size),
+                cap,
+                ..
+            } => write!(
+                f,
+                "answer: chunk size '{size}' over the {} cap (--max-body)",
+                crate::answer::bytes_text(*cap)
+            ),
             FetchError::BodyTooLarge { cap, .. } => {
                 write!(f, "body larger than {cap} bytes (--max-body)")
             }
@@ -149,9 +162,13 @@ impl fmt::Display for FetchError {
             FetchError::Closed => f.write_str("connection closed before a complete response"),
             FetchError::Reset => f.write_str("connection reset by peer"),
             FetchError::Tls(msg) | FetchError::Other(msg) => f.write_str(msg),
+            FetchError::Answer(error) => error.fmt(f),
+            FetchError::TooManyRedirects(n) => write!(f, "stopped after {n} redirects"),
         }
     }
 }
+
+impl std::error::Error for FetchError {}
 
 impl Client {
     /// `user_agent` is sent on every request, e.g. `ready-check/0.1.0`;
@@ -175,10 +192,6 @@ impl Client {
         let started = Instant::now();
         let exchange = self.exchange(request);
         match exchange.error {
-            Some(FetchError::BodyTooLarge { cap, .. }) => Err(FetchError::BodyTooLarge {
-                cap,
-                status: exchange.status,
-            }),
             Some(error) => Err(error),
             None => Ok(Reply {
                 status: exchange.status,
@@ -229,6 +242,10 @@ impl Client {
                         method = if method == "HEAD" { "HEAD" } else { "GET" };
                         body = None;
                     }
+                }
+                Ok(Some(_)) if self.max_redirects > 0 => {
+                    exchange.error = Some(FetchError::TooManyRedirects(self.max_redirects));
+                    return exchange;
                 }
                 Ok(_) => return exchange,
             }
@@ -295,116 +312,50 @@ impl Client {
             }
         };
         let t2 = Instant::now();
-        let io_error = |e: std::io::Error| match e.kind() {
-            _ if crate::tls::after_handshake(&e).is_some() => {
-                FetchError::Tls(crate::tls::after_handshake(&e).unwrap_or_default())
-            }
-            ErrorKind::TimedOut | ErrorKind::WouldBlock => FetchError::TimedOut(timeout),
-            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
-                FetchError::Reset
-            }
-            _ => FetchError::Other(e.to_string()),
-        };
         let head = self.head(request, &url);
-        stream
-            .socket()
-            .set_write_timeout(Some(left()?))
-            .map_err(io_error)?;
-        stream.write_all(&head).map_err(io_error)?;
-        if let Some(body) = request.body {
-            stream.write_all(body).map_err(io_error)?;
-        }
-        stream.flush().map_err(io_error)?;
-
-        // processing: until the first response byte
-        let mut buf = vec![0u8; 8192];
-        let mut received: Vec<u8> = Vec::new();
-        let mut first_byte = None;
-        let head_end = loop {
+        let written = (|| {
             stream
                 .socket()
-                .set_read_timeout(Some(left()?))
+                .set_write_timeout(Some(left()?))
                 .map_err(io_error)?;
-            let ended = match stream.read(&mut buf) {
-                Ok(0) => Err(FetchError::Closed),
-                Ok(n) => Ok(n),
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => Err(io_error(e)),
-            };
-            let n = match ended {
-                Ok(n) => n,
-                Err(error) => {
-                    let now = Instant::now();
-                    let first = *first_byte.get_or_insert(now);
-                    phases.processing = first - t2;
-                    phases.transfer = now - first;
-                    return Err(error);
-                }
-            };
-            first_byte.get_or_insert_with(Instant::now);
-            received.extend_from_slice(&buf[..n]);
-            if let Some(at) = memchr::memmem::find(&received, b"\r\n\r\n") {
-                break at + 4;
+            stream.write_all(&head).map_err(io_error)?;
+            if let Some(body) = request.body {
+                stream.write_all(body).map_err(io_error)?;
             }
-            if received.len() > MAX_HEAD {
-                return Err(FetchError::HeadTooLarge);
-            }
-        };
-        let t3 = first_byte.expect("a byte arrived");
-        phases.processing = t3 - t2;
-        if head_end > MAX_HEAD {
-            return Err(FetchError::HeadTooLarge);
-        }
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut headers);
-        match response.parse(&received[..head_end]) {
-            Ok(httparse::Status::Complete(_)) => {}
-            _ => {
-                phases.transfer = Instant::now() - t3;
-                return Err(FetchError::Other("malformed response head".into()));
-            }
-        }
-        let status = response.code.unwrap_or(0);
-        exchange.status = status;
-        exchange.version = if response.version == Some(0) {
-            1.0
-        } else {
-            1.1
-        };
-        let header = |name: &str| {
-            response
-                .headers
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case(name))
-                .map(|h| String::from_utf8_lossy(h.value).trim().to_string())
-        };
-        exchange.content_length = header("content-length").and_then(|v| v.parse().ok());
-        let chunked =
-            header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-        let location = header("location");
-        let no_body = (100..200).contains(&status)
-            || status == 204
-            || status == 304
-            || request.method.eq_ignore_ascii_case("HEAD");
-        let redirect = matches!(status, 301 | 302 | 303 | 307 | 308) && location.is_some();
+            stream.flush().map_err(io_error)
+        })();
+        written.map_err(|e| match e {
+            FetchError::TimedOut(_) => FetchError::TimedOut(timeout),
+            other => other,
+        })?;
 
-        // transfer: the body
-        let mut body = Body {
+        // processing: until the first response byte; transfer: to the last.
+        let mut input = Input::new(Timed {
             stream: &mut stream,
-            pending: received[head_end..].to_vec(),
             deadline,
             timeout,
-        };
-        let result = match request.max_body {
-            _ if no_body => Ok(Vec::new()),
-            // Status only: the head is the answer.
-            None => Ok(Vec::new()),
-            Some(cap) if chunked => body.chunked(cap),
-            Some(cap) => body.plain(exchange.content_length, cap),
-        };
-        phases.transfer = Instant::now() - t3;
-        exchange.body = result?;
-        Ok(redirect.then(|| location.unwrap_or_default()))
+        });
+        let head_request = request.method.eq_ignore_ascii_case("HEAD");
+        let read = input.head(head_request).and_then(|head| {
+            exchange.status = head.status;
+            exchange.version = if head.minor_version == 0 { 1.0 } else { 1.1 };
+            exchange.content_length = head.content_length;
+            let body = match request.max_body {
+                // Status only: the head is the answer.
+                None => Ok(Vec::new()),
+                Some(_) if head.framing == Framing::None => Ok(Vec::new()),
+                Some(cap) => input.body(&head, cap),
+            };
+            body.map(|body| (head, body))
+        });
+        let now = Instant::now();
+        let first = input.first_byte.unwrap_or(now);
+        phases.processing = first - t2;
+        phases.transfer = now - first;
+        let (head, body) = read?;
+        exchange.body = body;
+        let redirect = matches!(head.status, 301 | 302 | 303 | 307 | 308);
+        Ok(head.location.filter(|_| redirect))
     }
 
     /// The request head: ours, then the caller's headers, which replace a
@@ -636,6 +587,52 @@ fn resolve_location(base: &str, location: &str) -> Option<String> {
     parse_url(&next).is_ok().then_some(next)
 }
 
+/// An I/O failure on the connection as the line a user reads.
+fn io_error(e: std::io::Error) -> FetchError {
+    if let Some(line) = crate::tls::after_handshake(&e) {
+        return FetchError::Tls(line);
+    }
+    match e.kind() {
+        ErrorKind::TimedOut | ErrorKind::WouldBlock => FetchError::TimedOut(Duration::ZERO),
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
+            FetchError::Reset
+        }
+        _ => FetchError::Other(e.to_string()),
+    }
+}
+
+/// The connection as an answer's source: each read bounded by what is left
+/// of the request's deadline.
+struct Timed<'a> {
+    stream: &'a mut Connection,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+impl Source for Timed<'_> {
+    fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, FetchError> {
+        let timed_out = FetchError::TimedOut(self.timeout);
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(timed_out);
+        }
+        self.stream
+            .socket()
+            .set_read_timeout(Some(left))
+            .map_err(io_error)?;
+        loop {
+            return match self.stream.read(buf) {
+                Ok(n) => Ok(n),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => match io_error(e) {
+                    FetchError::TimedOut(_) => Err(timed_out),
+                    other => Err(other),
+                },
+            };
+        }
+    }
+}
+
 /// A connected socket, with TLS over it for https://.
 enum Connection {
     Plain(TcpStream),
@@ -679,109 +676,6 @@ impl Write for Connection {
         match self {
             Connection::Plain(socket) => socket.flush(),
             Connection::Tls(stream) => stream.flush(),
-        }
-    }
-}
-
-/// The rest of a response body: bytes already read, then the socket.
-struct Body<'a> {
-    stream: &'a mut Connection,
-    pending: Vec<u8>,
-    deadline: Instant,
-    timeout: Duration,
-}
-
-impl Body<'_> {
-    /// More bytes into `pending`; false at the end of the stream.
-    fn fill(&mut self) -> Result<bool, FetchError> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(FetchError::TimedOut(self.timeout));
-        }
-        self.stream
-            .socket()
-            .set_read_timeout(Some(left))
-            .map_err(|e| FetchError::Other(e.to_string()))?;
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            return match self.stream.read(&mut buf) {
-                Ok(0) => Ok(false),
-                Ok(n) => {
-                    self.pending.extend_from_slice(&buf[..n]);
-                    Ok(true)
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
-                    Err(FetchError::TimedOut(self.timeout))
-                }
-                Err(e) if e.kind() == ErrorKind::ConnectionReset => Err(FetchError::Reset),
-                Err(e) => Err(match crate::tls::after_handshake(&e) {
-                    Some(line) => FetchError::Tls(line),
-                    None => FetchError::Other(e.to_string()),
-                }),
-            };
-        }
-    }
-
-    fn too_large(cap: u64) -> FetchError {
-        FetchError::BodyTooLarge { cap, status: 0 }
-    }
-
-    /// A Content-Length body, or one that ends when the connection does.
-    fn plain(&mut self, length: Option<u64>, cap: u64) -> Result<Vec<u8>, FetchError> {
-        if length.is_some_and(|n| n > cap) {
-            return Err(Body::too_large(cap));
-        }
-        loop {
-            if let Some(n) = length.filter(|&n| self.pending.len() as u64 >= n) {
-                self.pending.truncate(n as usize);
-                return Ok(std::mem::take(&mut self.pending));
-            }
-            if self.pending.len() as u64 > cap {
-                return Err(Body::too_large(cap));
-            }
-            if !self.fill()? {
-                return match length {
-                    Some(_) => Err(FetchError::Closed),
-                    None => Ok(std::mem::take(&mut self.pending)),
-                };
-            }
-        }
-    }
-
-    /// `Transfer-Encoding: chunked`: size lines, data, to the 0 chunk.
-    fn chunked(&mut self, cap: u64) -> Result<Vec<u8>, FetchError> {
-        let malformed = || FetchError::Other("malformed chunked body".into());
-        let mut body = Vec::new();
-        let mut at = 0;
-        loop {
-            let line_end = loop {
-                if let Some(i) = memchr::memmem::find(&self.pending[at..], b"\r\n") {
-                    break at + i;
-                }
-                if self.pending.len() - at > 1024 || !self.fill()? {
-                    return Err(malformed());
-                }
-            };
-            let size_text = String::from_utf8_lossy(&self.pending[at..line_end]);
-            let size_text = size_text.split(';').next().unwrap_or_default().trim();
-            let size = u64::from_str_radix(size_text, 16).map_err(|_| malformed())?;
-            if body.len() as u64 + size > cap {
-                return Err(Body::too_large(cap));
-            }
-            let data_start = line_end + 2;
-            let data_end = data_start + size as usize;
-            while self.pending.len() < data_end + 2 {
-                if !self.fill()? {
-                    return Err(FetchError::Closed);
-                }
-            }
-            if size == 0 {
-                return Ok(body);
-            }
-            body.extend_from_slice(&self.pending[data_start..data_end]);
-            self.pending.drain(..data_end + 2);
-            at = 0;
         }
     }
 }

@@ -1,6 +1,7 @@
 //! What the sidecars binaries share. Each module is one concern; a binary's own
 //! logic stays in its own crate.
 
+pub mod answer;
 pub mod build_info;
 pub mod civil;
 pub mod cli;

@@ -3,6 +3,7 @@
 
 pub mod docker;
 pub mod hostile;
+pub mod hostile_servers;
 pub mod logs;
 pub mod prom;
 pub mod prometheus;

@@ -23,6 +23,13 @@ pub enum Reply {
     Raw(Vec<u8>),
     /// These bytes, after a delay (a slow answer of any shape).
     RawAfter(Duration, Vec<u8>),
+    /// These bytes one at a time, each after this pause, until the client
+    /// goes or 30 s pass.
+    Trickle(Duration, Vec<u8>),
+    /// These bytes, then `x` for ever, until the client goes or 30 s pass.
+    Endless(Vec<u8>),
+    /// A reset (RST) at once, after reading the request.
+    Reset,
 }
 
 impl Reply {
@@ -164,6 +171,41 @@ fn serve(mut stream: TcpStream, state: &Shared, handler: &Handler) {
         Reply::RawAfter(delay, bytes) => {
             std::thread::sleep(delay);
             stream.write_all(&bytes).is_ok()
+        }
+        Reply::Trickle(pause, bytes) => {
+            let until = Instant::now() + Duration::from_secs(30);
+            bytes.iter().all(|byte| {
+                std::thread::sleep(pause);
+                Instant::now() < until && stream.write_all(&[*byte]).is_ok()
+            })
+        }
+        Reply::Endless(head) => {
+            let until = Instant::now() + Duration::from_secs(30);
+            let filler = vec![b'x'; 64 * 1024];
+            let mut ok = stream.write_all(&head).is_ok();
+            while ok && Instant::now() < until {
+                ok = stream.write_all(&filler).is_ok();
+            }
+            false
+        }
+        Reply::Reset => {
+            // SO_LINGER with a zero timeout: close sends RST, not FIN.
+            let linger = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            use std::os::fd::AsRawFd;
+            // SAFETY: a valid socket and a plain struct of the size given.
+            unsafe {
+                libc::setsockopt(
+                    stream.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    (&linger as *const libc::linger).cast(),
+                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                );
+            }
+            false
         }
     };
     state.in_flight.fetch_sub(1, Ordering::SeqCst);

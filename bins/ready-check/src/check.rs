@@ -60,7 +60,9 @@ impl HttpCheck {
             ..Request::get(&self.url, budget.timeout)
         };
         let reply = client.fetch(&request).map_err(|e| match e {
-            FetchError::BodyTooLarge { cap, .. } => {
+            FetchError::BodyTooLarge {
+                cap, chunk: None, ..
+            } => {
                 format!("body larger than {cap} bytes (raise --max-body)")
             }
             other => other.to_string(),

@@ -775,11 +775,17 @@ fn hostile_answers_fail_the_probe_with_a_clear_reason() {
     for (path, reason) in [
         ("head", "response head larger than 16 KiB"),
         ("headers", "malformed response head"),
-        ("badchunk", "malformed chunked body"),
-        ("short", "connection closed before a complete response"),
-        ("chunked", "body larger than 524288 bytes (--max-body)"),
+        ("badchunk", "answer: chunk size 'zz' is not hex"),
+        (
+            "short",
+            "answer: connection closed after 3 of 100 body bytes (Content-Length)",
+        ),
+        (
+            "chunked",
+            "answer: chunk size '100000' over the 512 KiB cap (--max-body)",
+        ),
         ("huge", "body larger than 524288 bytes (--max-body)"),
-        ("ssh", "malformed response head"),
+        ("ssh", "answer: not HTTP: it begins 'SSH-2.0-OpenSSH_9.6"),
     ] {
         let line = exporter.wait_log(&format!("target={path} "));
         assert!(line.contains(reason), "{path}: {line}");

@@ -9,6 +9,7 @@ mod docs;
 mod every;
 mod examples;
 mod faults;
+mod hostile_servers;
 mod image;
 mod latency_accuracy;
 mod latency_exporter;
