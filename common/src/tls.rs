@@ -112,8 +112,11 @@ pub struct TlsInfo {
     pub version: &'static str,
     /// Go's name of the cipher suite, e.g. `TLS_AES_128_GCM_SHA256`.
     pub cipher: String,
-    /// The smallest NotAfter over every certificate the server sent.
+    /// The smallest NotAfter over every certificate the server sent; None
+    /// when one of them cannot be read.
     pub earliest_expiry: Option<i64>,
+    /// Why `earliest_expiry` is None though certificates came: one line.
+    pub unreadable: Option<String>,
     /// The smallest NotAfter over the verified chain, the anchor included
     /// when its certificate is known (a --ca-file or SSL_CERT_* root; the
     /// built-in roots carry no dates). None with --insecure.
@@ -431,7 +434,7 @@ fn handshake_info(connection: &ClientConnection, verifier: &Verifier) -> TlsInfo
         .map(|suite| go_cipher_name(suite.suite()))
         .unwrap_or_default();
     let certificates = connection.peer_certificates().unwrap_or_default();
-    let parsed: Vec<_> = certificates.iter().filter_map(|c| x509::parse(c)).collect();
+    let (earliest_expiry, unreadable) = earliest_expiry(certificates);
     let leaf = certificates.first().and_then(|der| {
         let leaf = x509::parse(der)?;
         Some(Leaf {
@@ -445,10 +448,31 @@ fn handshake_info(connection: &ClientConnection, verifier: &Verifier) -> TlsInfo
     TlsInfo {
         version,
         cipher,
-        earliest_expiry: parsed.iter().map(|c| c.not_after).min(),
+        earliest_expiry,
+        unreadable,
         chain_expiry: verifier.seen().chain_expiry,
         leaf,
     }
+}
+
+/// The smallest NotAfter over `certificates`, or, when one cannot be read,
+/// no expiry and which one: an unread certificate might be the one that
+/// expires first, so nothing is said rather than something wrong.
+fn earliest_expiry(certificates: &[CertificateDer<'_>]) -> (Option<i64>, Option<String>) {
+    let mut earliest: Option<i64> = None;
+    for (at, der) in certificates.iter().enumerate() {
+        let Some(certificate) = x509::parse(der) else {
+            let which = if at == 0 { " (the leaf)" } else { "" };
+            let line = format!(
+                "certificate {} of {} the server sent{which} cannot be read, so its expiry is unknown",
+                at + 1,
+                certificates.len()
+            );
+            return (None, Some(line));
+        };
+        earliest = Some(earliest.map_or(certificate.not_after, |e| e.min(certificate.not_after)));
+    }
+    (earliest, None)
 }
 
 /// Go's name of a cipher suite (crypto/tls `CipherSuiteName`).
@@ -715,11 +739,22 @@ impl ServerCertVerifier for Verifier {
         certificate
             .verify_is_valid_for_subject_name(server_name)
             .map_err(|e| self.fail(certificate_failure(&e, &expected)))?;
-        let mut expiries: Vec<i64> = Vec::new();
-        expiries.extend(x509::parse(end_entity).map(|c| c.not_after));
-        for intermediate in path.intermediate_certificates() {
-            expiries.extend(x509::parse(&intermediate.der()).map(|c| c.not_after));
-        }
+        // A certificate of the path that cannot be read leaves the expiry
+        // unknown (None), never the others' later one.
+        let read: Option<Vec<i64>> = std::iter::once(x509::parse(end_entity))
+            .chain(
+                path.intermediate_certificates()
+                    .map(|intermediate| x509::parse(&intermediate.der())),
+            )
+            .map(|certificate| certificate.map(|c| c.not_after))
+            .collect();
+        let Some(mut expiries) = read else {
+            self.seen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .chain_expiry = None;
+            return Ok(ServerCertVerified::assertion());
+        };
         let anchor = path.anchor();
         expiries.extend(
             self.root_certificates

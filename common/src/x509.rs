@@ -194,7 +194,7 @@ fn go_name(name: &[u8]) -> Option<String> {
                 }
                 _ => sequence.push(vec![format!(
                     "{}=#{}",
-                    oid_text(oid),
+                    oid_text(oid)?,
                     go_marshalled(tag, value, text.as_deref())
                 )]),
             }
@@ -241,20 +241,26 @@ fn go_marshalled(tag: u8, value: &[u8], text: Option<&str>) -> String {
         None => (tag, value),
     };
     let mut der = vec![tag];
-    match bytes.len() {
-        n if n < 0x80 => der.push(n as u8),
-        n if n < 0x100 => der.extend([0x81, n as u8]),
-        n => der.extend([0x82, (n >> 8) as u8, n as u8]),
+    let n = bytes.len();
+    if n < 0x80 {
+        der.push(n as u8);
+    } else {
+        let length = n.to_be_bytes();
+        let significant = &length[length.iter().take_while(|&&b| b == 0).count()..];
+        der.push(0x80 | significant.len() as u8);
+        der.extend_from_slice(significant);
     }
     der.extend_from_slice(bytes);
     der.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn oid_text(oid: &[u8]) -> String {
+/// Dotted decimal; None for an arc past 64 bits, which Go would print
+/// whole and this does not try to.
+fn oid_text(oid: &[u8]) -> Option<String> {
     let mut arcs: Vec<u64> = Vec::new();
     let mut value = 0u64;
     for &b in oid {
-        value = (value << 7) | (b & 0x7f) as u64;
+        value = value.checked_mul(128)? | (b & 0x7f) as u64;
         if b & 0x80 == 0 {
             if arcs.is_empty() {
                 let first = (value / 40).min(2);
@@ -265,10 +271,12 @@ fn oid_text(oid: &[u8]) -> String {
             value = 0;
         }
     }
-    arcs.iter()
-        .map(|a| a.to_string())
-        .collect::<Vec<_>>()
-        .join(".")
+    Some(
+        arcs.iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join("."),
+    )
 }
 
 /// RFC 2253 escaping as Go does it.
@@ -298,6 +306,9 @@ pub fn fingerprint_sha256(der: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+#[cfg(test)]
+mod oracle_tests;
 
 #[cfg(test)]
 mod tests {
@@ -339,6 +350,39 @@ mod tests {
             "CN=\\ last#,O=Example,C=DE,1.2.840.113549.1.9.1=#0c0b6140622e6578616d706c65"
         );
         assert_eq!(go_name(&[]).unwrap(), "");
+    }
+
+    #[test]
+    fn several_ous_and_multi_valued_rdns_are_regrouped_as_go_does() {
+        // Go flattens every RDN into pkix.Name, then writes one RDN per
+        // attribute type, several values of one type joined with '+'.
+        let multi_valued = {
+            let cn = tlv(
+                SEQUENCE,
+                &[tlv(OID, &[0x55, 4, 3]), tlv(0x0c, b"x")].concat(),
+            );
+            let o = tlv(
+                SEQUENCE,
+                &[tlv(OID, &[0x55, 4, 10]), tlv(0x0c, b"y")].concat(),
+            );
+            tlv(SET, &[cn, o].concat())
+        };
+        let name = [
+            attribute(&[0x55, 4, 11], 0x0c, "a"),
+            multi_valued,
+            attribute(&[0x55, 4, 11], 0x0c, "b"),
+        ]
+        .concat();
+        assert_eq!(go_name(&name).unwrap(), "CN=x,OU=a+OU=b,O=y");
+    }
+
+    #[test]
+    fn an_oid_arc_past_64_bits_makes_the_name_unreadable_not_wrong() {
+        let huge_arc = [
+            0x2a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+        ];
+        assert_eq!(go_name(&attribute(&huge_arc, 0x0c, "v")), None);
+        assert_eq!(oid_text(&[0x2a, 0x86, 0x48]).as_deref(), Some("1.2.840"));
     }
 
     #[test]

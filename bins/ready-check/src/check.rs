@@ -80,14 +80,16 @@ impl HttpCheck {
 /// The earliest NotAfter the server sent is at least `wanted` away.
 fn cert_valid_for(tls: Option<&common::tls::TlsInfo>, wanted: Duration) -> Result<(), String> {
     let tls = tls.ok_or("the answer did not come over TLS (--cert-valid-for needs https://)")?;
-    let expiry = tls
-        .earliest_expiry
-        .ok_or("the server's certificate could not be read for its expiry")?;
+    let expiry = tls.earliest_expiry.ok_or_else(|| {
+        tls.unreadable
+            .clone()
+            .unwrap_or_else(|| "the server sent no certificate".into())
+    })?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs() as i64;
-    let left = expiry - now;
+    let left = expiry.saturating_sub(now);
     if left < wanted.as_secs() as i64 {
         return Err(format!(
             "certificate expires at {}, in {}, sooner than --cert-valid-for {}",

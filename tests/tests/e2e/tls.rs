@@ -465,6 +465,64 @@ fn cert_valid_for_fails_while_the_certificate_expires_sooner() {
     );
 }
 
+/// A leaf our reader cannot read (its CN's type is no OID; webpki, which
+/// does not look inside names, still takes it) beside an intermediate that
+/// expires later: `--cert-valid-for` fails rather than passing on the
+/// intermediate's date, and latency-exporter says no expiry at all.
+#[test]
+fn an_unreadable_leaf_fails_cert_valid_for_and_leaves_the_expiry_unsaid() {
+    let pki = Pki::new("tls-unreadable");
+    let addr = free_loopback_addr();
+    let ip = addr.rsplit_once(':').unwrap().0.to_string();
+    let marker = "unreadable-leaf";
+    let leaf = pki.leaf(
+        marker,
+        &[marker, &ip],
+        (days_from_now(-1), days_from_now(90)),
+    );
+    let mut der = leaf.der().to_vec();
+    let cn_oid = [0x06, 0x03, 0x55, 0x04, 0x03];
+    let at = der
+        .windows(7 + marker.len())
+        .position(|w| w[..5] == cn_oid && &w[7..] == marker.as_bytes())
+        .expect("the leaf's CN");
+    der[at] = 0x04; // an OCTET STRING of the same length: still DER
+    let server = https_server(
+        addr,
+        vec![der.into(), pki.intermediate.der()],
+        leaf.key_der(),
+        Versions::Both,
+        None,
+        None,
+    );
+    let url = format!("https://{}/", server.addr);
+    // The intermediate alone would pass: it expires in 400 days.
+    fails_with(
+        &["--insecure", "--http", &url, "--cert-valid-for", "7d"],
+        "certificate 1 of 2 the server sent (the leaf) cannot be read, so its expiry is unknown",
+    );
+    let ran = ready_check(&["--insecure", "--http", &url]);
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+
+    let spec = format!("leaf={url}");
+    let exporter = Daemon::listening(
+        "latency-exporter",
+        &["--interval", "200ms", "--insecure", "--target", &spec],
+    );
+    let values = wait_for_sample(&exporter.addr, "probe_success{target=\"leaf\"}", |v| {
+        v == 1.0
+    });
+    for name in [
+        "probe_ssl_earliest_cert_expiry",
+        "probe_ssl_last_chain_info",
+    ] {
+        assert!(
+            !values.keys().any(|k| k.starts_with(name)),
+            "{name} said something of a leaf it cannot read"
+        );
+    }
+}
+
 #[test]
 fn tls_1_2_only_1_3_only_and_client_certificates() {
     let pki = Pki::new("tls-versions");
