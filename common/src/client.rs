@@ -731,6 +731,23 @@ mod tests {
             prop_assert_eq!(parse_header(&text), Ok((name, value)));
         }
 
+        /// A Location of any text: followed to an http(s) URL that parses,
+        /// or refused; never another scheme, never a panic.
+        #[test]
+        fn any_location_is_followed_or_refused(
+            base in prop_oneof![Just("http://127.0.0.1:1/a/b?q"), Just("https://[::1]:8443/"), Just("http://h")],
+            location in prop_oneof![
+                any::<String>(),
+                "(https?:|ftp:|file:|javascript:)?(//)?[a-z0-9.:@\\[\\]%/?#-]{0,30}",
+                "[./]{0,6}[ -~]{0,20}",
+            ],
+        ) {
+            if let Some(next) = resolve_location(base, &location) {
+                prop_assert!(next.starts_with("http://") || next.starts_with("https://"), "{}", next);
+                prop_assert!(parse_url(&next).is_ok(), "{}", next);
+            }
+        }
+
         #[test]
         fn any_url_text_is_taken_or_refused_clearly(text in "http://[ -~]{0,30}") {
             if let Err(e) = check_url(&text) {

@@ -137,7 +137,7 @@ fn open_fds() -> Option<usize> {
 /// so index 0 is the state field (field 3 of proc(5)).
 fn stat_fields() -> Option<Vec<String>> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let after_comm = &stat[stat.rfind(')')? + 2..];
+    let after_comm = stat.get(stat.rfind(')')? + 2..)?;
     Some(after_comm.split_whitespace().map(str::to_owned).collect())
 }
 

@@ -110,7 +110,12 @@ pub fn still_there(proc: &Path, peer: &Peer) -> bool {
 /// Field 22 of `/proc/PID/stat`, after the command, which may hold spaces
 /// and parentheses.
 fn start_time(proc: &Path, pid: u32) -> Option<u64> {
-    let stat = std::fs::read(proc.join(pid.to_string()).join("stat")).ok()?;
+    start_time_in(&std::fs::read(proc.join(pid.to_string()).join("stat")).ok()?)
+}
+
+/// The start time of a `/proc/PID/stat` text; the command is the peer's to
+/// choose, so anything may stand between the parentheses.
+fn start_time_in(stat: &[u8]) -> Option<u64> {
     let after_comm = &stat[stat.iter().rposition(|&b| b == b')')? + 1..];
     std::str::from_utf8(after_comm)
         .ok()?
@@ -268,6 +273,29 @@ fn comm(proc: &Path, pid: u32) -> String {
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// A command of any bytes, parentheses and spaces included, and the
+        /// start time is still field 22; arbitrary bytes are read or refused.
+        #[test]
+        fn the_start_time_is_found_whatever_the_command(
+            comm in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..20),
+            started in proptest::prelude::any::<u64>(),
+            junk in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            let fields: Vec<String> = (3..22).map(|n| n.to_string()).collect();
+            let stat = [
+                &b"42 ("[..],
+                &comm,
+                format!(") S {} {started} 1 2\n", fields[1..].join(" ")).as_bytes(),
+            ]
+            .concat();
+            proptest::prop_assert_eq!(start_time_in(&stat), Some(started));
+            let _ = start_time_in(&junk);
+        }
+    }
 
     /// A fake process table: PID -> (root directory, comm).
     fn fake_proc(name: &str, entries: &[(u32, &Path, &str)]) -> PathBuf {

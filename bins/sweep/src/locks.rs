@@ -56,6 +56,28 @@ impl Locked {
 #[cfg(test)]
 mod tests {
     use super::Locked;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any lines: read without a panic, and a lock line's inode found
+        /// whatever surrounds it.
+        #[test]
+        fn any_lines_are_read(
+            junk in "[ -~\n:]{0,200}",
+            (major, minor, ino) in (any::<u32>(), any::<u32>(), any::<u64>()),
+        ) {
+            let line = format!("1: FLOCK  ADVISORY  WRITE 1 {major:x}:{minor:x}:{ino} 0 EOF");
+            let locks = Locked::parse(&format!("{junk}\n{line}\n{junk}"));
+            prop_assert!(locks.holds((major, minor), ino));
+        }
+
+        #[test]
+        fn arbitrary_bytes_are_read(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = Locked::parse(&String::from_utf8_lossy(&bytes));
+        }
+    }
 
     #[test]
     fn every_kind_of_lock_line_is_read() {

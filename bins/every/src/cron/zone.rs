@@ -237,7 +237,9 @@ impl Rule {
         let Some(dst) = &self.dst else {
             return self.std_offset;
         };
-        let year = common::civil::date_of((instant + i64::from(self.std_offset)).div_euclid(DAY)).0;
+        // Instants come from a file: saturate at the ends of time.
+        let local = instant.saturating_add(i64::from(self.std_offset));
+        let year = common::civil::date_of(local.div_euclid(DAY)).0;
         // Look at the changes of the year before, this one and the next:
         // the latest one not after `instant` decides.
         let mut offset = self.std_offset;
@@ -256,8 +258,8 @@ impl Rule {
     /// The year's two changes: (instant, offset from then).
     fn changes(&self, dst: &Dst, year: i64) -> [(i64, i32); 2] {
         // The start is given in standard time, the end in daylight time.
-        let start = local_instant(year, dst.start) - i64::from(self.std_offset);
-        let end = local_instant(year, dst.end) - i64::from(dst.offset);
+        let start = local_instant(year, dst.start).saturating_sub(i64::from(self.std_offset));
+        let end = local_instant(year, dst.end).saturating_sub(i64::from(dst.offset));
         [(start, dst.offset), (end, self.std_offset)]
     }
 
@@ -300,7 +302,7 @@ fn local_instant(year: i64, (rule, time): (DateRule, i32)) -> i64 {
             day
         }
     };
-    day * DAY + i64::from(time)
+    day.saturating_mul(DAY).saturating_add(i64::from(time))
 }
 
 fn designation(rest: &mut &str) -> Result<(), String> {
@@ -327,15 +329,22 @@ fn posix_offset(rest: &mut &str) -> Result<i32, String> {
     hms(text)
 }
 
+/// `[+-]hh[:mm[:ss]]`, hours at most 167 (RFC 8536 3.3.1), minutes and
+/// seconds at most 59: so no sum of them can overflow.
 fn hms(text: &str) -> Result<i32, String> {
     let (sign, digits) = match text.strip_prefix('-') {
         Some(d) => (-1, d),
         None => (1, text.strip_prefix('+').unwrap_or(text)),
     };
+    let bad = || format!("bad time {text:?}");
     let mut seconds = 0;
     for (i, part) in digits.split(':').enumerate() {
-        let n: i32 = part.parse().map_err(|_| format!("bad time {text:?}"))?;
-        seconds += n * [3600, 60, 1].get(i).ok_or(format!("bad time {text:?}"))?;
+        let (unit, max) = *[(3600, 167), (60, 59), (1, 59)].get(i).ok_or_else(bad)?;
+        let n: i32 = part.parse().map_err(|_| bad())?;
+        if !(0..=max).contains(&n) {
+            return Err(bad());
+        }
+        seconds += n * unit;
     }
     Ok(sign * seconds)
 }
@@ -349,16 +358,27 @@ fn date_rule(text: &str) -> Result<(DateRule, i32), String> {
         s.parse::<u32>()
             .map_err(|_| format!("bad date rule {text:?}"))
     };
+    // POSIX's ranges: Jn 1-365, n 0-365, Mm.w.d with m 1-12, w 1-5, d 0-6.
+    let within = |n: u32, range: std::ops::RangeInclusive<u32>| {
+        range
+            .contains(&n)
+            .then_some(n)
+            .ok_or_else(|| format!("bad date rule {text:?}"))
+    };
     let rule = if let Some(n) = date.strip_prefix('J') {
-        DateRule::Julian(number(n)?)
+        DateRule::Julian(within(number(n)?, 1..=365)?)
     } else if let Some(m) = date.strip_prefix('M') {
         let parts: Vec<&str> = m.split('.').collect();
         let [month, week, day] = parts[..] else {
             return Err(format!("bad date rule {text:?}"));
         };
-        DateRule::Month(number(month)?, number(week)?, number(day)?)
+        DateRule::Month(
+            within(number(month)?, 1..=12)?,
+            within(number(week)?, 1..=5)?,
+            within(number(day)?, 0..=6)?,
+        )
     } else {
-        DateRule::Zero(number(date)?)
+        DateRule::Zero(within(number(date)?, 0..=365)?)
     };
     Ok((rule, time))
 }
@@ -449,6 +469,80 @@ mod tests {
             Some((utc("2026-10-25 01:00:00"), 3600))
         );
         assert_eq!(Zone::load("Etc/UTC").unwrap().next_change(0), None);
+    }
+
+    /// Asks `zone` the two questions the scheduler asks, at instants from
+    /// the far past to the far future: an answer, never a panic or a hang.
+    fn ask(zone: &Zone, instants: &[i64]) {
+        for &t in instants.iter().chain(&[i64::MIN, -1, 0, 1, i64::MAX]) {
+            let _ = zone.offset_at(t);
+            let _ = zone.next_change(t);
+        }
+    }
+
+    /// Zone files as tzdata ships them, where it is installed.
+    fn real_zone_files() -> Vec<Vec<u8>> {
+        [
+            "Europe/Berlin",
+            "America/New_York",
+            "Australia/Sydney",
+            "Asia/Kolkata",
+            "Etc/UTC",
+        ]
+        .iter()
+        .filter_map(|name| std::fs::read(format!("/usr/share/zoneinfo/{name}")).ok())
+        .collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1500))]
+
+        #[test]
+        fn arbitrary_bytes_are_a_zone_or_an_error(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+            instants in proptest::collection::vec(proptest::prelude::any::<i64>(), 0..4),
+        ) {
+            // With the magic, so the parse gets past the header.
+            for bytes in [bytes.clone(), [&b"TZif2"[..], &[0; 15], &bytes].concat()] {
+                if let Ok(zone) = Zone::parse(&bytes) {
+                    ask(&zone, &instants);
+                }
+            }
+        }
+
+        #[test]
+        fn mutated_zone_files_are_a_zone_or_an_error(
+            which in 0usize..5,
+            edits in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>(), 0u8..4), 1..6),
+            instants in proptest::collection::vec(proptest::prelude::any::<i64>(), 0..4),
+        ) {
+            let files = real_zone_files();
+            let Some(file) = files.get(which % files.len().max(1)) else { return Ok(()) };
+            let mut bytes = file.clone();
+            for (at, byte, kind) in edits {
+                let len = bytes.len().max(1);
+                match kind {
+                    0 if !bytes.is_empty() => bytes[at % len] ^= byte.max(1),
+                    1 => bytes.insert(at % (bytes.len() + 1), byte),
+                    2 if !bytes.is_empty() => drop(bytes.remove(at % len)),
+                    _ => bytes.truncate(at % len),
+                }
+            }
+            if let Ok(zone) = Zone::parse(&bytes) {
+                ask(&zone, &instants);
+            }
+        }
+
+        #[test]
+        fn any_footer_rule_is_a_rule_or_an_error(
+            text in "[A-Z<>+-]{0,6}[0-9:+-]{0,12}([A-Z<>]{0,5}[0-9:+-]{0,8})?(,[MJ]?[0-9.]{0,14}(/[0-9:+-]{0,10})?){0,3}",
+            instants in proptest::collection::vec(proptest::prelude::any::<i64>(), 0..4),
+        ) {
+            if let Ok(rule) = Rule::parse(&text) {
+                let zone = Zone { transitions: Vec::new(), initial: 0, rule: Some(rule) };
+                ask(&zone, &instants);
+            }
+        }
     }
 
     #[test]
