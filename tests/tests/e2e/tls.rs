@@ -865,6 +865,52 @@ fn a_tls_1_0_only_server_is_named_as_such() {
 fn blackbox_tls_series_are_ours_with_the_same_values() {
     let pki = Pki::new("tls-blackbox");
     let (server, leaf) = valid_server(&pki, "app", Versions::Both);
+    // Unusual but valid: a 20-byte serial, an expiry in 2055 (GeneralizedTime)
+    // after its intermediate's, a subject of escapes and two attributes, a
+    // P-384 key and 300 names.
+    let addr = free_loopback_addr();
+    let ip = addr.rsplit_once(':').unwrap().0.to_string();
+    let mut names: Vec<String> = (0..299).map(|i| format!("n{i}.sidecars.test")).collect();
+    names.push(ip);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (mut params, _) = params(" a,b+c\"d<e>;#", &names, (days_from_now(-1), 2_700_000_000));
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(&[0x7f; 20]));
+    params
+        .distinguished_name
+        .push(DnType::OrganizationalUnitName, "unit=one");
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    let cert = params
+        .signed_by(&key, &pki.intermediate.cert, &pki.intermediate.key)
+        .unwrap();
+    let unusual = save(
+        &pki.dir,
+        "unusual",
+        cert,
+        key,
+        2_700_000_000,
+        &[&pki.intermediate],
+    );
+    let unusual_server = https_server(
+        addr,
+        vec![unusual.der(), pki.intermediate.der()],
+        unusual.key_der(),
+        Versions::Both,
+        None,
+        None,
+    );
+    let Some(_) = compare_with_blackbox(&pki, &server, &leaf) else {
+        return sidecars_tests::skip(
+            "blackbox_tls_series_are_ours_with_the_same_values",
+            "prometheus-blackbox-exporter is not installed (scripts/setup installs it)",
+        );
+    };
+    compare_with_blackbox(&pki, &unusual_server, &unusual);
+}
+
+/// The TLS series of blackbox and of latency-exporter for `server`, whose
+/// leaf is `leaf`: each of blackbox's, with its labels, is ours with the
+/// same value. None when blackbox is not installed.
+fn compare_with_blackbox(pki: &Pki, server: &Server, leaf: &Issued) -> Option<()> {
     let url = format!("https://{}/", server.addr);
     let config = pki.dir.join("blackbox.yml");
     std::fs::write(
@@ -875,12 +921,7 @@ fn blackbox_tls_series_are_ours_with_the_same_values() {
         ),
     )
     .unwrap();
-    let Some((_bb, listen_at)) = sidecars_tests::start_blackbox(&config) else {
-        return sidecars_tests::skip(
-            "blackbox_tls_series_are_ours_with_the_same_values",
-            "prometheus-blackbox-exporter is not installed (scripts/setup installs it)",
-        );
-    };
+    let (_bb, listen_at) = sidecars_tests::start_blackbox(&config)?;
     let exporter = Daemon::listening(
         "latency-exporter",
         &[
@@ -917,6 +958,14 @@ fn blackbox_tls_series_are_ours_with_the_same_values() {
             "blackbox lacks {name}: {body}"
         );
     }
+    eprintln!(
+        "TLSKEYS {:?}",
+        theirs
+            .keys()
+            .filter(|k| k.starts_with("probe_ssl_last"))
+            .map(|k| k.chars().take(60).collect::<String>())
+            .collect::<Vec<_>>()
+    );
     for (key, value) in &tls_series {
         // Ours carries the target label first, and may carry more labels
         // (serialnumber): each of theirs must be there with its value.
@@ -937,8 +986,8 @@ fn blackbox_tls_series_are_ours_with_the_same_values() {
         assert_eq!(our_value, *value, "{key} vs {our_key}");
     }
     // The values are the certificates' own: the leaf and the intermediate
-    // were sent (earliest: the leaf's 90 days); the verified chain adds
-    // the root.
+    // were sent (the earlier of the two, whichever it is); the verified
+    // chain adds the root.
     assert_eq!(
         ours["probe_ssl_earliest_cert_expiry{target=\"app\"}"],
         leaf.not_after.min(pki.intermediate.not_after) as f64
@@ -949,6 +998,7 @@ fn blackbox_tls_series_are_ours_with_the_same_values() {
             .min(pki.intermediate.not_after)
             .min(pki.root.not_after) as f64
     );
+    Some(())
 }
 
 /// The scratch image holds no CA bundle: with nothing mounted and no
