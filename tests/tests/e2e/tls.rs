@@ -958,13 +958,12 @@ fn compare_with_blackbox(pki: &Pki, server: &Server, leaf: &Issued) -> Option<()
             "blackbox lacks {name}: {body}"
         );
     }
-    eprintln!(
-        "TLSKEYS {:?}",
-        theirs
+    // The leaf's labels, read whole: a chunked body once split this line.
+    assert!(
+        tls_series
             .keys()
-            .filter(|k| k.starts_with("probe_ssl_last"))
-            .map(|k| k.chars().take(60).collect::<String>())
-            .collect::<Vec<_>>()
+            .any(|k| k.starts_with("probe_ssl_last_chain_info{")),
+        "blackbox lacks probe_ssl_last_chain_info: {body}"
     );
     for (key, value) in &tls_series {
         // Ours carries the target label first, and may carry more labels
