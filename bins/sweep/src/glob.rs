@@ -1,17 +1,30 @@
 //! `--exclude GLOB`, matched against a path relative to DIR, as bytes (a
 //! name need not be UTF-8): `*` and `?` within one component, `[...]` a
 //! class (`!` or `^` negates, `a-z` ranges), `**` across components (`**/`
-//! also matches none).
+//! also matches none). As in `.gitignore`: a pattern with no `/` matches a
+//! name at any depth (`*.lock` is `**/*.lock`), and one that ends in `/`
+//! matches directories only. A pattern that could never match, because it
+//! is absolute, is refused with the spelling to use: on a tool that
+//! deletes, a filter that protects nothing must not pass in silence.
+
+use std::path::Path;
 
 #[derive(Clone, Debug)]
 pub struct Glob {
+    /// As the user wrote it, for the log.
+    text: String,
     pattern: Vec<u8>,
+    dir_only: bool,
 }
 
 impl Glob {
-    pub fn parse(text: &str) -> Result<Glob, String> {
+    /// `text` as given to `--exclude` for sweeping `dir`.
+    pub fn parse(text: &str, dir: &Path) -> Result<Glob, String> {
         if text.is_empty() {
             return Err("an empty pattern".into());
+        }
+        if text.starts_with('/') {
+            return Err(absolute(text, dir));
         }
         let bytes = text.as_bytes();
         let mut at = 0;
@@ -22,13 +35,60 @@ impl Glob {
             }
             at += 1;
         }
+        let relative = text.trim_start_matches("./");
+        let dir_only = relative.ends_with('/');
+        let relative = relative.trim_end_matches('/');
+        if relative.is_empty() {
+            return Err(format!(
+                "'{text}' names DIR itself: give what to keep inside it, such as '**/*.lock'"
+            ));
+        }
+        let pattern = match relative.contains('/') {
+            true => relative.to_string(),
+            false => format!("**/{relative}"),
+        };
         Ok(Glob {
-            pattern: text.trim_start_matches("./").as_bytes().to_vec(),
+            text: text.to_string(),
+            pattern: pattern.into_bytes(),
+            dir_only,
         })
     }
 
-    pub fn matches(&self, path: &[u8]) -> bool {
-        matches(&self.pattern, path)
+    /// Whether the entry at `path` (relative to DIR) is excluded; `is_dir`
+    /// for a pattern that ends in `/`.
+    pub fn matches(&self, path: &[u8], is_dir: bool) -> bool {
+        (is_dir || !self.dir_only) && matches(&self.pattern, path)
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+/// The refusal of an absolute pattern, with the relative spelling.
+fn absolute(text: &str, dir: &Path) -> String {
+    let dir_text = dir.to_string_lossy();
+    let dir_text = dir_text.trim_end_matches('/');
+    let inside = text
+        .strip_prefix(dir_text)
+        .filter(|rest| !dir_text.is_empty() && rest.starts_with('/'))
+        .or_else(|| {
+            // DIR given relative, the pattern absolute: compare the real paths.
+            let real = std::fs::canonicalize(dir).ok()?;
+            let real = real.to_str()?.trim_end_matches('/').to_string();
+            let rest = text.strip_prefix(real.as_str())?;
+            rest.starts_with('/').then_some(rest)
+        });
+    match inside.map(|rest| rest.trim_start_matches('/')) {
+        Some("") => {
+            format!("'{text}' names DIR itself: give what to keep inside it, such as '**/*.lock'")
+        }
+        Some(rest) => {
+            format!("'{text}' includes DIR: patterns are relative to DIR, write '{rest}'")
+        }
+        None => format!(
+            "'{text}' is absolute: patterns are relative to DIR, such as 'a/**' for DIR/a/**"
+        ),
     }
 }
 
@@ -152,14 +212,22 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn glob(pattern: &str) -> Glob {
+        Glob::parse(pattern, Path::new("/cache")).unwrap()
+    }
+
     fn m(pattern: &str, path: &str) -> bool {
-        Glob::parse(pattern).unwrap().matches(path.as_bytes())
+        glob(pattern).matches(path.as_bytes(), false)
     }
 
     #[test]
     fn stars_classes_and_globstars() {
         assert!(m("*.tmp", "a.tmp"));
-        assert!(!m("*.tmp", "dir/a.tmp"), "* stays in one component");
+        assert!(
+            m("*.tmp", "dir/a.tmp"),
+            "no '/': at any depth, as .gitignore"
+        );
+        assert!(!m("./top/*.tmp", "dir/top/a.tmp"), "a '/': from DIR only");
         assert!(m("**/*.tmp", "a.tmp"), "**/ matches no directory too");
         assert!(m("**/*.tmp", "x/y/a.tmp"));
         assert!(m("cache/**", "cache/a/b"));
@@ -178,27 +246,59 @@ mod tests {
     }
 
     #[test]
+    fn a_trailing_slash_matches_directories_only() {
+        let dirs = glob("a/");
+        assert!(dirs.matches(b"a", true) && dirs.matches(b"x/a", true));
+        assert!(!dirs.matches(b"a", false));
+        assert!(glob("x/a/").matches(b"x/a", true));
+    }
+
+    #[test]
+    fn patterns_that_could_never_match_are_refused_with_the_spelling() {
+        let refused = |text: &str| Glob::parse(text, Path::new("/cache/")).unwrap_err();
+        assert_eq!(
+            refused("/a/**"),
+            "'/a/**' is absolute: patterns are relative to DIR, such as 'a/**' for DIR/a/**"
+        );
+        assert_eq!(
+            refused("/cache/a/**"),
+            "'/cache/a/**' includes DIR: patterns are relative to DIR, write 'a/**'"
+        );
+        assert!(refused("/cache/").contains("names DIR itself"));
+        assert!(refused("./").contains("names DIR itself"));
+        assert!(refused("/cachex/a").contains("is absolute"));
+    }
+
+    #[test]
     fn an_unclosed_class_is_refused() {
-        assert!(Glob::parse("[abc").unwrap_err().contains("without its ']'"));
-        assert!(Glob::parse("").is_err());
+        let dir = Path::new("/c");
+        assert!(Glob::parse("[abc", dir)
+            .unwrap_err()
+            .contains("without its ']'"));
+        assert!(Glob::parse("", dir).is_err());
     }
 
     proptest! {
         /// Any pattern against any bytes: an answer, quickly, no panic.
         #[test]
         fn any_pattern_against_any_path_answers(p in "[a-c*?/\\[\\]!^-]{0,12}", s in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(b'/'), any::<u8>()], 0..40)) {
-            if let Ok(glob) = Glob::parse(&p) {
-                let _ = glob.matches(&s);
+            if let Ok(glob) = Glob::parse(&p, Path::new("/c")) {
+                let _ = glob.matches(&s, false);
             }
         }
 
         /// A literal path matches itself and only itself.
         #[test]
-        fn a_literal_matches_itself(s in "[a-z0-9._/-]{1,30}") {
-            let glob = Glob::parse(&s).unwrap();
-            prop_assert!(glob.matches(s.trim_start_matches("./").as_bytes()));
-            let longer = format!("{s}x");
-            prop_assert!(!glob.matches(longer.as_bytes()));
+        fn a_literal_matches_itself(s in "[a-z0-9._-][a-z0-9._/-]{0,29}") {
+            let Ok(glob) = Glob::parse(&s, Path::new("/c")) else {
+                // Only what names DIR itself ('.', './') is refused.
+                prop_assert!(s.trim_start_matches("./").trim_end_matches('/').is_empty());
+                return Ok(());
+            };
+            let path = s.trim_start_matches("./").trim_end_matches('/');
+            prop_assert!(glob.matches(path.as_bytes(), true));
+            let longer = format!("{path}x");
+            prop_assert!(!glob.matches(longer.as_bytes(), true));
         }
     }
 }

@@ -47,6 +47,7 @@ pub fn main() {
             Ok(report) => {
                 stats.record(&report, options.dry_run);
                 say(&report, options.dry_run, &mut outages);
+                say_unmatched(&report, &options);
                 status = 0;
             }
             Err(why) => {
@@ -100,6 +101,19 @@ fn outage_for<'a>(
         }
     };
     &mut outages[at].1
+}
+
+/// The excludes that matched nothing: a warning on a dry run, which is
+/// where a filter is tried, and at debug on every pass.
+fn say_unmatched(report: &pass::Report, options: &options::Options) {
+    for text in report.unmatched(&options.excludes) {
+        let fields: &[log::Field] = &[("exclude", &text)];
+        let msg = "exclude matched nothing: it protects nothing";
+        match options.dry_run {
+            true => log::warn(msg, fields),
+            false => log::debug(msg, fields),
+        }
+    }
 }
 
 /// One line for the pass, then its problems under the quiet-log rule.

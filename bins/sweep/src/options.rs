@@ -29,7 +29,12 @@ devices are never opened, DIR itself is never deleted. At least one of:
 
   --exclude GLOB         never delete what matches GLOB, a path relative to
                          DIR: * and ? within a name, [...], ** across
-                         directories (repeatable); still counted in usage
+                         directories (repeatable); still counted in usage.
+                         As in .gitignore: no '/' matches at any depth
+                         ('*.lock' is '**/*.lock'), a final '/' matches a
+                         directory and all below it ('tmp/'); 'a/**' is what
+                         is below DIR/a. An absolute pattern is refused, and
+                         one that matches nothing is said by --dry-run
   --remove-empty-dirs    also delete a directory left empty, when its own
                          age (before this pass) is past --older-than
   --interval DURATION    a pass at start, then one every DURATION (default 1m)
@@ -89,6 +94,9 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
     use lexopt::prelude::*;
     let mut dir: Option<PathBuf> = None;
     let mut low_water = None;
+    // Read once DIR is known: a pattern that names DIR is refused with the
+    // relative spelling.
+    let mut excludes: Vec<String> = Vec::new();
     let mut options = Options {
         log: common::log::LogOptions::default(),
         dir: PathBuf::new(),
@@ -129,12 +137,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
             }
             Long("max-size") => options.max_size = Some(cli::byte_size(&mut parser, "--max-size")?),
             Long("low-water") => low_water = Some(cli::byte_size(&mut parser, "--low-water")?),
-            Long("exclude") => {
-                let text = cli::text(&mut parser, "--exclude")?;
-                options
-                    .excludes
-                    .push(Glob::parse(&text).map_err(|e| usage("--exclude", e))?);
-            }
+            Long("exclude") => excludes.push(cli::text(&mut parser, "--exclude")?),
             Long("remove-empty-dirs") => options.remove_empty_dirs = true,
             Long("interval") => {
                 options.interval = cli::positive_duration(&mut parser, "--interval")?
@@ -163,6 +166,10 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         }
     }
     options.dir = dir.ok_or_else(|| Stop::Usage("DIR missing: the directory to sweep".into()))?;
+    for text in &excludes {
+        let glob = Glob::parse(text, &options.dir).map_err(|e| usage("--exclude", e))?;
+        options.excludes.push(glob);
+    }
     if options.older_than.is_none() && options.max_size.is_none() {
         return Err(Stop::Usage(
             "nothing to sweep by: give --older-than DURATION, --max-size SIZE, or both".into(),

@@ -92,9 +92,21 @@ pub struct Report {
     pub hard_link_table_full: bool,
     pub stopped: bool,
     pub took: Duration,
+    /// Entries each `--exclude` matched, by its place on the command line.
+    pub exclude_hits: Vec<u64>,
 }
 
 impl Report {
+    /// The `--exclude` patterns that matched no entry in this pass.
+    pub fn unmatched<'a>(&self, excludes: &'a [crate::glob::Glob]) -> Vec<&'a str> {
+        excludes
+            .iter()
+            .enumerate()
+            .filter(|(at, _)| self.exclude_hits.get(*at).copied().unwrap_or(0) == 0)
+            .map(|(_, glob)| glob.text())
+            .collect()
+    }
+
     fn skip(&mut self, why: Skip) {
         *self.skipped.entry(why).or_default() += 1;
     }
@@ -320,7 +332,20 @@ impl Walk<'_> {
             self.report.skip(Skip::OtherFilesystem);
             return false;
         }
-        let excluded = excluded_above || self.config.excludes.iter().any(|g| g.matches(path));
+        // Every pattern is tried, also below an excluded directory, so that
+        // one which matches nothing can be said.
+        let is_dir = matches!(meta.kind, Kind::Dir);
+        let mut excluded = excluded_above;
+        for (at, glob) in self.config.excludes.iter().enumerate() {
+            if glob.matches(path, is_dir) {
+                excluded = true;
+                if self.survey() {
+                    let hits = &mut self.report.exclude_hits;
+                    hits.resize(hits.len().max(at + 1), 0);
+                    hits[at] += 1;
+                }
+            }
+        }
         let other_mount = matches!((meta.mnt_id, self.root_mnt), (Some(a), Some(b)) if a != b);
         if self.survey() {
             self.count_usage(&meta);

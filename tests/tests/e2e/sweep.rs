@@ -463,6 +463,129 @@ fn a_dry_run_deletes_nothing_and_says_what_a_real_pass_then_deletes() {
     assert!(dry.stderr.contains("first="), "{}", dry.stderr);
 }
 
+/// The filters a newcomer writes: each protects what it says, or is refused
+/// at start with the spelling to use; one that matches nothing is said by
+/// the dry run (a warning) and by every pass at debug. Each in a directory
+/// of its own, dry run first.
+#[test]
+fn excludes_protect_what_they_say_or_are_refused_with_the_spelling() {
+    const TREE: [&str; 7] = [
+        "top.lock",
+        "-dash name",
+        "a/b/app.lock",
+        "a/keep",
+        "cache/a/x",
+        "tmp/t",
+        "old",
+    ];
+    let tree = |name: &str| {
+        let dir = tempdir(name);
+        for path in TREE {
+            file(&dir.join(path), 10, 7200);
+        }
+        dir
+    };
+    let files_left = |dir: &Path| -> BTreeSet<String> {
+        TREE.iter()
+            .filter(|p| dir.join(p).exists())
+            .map(|p| p.to_string())
+            .collect()
+    };
+    for (pattern, kept) in [
+        // No '/': at any depth, as .gitignore.
+        ("*.lock", &["top.lock", "a/b/app.lock"][..]),
+        // A final '/': directories of that name, anywhere, and all below.
+        ("a/", &["a/b/app.lock", "a/keep", "cache/a/x"]),
+        ("a/**", &["a/b/app.lock", "a/keep"]),
+        ("./tmp/*", &["tmp/t"]),
+    ] {
+        let dir = tree("sweep-exclude");
+        let args = [
+            s(&dir),
+            "--older-than",
+            "1h",
+            "--once",
+            "--exclude",
+            pattern,
+        ];
+        let dry = sweep(&[&args[..], &["--dry-run"]].concat());
+        assert_eq!(dry.code, 0, "{pattern}: {}", dry.stderr);
+        assert_eq!(
+            files_left(&dir).len(),
+            TREE.len(),
+            "{pattern}: a dry run deleted"
+        );
+        assert!(
+            !dry.stderr.contains("matched nothing"),
+            "{pattern}: {}",
+            dry.stderr
+        );
+        let real = sweep(&args);
+        assert_eq!(real.code, 0, "{pattern}: {}", real.stderr);
+        let want: BTreeSet<String> = kept.iter().map(|p| p.to_string()).collect();
+        assert_eq!(files_left(&dir), want, "{pattern}: {}", real.stderr);
+    }
+
+    // Refused at start, with the relative spelling: they would match nothing.
+    let dir = tree("sweep-exclude-refused");
+    let inside = format!("{}/a/**", s(&dir));
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[s(&dir), "--older-than", "1h", "--exclude", "/a/**"],
+            "'/a/**' is absolute: patterns are relative to DIR",
+        ),
+        (
+            &[s(&dir), "--older-than", "1h", "--exclude", &inside],
+            "includes DIR: patterns are relative to DIR, write 'a/**'",
+        ),
+        (
+            &[s(&dir), "--older-than", "1h", "--exclude", "./"],
+            "names DIR itself",
+        ),
+    ];
+    sidecars_tests::assert_usage_errors("sweep", cases);
+    assert_eq!(files_left(&dir).len(), TREE.len());
+
+    // A pattern that matches nothing protects nothing: said.
+    let args = [
+        s(&dir),
+        "--older-than",
+        "1h",
+        "--once",
+        "--exclude",
+        "nomatch/*.x",
+        "--exclude",
+        "*.lock",
+    ];
+    let dry = sweep(&[&args[..], &["--dry-run"]].concat());
+    let said: Vec<&str> = dry
+        .stderr
+        .lines()
+        .filter(|l| l.contains("matched nothing"))
+        .collect();
+    assert_eq!(said.len(), 1, "{}", dry.stderr);
+    assert!(
+        said[0].contains("level=warn") && said[0].contains("exclude=nomatch/*.x"),
+        "{}",
+        said[0]
+    );
+    let quiet = sweep(&args);
+    assert!(
+        !quiet.stderr.contains("matched nothing"),
+        "{}",
+        quiet.stderr
+    );
+    let debug = sweep(&[&args[..], &["--log-level", "debug"]].concat());
+    assert!(
+        debug
+            .stderr
+            .lines()
+            .any(|l| l.contains("level=debug") && l.contains("exclude=nomatch/*.x")),
+        "{}",
+        debug.stderr
+    );
+}
+
 /// As an image user would: a permission error is one line with the fix.
 #[test]
 fn a_permission_error_is_one_line_with_the_fix() {
