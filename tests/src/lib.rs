@@ -112,6 +112,19 @@ pub fn static_bin(name: &str) -> PathBuf {
     target_dir().join(TARGET).join("release").join(name)
 }
 
+/// A copy of the executable at `path` in a world-readable directory of its
+/// own, for a test that runs it as another user: the checkout may sit
+/// where that user cannot enter (a 0700 home such as /root, any `mktemp -d`).
+pub fn reachable_copy(path: &std::path::Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempdir("reachable");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = dir.join(path.file_name().expect("an executable's name"));
+    std::fs::copy(path, &copy).unwrap_or_else(|e| panic!("copy {}: {e}", path.display()));
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    copy
+}
+
 /// Polls `condition` until it holds or `timeout` passes, then panics naming `what`.
 pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;

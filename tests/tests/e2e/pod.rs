@@ -449,8 +449,9 @@ fn a_whole_pod_in_a_pid_namespace_runs_and_stops_cleanly() {
             "needs root, unshare, nsenter, chroot and the static binaries (scripts/build-release)",
         );
     }
+    // Copies: the side-cars run as UID 65532, who may not enter the checkout.
     let static_bin = |name: &str| {
-        sidecars_tests::static_bin(name)
+        sidecars_tests::reachable_copy(&sidecars_tests::static_bin(name))
             .to_string_lossy()
             .into_owned()
     };

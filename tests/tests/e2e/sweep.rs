@@ -600,13 +600,12 @@ fn a_permission_error_is_one_line_with_the_fix() {
     file(&dir.join("app/old"), 10, 99_999);
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = std::os::unix::process::CommandExt::uid(
-        &mut std::process::Command::new(sidecars_tests::bin("sweep")),
-        65532,
-    )
-    .args([s(&dir), "--older-than", "1h", "--once"])
-    .output()
-    .unwrap();
+    let sweep_bin = sidecars_tests::reachable_copy(&sidecars_tests::bin("sweep"));
+    let out =
+        std::os::unix::process::CommandExt::uid(&mut std::process::Command::new(sweep_bin), 65532)
+            .args([s(&dir), "--older-than", "1h", "--once"])
+            .output()
+            .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(dir.join("app/old").exists());
@@ -647,13 +646,12 @@ fn directories_that_cannot_be_read_are_one_line_and_the_rest_is_swept() {
     for (path, uid) in [(dir.clone(), 65532), (dir.join("open"), 65532)] {
         std::os::unix::fs::chown(&path, Some(uid), Some(uid)).unwrap();
     }
-    let out = std::os::unix::process::CommandExt::uid(
-        &mut std::process::Command::new(sidecars_tests::bin("sweep")),
-        65532,
-    )
-    .args([s(&dir), "--older-than", "1h", "--once"])
-    .output()
-    .unwrap();
+    let sweep_bin = sidecars_tests::reachable_copy(&sidecars_tests::bin("sweep"));
+    let out =
+        std::os::unix::process::CommandExt::uid(&mut std::process::Command::new(sweep_bin), 65532)
+            .args([s(&dir), "--older-than", "1h", "--once"])
+            .output()
+            .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
