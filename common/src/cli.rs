@@ -374,51 +374,110 @@ pub fn byte_size(parser: &mut lexopt::Parser, flag: &str) -> Result<u64, Stop> {
     }
 }
 
-/// The size spellings everywhere: bytes (`65536`, `65536B`), or a whole
-/// number of binary units in Kubernetes' spelling (`Ki`, `Mi`, `Gi`, `Ti`)
-/// or IEC's (`KiB`, `MiB`, `GiB`, `TiB`). Decimal or case-folded units
-/// (`k`, `kB`, `MB`, `1G`, `mib`) are refused with a hint: `1MB` is 10^6
-/// bytes to one reader and 2^20 to the next, and to Kubernetes `1M` is 10^6.
+/// The size spellings everywhere: Kubernetes' quantity grammar, exactly,
+/// as a user copies it from a `sizeLimit` or a memory limit (`65536`,
+/// `64Ki`, `1.5Gi`, `1G` = 10^9, `500M`, `1e9`, `1500m` rounded up to whole
+/// bytes as Kubernetes' `Value()` does), and IEC's `KiB` to `EiB`, read as
+/// `Ki` to `Ei`. What neither grammar has, and readers take two ways (`1GB`,
+/// `1gb`, `1K`, `1mib`), is refused with the spelling to use.
 pub fn parse_byte_size(text: &str) -> Result<u64, String> {
-    const HINT: &str = "write bytes (65536) or binary units: 64Ki or 64KiB, 1Mi or 1MiB, 1Gi, 1Ti";
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    if digits.is_empty() {
-        return Err(format!("'{text}' is not a size: {HINT}"));
-    }
-    let shift = match unit {
-        "" | "B" => 0,
-        "Ki" | "KiB" => 10,
-        "Mi" | "MiB" => 20,
-        "Gi" | "GiB" => 30,
-        "Ti" | "TiB" => 40,
-        _ if unit.starts_with('.') => {
-            return Err(format!("'{text}': a whole number, please: {HINT}"))
-        }
-        _ => {
-            let binary = match unit.to_ascii_lowercase().trim_end_matches('b') {
-                "k" | "ki" => Some("Ki"),
-                "m" | "mi" => Some("Mi"),
-                "g" | "gi" => Some("Gi"),
-                "t" | "ti" => Some("Ti"),
-                _ => None,
-            };
-            return Err(match binary {
-                Some(unit) => format!(
-                    "'{text}' is ambiguous (decimal or binary?): write {digits}{unit} or {digits}{unit}B for 2^{} bytes each, or the bytes",
-                    match unit { "Ki" => 10, "Mi" => 20, "Gi" => 30, _ => 40 }
-                ),
-                None => format!("'{text}' is not a size: {HINT}"),
-            });
-        }
+    const HINT: &str =
+        "write bytes (65536) or a Kubernetes quantity: 64Ki, 1.5Gi, 900Mi, 1G (10^9), 500M, 1e9";
+    let not_a_size = || format!("'{text}' is not a size: {HINT}");
+    let (negative, unsigned) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
     };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(1 << shift))
-        .ok_or_else(|| format!("'{text}' is too large"))
+    // <number> ::= <digits> | <digits>.<digits> | <digits>. | .<digits>
+    let number_end = unsigned
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(unsigned.len());
+    let (number, suffix) = unsigned.split_at(number_end);
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() && fraction.is_empty() || fraction.contains('.') {
+        return Err(not_a_size());
+    }
+    if negative {
+        return Err(format!("'{text}': a size cannot be negative"));
+    }
+    // The value is (digits / 10^fraction) * numerator / denominator.
+    let (numerator, denominator): (u128, u128) = match suffix {
+        "" | "B" => (1, 1),
+        "Ki" | "KiB" => (1 << 10, 1),
+        "Mi" | "MiB" => (1 << 20, 1),
+        "Gi" | "GiB" => (1 << 30, 1),
+        "Ti" | "TiB" => (1 << 40, 1),
+        "Pi" | "PiB" => (1 << 50, 1),
+        "Ei" | "EiB" => (1 << 60, 1),
+        "m" => (1, 1000),
+        "k" => (10u128.pow(3), 1),
+        "M" => (10u128.pow(6), 1),
+        "G" => (10u128.pow(9), 1),
+        "T" => (10u128.pow(12), 1),
+        "P" => (10u128.pow(15), 1),
+        "E" => (10u128.pow(18), 1),
+        _ => match exponent(suffix) {
+            Some(Ok(power)) if power >= 0 => (10u128.pow(power as u32), 1),
+            Some(Ok(power)) => (1, 10u128.pow(power.unsigned_abs())),
+            Some(Err(())) => return Err(format!("'{text}' is too large")),
+            None => return Err(ambiguous(text, number, suffix).unwrap_or_else(not_a_size)),
+        },
+    };
+    // 20 significant digits hold any u64; more are refused, not rounded.
+    let digits = format!("{whole}{fraction}");
+    let digits = digits.trim_start_matches('0');
+    if digits.len() > 24 {
+        return Err(format!("'{text}' is too large"));
+    }
+    let mantissa: u128 = digits.parse().unwrap_or(0);
+    let scale = 10u128.pow(fraction.len().min(38) as u32);
+    let too_large = || format!("'{text}' is too large");
+    let over = mantissa.checked_mul(numerator).ok_or_else(too_large)?;
+    let under = scale.checked_mul(denominator).ok_or_else(too_large)?;
+    // Rounded up to a whole byte, as Kubernetes' Quantity.Value().
+    let bytes = over.div_ceil(under);
+    u64::try_from(bytes).map_err(|_| too_large())
+}
+
+/// `e3`, `E-2`: Some(power), Err(()) past what any size needs; None when
+/// `suffix` is not a decimal exponent.
+fn exponent(suffix: &str) -> Option<Result<i32, ()>> {
+    let rest = suffix.strip_prefix(['e', 'E'])?;
+    let digits = rest.strip_prefix(['+', '-']).unwrap_or(rest);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let power: i32 = rest.parse().unwrap_or(i32::MAX);
+    Some(if power.unsigned_abs() <= 30 {
+        Ok(power)
+    } else {
+        Err(())
+    })
+}
+
+/// The fix for a unit that only looks like Kubernetes' or IEC's.
+fn ambiguous(text: &str, number: &str, suffix: &str) -> Option<String> {
+    let letter = match suffix.to_ascii_lowercase().trim_end_matches('b') {
+        "k" | "ki" => 'k',
+        "m" | "mi" => 'M',
+        "g" | "gi" => 'G',
+        "t" | "ti" => 'T',
+        "p" | "pi" => 'P',
+        _ => return None,
+    };
+    let binary = letter.to_ascii_uppercase();
+    let power = match binary {
+        'K' => 10,
+        'M' => 20,
+        'G' => 30,
+        'T' => 40,
+        _ => 50,
+    };
+    Some(format!(
+        "'{text}' is ambiguous (decimal or binary?): write {number}{binary}i for 2^{power} bytes each, or {number}{letter} for 10^{} as Kubernetes reads it",
+        power / 10 * 3
+    ))
 }
 
 #[cfg(test)]
@@ -448,17 +507,36 @@ mod tests {
     }
 
     #[test]
-    fn binary_units_in_kubernetes_and_iec_spelling() {
+    fn kubernetes_quantities_and_iec_units() {
         for (text, bytes) in [
             ("65536", 65536),
             ("65536B", 65536),
+            ("+5", 5),
             ("1Ki", 1 << 10),
             ("512KiB", 512 << 10),
             ("1Mi", 1 << 20),
             ("900MiB", 900 << 20),
             ("2Gi", 2 << 30),
             ("1TiB", 1 << 40),
+            ("1Pi", 1 << 50),
+            ("1.5Gi", 3 << 29),
+            (".5Ki", 512),
+            ("1.Ki", 1024),
+            ("1k", 1000),
+            ("1M", 1_000_000),
+            ("1G", 1_000_000_000),
+            ("2.5G", 2_500_000_000),
+            ("1T", 1_000_000_000_000),
+            ("1E", 1_000_000_000_000_000_000),
+            ("1e9", 1_000_000_000),
+            ("12E6", 12_000_000),
+            ("1e+3", 1000),
+            ("1500e-3", 2),
+            ("1500m", 2),
+            ("1000m", 1),
+            ("0.1", 1),
             ("0", 0),
+            ("0.0Gi", 0),
         ] {
             assert_eq!(parse_byte_size(text), Ok(bytes), "{text}");
         }
@@ -467,21 +545,27 @@ mod tests {
     #[test]
     fn ambiguous_and_malformed_sizes_are_refused_with_the_spelling_to_use() {
         for (text, hint) in [
-            ("1kB", "write 1Ki or 1KiB"),
-            ("1KB", "write 1Ki or 1KiB"),
-            ("1kb", "write 1Ki or 1KiB"),
-            ("1k", "write 1Ki or 1KiB"),
-            ("1MB", "write 1Mi or 1MiB"),
-            ("1M", "write 1Mi or 1MiB"),
-            ("1mib", "write 1Mi or 1MiB"),
-            ("1GB", "write 1Gi or 1GiB"),
-            ("1.5Mi", "a whole number"),
+            ("1kB", "write 1Ki for 2^10 bytes each, or 1k for 10^3"),
+            ("1KB", "write 1Ki for 2^10"),
+            ("1kb", "write 1Ki for 2^10"),
+            ("1K", "write 1Ki for 2^10"),
+            ("1MB", "write 1Mi for 2^20 bytes each, or 1M for 10^6"),
+            ("1mib", "write 1Mi"),
+            ("1GB", "write 1Gi for 2^30 bytes each, or 1G for 10^9"),
+            ("1gb", "write 1Gi"),
+            ("1.5GB", "write 1.5Gi"),
             ("MiB", "is not a size"),
             ("", "is not a size"),
+            (".", "is not a size"),
+            ("1.2.3", "is not a size"),
             ("1XB", "is not a size"),
-            ("-1", "is not a size"),
+            ("1 Gi", "is not a size"),
+            ("-1", "cannot be negative"),
+            ("-1Gi", "cannot be negative"),
             ("99999999999999999999Gi", "too large"),
-            ("99999999Ti", "too large"),
+            ("99999999Ei", "too large"),
+            ("1e40", "too large"),
+            ("1e", "is not a size"),
         ] {
             let refused = parse_byte_size(text).unwrap_err();
             assert!(refused.contains(hint), "{text}: {refused}");
@@ -491,9 +575,8 @@ mod tests {
     proptest! {
         #[test]
         fn any_text_is_a_size_or_a_clear_refusal(text in any::<String>()) {
-            match parse_byte_size(&text) {
-                Ok(_) => prop_assert!(text.starts_with(|c: char| c.is_ascii_digit())),
-                Err(e) => prop_assert!(e.contains(&format!("'{text}'")), "{}", e),
+            if let Err(e) = parse_byte_size(&text) {
+                prop_assert!(e.contains(&format!("'{text}'")), "{}", e);
             }
         }
 
@@ -503,6 +586,14 @@ mod tests {
             for name in names {
                 prop_assert_eq!(parse_byte_size(&format!("{n}{name}")), Ok(n << shift));
             }
+        }
+
+        /// A decimal fraction of a binary unit, rounded up as Kubernetes rounds.
+        #[test]
+        fn fractions_round_up_to_whole_bytes(whole in 0u64..1000, tenths in 0u64..10, unit in 0u32..4) {
+            let exact = (whole * 10 + tenths) << (10 * unit);
+            let suffix = ["", "Ki", "Mi", "Gi"][unit as usize];
+            prop_assert_eq!(parse_byte_size(&format!("{whole}.{tenths}{suffix}")), Ok(exact.div_ceil(10)));
         }
     }
 

@@ -11,8 +11,12 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         return Err(bad());
     }
     // A bare number means seconds.
+    let too_long = |total: f64| match total.is_finite() && total > MAX_SECONDS {
+        true => format!("'{text}' is longer than the limit of ten years (3650d)"),
+        false => bad(),
+    };
     if let Ok(secs) = text.parse::<f64>() {
-        return seconds(secs).ok_or_else(bad);
+        return seconds(secs).ok_or_else(|| too_long(secs));
     }
     let mut total = 0f64;
     let mut rest = text;
@@ -28,7 +32,8 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
             .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
+        let unit = &rest[..unit_len];
+        let scale = match unit {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
             "ms" => 1e-3,
@@ -36,18 +41,43 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             "m" => 60.0,
             "h" => 3600.0,
             "d" => 86400.0,
-            _ => return Err(bad()),
+            _ => return Err(did_you_mean(text, unit).unwrap_or_else(bad)),
         };
         total += value * scale;
         rest = &rest[unit_len..];
     }
-    seconds(total).ok_or_else(bad)
+    seconds(total).ok_or_else(|| too_long(total))
+}
+
+/// Ten years: a generous ceiling that keeps Instant arithmetic from overflowing.
+const MAX_SECONDS: f64 = 315_360_000.0;
+
+/// The unit a user most likely meant, for the units other tools take.
+fn did_you_mean(text: &str, unit: &str) -> Option<String> {
+    let (meant, why) = match unit {
+        "min" | "mins" | "minute" | "minutes" => ("m", "minutes"),
+        "sec" | "secs" | "second" | "seconds" => ("s", "seconds"),
+        "H" | "hr" | "hrs" | "hour" | "hours" => ("h", "hours"),
+        "D" | "day" | "days" => ("d", "days"),
+        "w" | "W" | "week" | "weeks" => ("7d", "a week is 7d"),
+        "MS" | "msec" | "msecs" => ("ms", "milliseconds"),
+        _ => return None,
+    };
+    let fixed = match meant {
+        // 1w -> 7d, 2w -> 14d: the number changes too.
+        "7d" => {
+            let n: f64 = text.trim().strip_suffix(unit)?.parse().ok()?;
+            format!("{}d", trim(n * 7.0))
+        }
+        _ => text.trim().replace(unit, meant),
+    };
+    Some(format!(
+        "'{text}' is not a duration: did you mean '{fixed}' ({why})? Units are ns us ms s m h d"
+    ))
 }
 
 fn seconds(secs: f64) -> Option<Duration> {
-    // Ten years is a generous ceiling that keeps Instant arithmetic from overflowing.
-    (secs.is_finite() && (0.0..=315_360_000.0).contains(&secs))
-        .then(|| Duration::from_secs_f64(secs))
+    (secs.is_finite() && (0.0..=MAX_SECONDS).contains(&secs)).then(|| Duration::from_secs_f64(secs))
 }
 
 /// Formats a duration the way `parse` reads it back, for logs and messages:
@@ -84,6 +114,33 @@ mod tests {
 
     use proptest::prelude::*;
 
+    #[test]
+    fn other_tools_units_get_a_did_you_mean_and_the_limit_is_named() {
+        for (text, fixed) in [
+            ("5min", "'5m' (minutes)"),
+            ("1w", "'7d' (a week is 7d)"),
+            ("2weeks", "'14d' (a week is 7d)"),
+            ("1H", "'1h' (hours)"),
+            ("1h30mins", "'1h30m' (minutes)"),
+            ("10sec", "'10s' (seconds)"),
+            ("3days", "'3d' (days)"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(e.contains(&format!("did you mean {fixed}?")), "{text}: {e}");
+        }
+        assert_eq!(
+            parse("3651d").unwrap_err(),
+            "'3651d' is longer than the limit of ten years (3650d)"
+        );
+        assert_eq!(parse("3650d").unwrap(), Duration::from_secs(3650 * 86_400));
+        assert!(parse("400000000")
+            .unwrap_err()
+            .contains("longer than the limit"));
+        assert!(parse("5x")
+            .unwrap_err()
+            .contains("is not a duration (examples"));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4000))]
 
@@ -91,7 +148,7 @@ mod tests {
         #[test]
         fn any_text_parses_or_is_refused_with_its_words(text in any::<String>()) {
             if let Err(e) = parse(&text) {
-                prop_assert!(e.contains("is not a duration"), "{}", e);
+                prop_assert!(e.contains("is not a duration") || e.contains("longer than the limit"), "{}", e);
             }
         }
 

@@ -39,7 +39,7 @@ a failure is probe_success 0 and probe_failed_due_to_condition 1):
   --buckets S,S,...        probe_latency_seconds buckets in seconds
                            (default 0.0001 ... 5, suited to loopback)
   --max-body SIZE          read at most this much of a body (default 1Mi; more fails);
-                           sizes: bytes, or 64Ki, 64KiB, 1Mi, 1MiB, 1Gi
+                           sizes as Kubernetes writes them: 65536, 64Ki, 1.5Mi, 1M
   --follow-redirects[=N]   follow up to N redirects (alone: 10, as the kubelet;
                            default 0: a 3xx is the answer)
 ",

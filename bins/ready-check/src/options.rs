@@ -55,7 +55,8 @@ Global:
     common::tls_help!(),
     "
 Durations: 250ms, 1.5s, 1m30s, 1h, 1d (units ns us ms s m h d), or a bare
-number of seconds. Sizes: bytes (65536), or 64Ki, 64KiB, 1Mi, 1MiB, 1Gi.
+number of seconds. Sizes as Kubernetes writes them: 65536, 64Ki, 1.5Mi, 1M
+(10^6), 1e6; or 64KiB.
 Exit status: 0 all checks passed, 1 a check failed, 2 bad usage or cannot
 start (--serve address, --copy-to), 70 an internal error.
 

@@ -55,7 +55,8 @@ shows) is skipped. Deleting a file still open frees no space until the
 last process closes it.
 
 Durations: 250ms, 1.5s, 1m30s, 1h, 1d (units ns us ms s m h d), or a bare
-number of seconds. Sizes: bytes (65536), or 64Ki, 64KiB, 900Mi, 900MiB, 1Gi.
+number of seconds. Sizes as Kubernetes writes a sizeLimit: 65536, 900Mi,
+1.5Gi, 1G (10^9), 1e9; or 900MiB.
 Exit status: 0 done (or stopped by SIGTERM), 1 --once could not read DIR,
 2 bad usage, 70 an internal error.
 
