@@ -398,9 +398,6 @@ pub fn parse_byte_size(text: &str) -> Result<u64, String> {
     if whole.is_empty() && fraction.is_empty() || fraction.contains('.') {
         return Err(not_a_size());
     }
-    if negative {
-        return Err(format!("'{text}': a size cannot be negative"));
-    }
     // The value is (digits / 10^fraction) * numerator / denominator.
     let (numerator, denominator): (u128, u128) = match suffix {
         "" | "B" => (1, 1),
@@ -410,6 +407,8 @@ pub fn parse_byte_size(text: &str) -> Result<u64, String> {
         "Ti" | "TiB" => (1 << 40, 1),
         "Pi" | "PiB" => (1 << 50, 1),
         "Ei" | "EiB" => (1 << 60, 1),
+        "n" => (1, 10u128.pow(9)),
+        "u" => (1, 10u128.pow(6)),
         "m" => (1, 1000),
         "k" => (10u128.pow(3), 1),
         "M" => (10u128.pow(6), 1),
@@ -435,9 +434,17 @@ pub fn parse_byte_size(text: &str) -> Result<u64, String> {
     let too_large = || format!("'{text}' is too large");
     let over = mantissa.checked_mul(numerator).ok_or_else(too_large)?;
     let under = scale.checked_mul(denominator).ok_or_else(too_large)?;
+    // -0 is 0 to Kubernetes; any other negative is no size.
+    if negative && over != 0 {
+        return Err(format!("'{text}': a size cannot be negative"));
+    }
     // Rounded up to a whole byte, as Kubernetes' Quantity.Value().
     let bytes = over.div_ceil(under);
-    u64::try_from(bytes).map_err(|_| too_large())
+    // Kubernetes clamps past 2^63 - 1 to that; a size so large is a mistake.
+    match i64::try_from(bytes) {
+        Ok(bytes) => Ok(bytes as u64),
+        Err(_) => Err(too_large()),
+    }
 }
 
 /// `e3`, `E-2`: Some(power), Err(()) past what any size needs; None when
@@ -533,10 +540,13 @@ mod tests {
             ("1e+3", 1000),
             ("1500e-3", 2),
             ("1500m", 2),
+            ("1500u", 1),
+            ("5000000000n", 5),
             ("1000m", 1),
             ("0.1", 1),
             ("0", 0),
             ("0.0Gi", 0),
+            ("-0", 0),
         ] {
             assert_eq!(parse_byte_size(text), Ok(bytes), "{text}");
         }
@@ -564,6 +574,7 @@ mod tests {
             ("-1Gi", "cannot be negative"),
             ("99999999999999999999Gi", "too large"),
             ("99999999Ei", "too large"),
+            ("8Ei", "too large"),
             ("1e40", "too large"),
             ("1e", "is not a size"),
         ] {

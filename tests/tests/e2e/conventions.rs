@@ -397,3 +397,178 @@ fn a_log_of_any_bytes_under_an_odd_name_is_followed_with_valid_json_lines() {
     );
     assert_eq!(jq_reads(&stderr), stderr.lines().count());
 }
+
+/// Sizes read as Kubernetes reads a quantity: kubectl, which carries
+/// apimachinery's parser, is the oracle. For random quantities, valid and
+/// not, ours accepts what it accepts (but negative sizes) with the same
+/// value rounded up to a whole byte, and refuses what it refuses.
+#[test]
+fn sizes_read_as_kubectl_reads_a_quantity() {
+    if !sidecars_tests::installed("kubectl", "version") {
+        return sidecars_tests::skip(
+            "sizes_read_as_kubectl_reads_a_quantity",
+            "kubectl is not installed",
+        );
+    }
+    let dir = tempdir("quantity");
+    let pod = dir.join("pod.yaml");
+    std::fs::write(
+        &pod,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: q}\nspec:\n  containers: [{name: c, image: x}]\n",
+    )
+    .unwrap();
+    let (mut rng, _) = sidecars_tests::rng::Rng::from_env("sizes_read_as_kubectl_reads_a_quantity");
+    let numbers = [
+        "0",
+        "1",
+        "7",
+        "12",
+        "1.5",
+        ".5",
+        "1.",
+        "007",
+        "123456789",
+        "2.25",
+        "1.23456789012",
+        ".",
+        "1.2.3",
+        "",
+    ];
+    let suffixes = [
+        "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P", "E", "e3",
+        "E6", "e-3", "e+2", "e0", "GB", "K", "kB", "mi", "Mb", "x", "e", "Kii",
+    ];
+    let cases: Vec<String> = (0..160)
+        .map(|_| {
+            let sign = rng.pick(&["", "", "", "+", "-"]);
+            format!("{sign}{}{}", rng.pick(&numbers), rng.pick(&suffixes))
+        })
+        .collect();
+    let oracle = |quantity: &str| -> Option<String> {
+        let out = Command::new("kubectl")
+            .args(["set", "resources", "--local", "-o"])
+            .arg("jsonpath={.spec.containers[0].resources.limits.memory}")
+            .arg("-f")
+            .arg(&pod)
+            .arg(format!("--limits=memory={quantity}"))
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let answers: Vec<(String, Option<String>)> = std::thread::scope(|scope| {
+        let runs: Vec<_> = cases
+            .iter()
+            .map(|q| (q.clone(), scope.spawn(|| oracle(q))))
+            .collect();
+        runs.into_iter()
+            .map(|(q, run)| (q, run.join().unwrap()))
+            .collect()
+    });
+    let mut accepted = 0;
+    for (quantity, canonical) in answers {
+        let ours = common::cli::parse_byte_size(&quantity);
+        // apimachinery's parser reads a number with no digit ("E", ".",
+        // "+", "m") as 0, against its own documented grammar, which wants
+        // one: as a size that is a mistake, and we refuse it.
+        let number: String = quantity
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || "+-.".contains(*c))
+            .collect();
+        if !number.chars().any(|c| c.is_ascii_digit()) {
+            assert!(ours.is_err(), "{quantity:?} has no digit, we read {ours:?}");
+            continue;
+        }
+        match canonical {
+            None => assert!(
+                ours.is_err(),
+                "kubectl refuses {quantity:?}, we read {ours:?}"
+            ),
+            Some(canonical) if canonical.starts_with('-') && canonical != "-0" => {
+                assert!(
+                    ours.is_err(),
+                    "{quantity:?} is negative ({canonical}), we read {ours:?}"
+                )
+            }
+            Some(canonical) => {
+                accepted += 1;
+                // Kubernetes clamps past 2^63 - 1; we refuse as too large.
+                let want = canonical_bytes(&canonical);
+                match u64::try_from(want).ok().filter(|&b| b < i64::MAX as u64) {
+                    Some(bytes) => assert_eq!(
+                        ours,
+                        Ok(bytes),
+                        "{quantity:?}: kubectl's canonical form is {canonical}"
+                    ),
+                    None => assert!(
+                        ours.as_ref().is_err_and(|e| e.contains("too large")),
+                        "{quantity:?} is {canonical}, past 64 bits: we read {ours:?}"
+                    ),
+                }
+            }
+        }
+    }
+    assert!(accepted > 20, "too few valid quantities drawn: {accepted}");
+}
+
+/// The bytes of a quantity as kubectl writes it back (its canonical form,
+/// or the input kept as it came: a decimal with a suffix or an exponent),
+/// rounded up.
+fn canonical_bytes(canonical: &str) -> i128 {
+    let bad = || -> ! { panic!("kubectl's canonical {canonical:?}") };
+    let split = canonical
+        .find(|c: char| !(c.is_ascii_digit() || "+-.".contains(c)))
+        .unwrap_or(canonical.len());
+    let (number, suffix) = canonical.split_at(split);
+    let negative = number.starts_with('-');
+    let number = number.trim_start_matches(['+', '-']);
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let mantissa: i128 = format!("0{whole}{fraction}")
+        .parse()
+        .unwrap_or_else(|_| bad());
+    let mut power = -(fraction.len() as i32);
+    let times: i128 = match suffix {
+        "" => 1,
+        "n" => {
+            power -= 9;
+            1
+        }
+        "u" => {
+            power -= 6;
+            1
+        }
+        "m" => {
+            power -= 3;
+            1
+        }
+        "k" => 1000,
+        "M" => 1_000_000,
+        "G" => 1_000_000_000,
+        "T" => 10i128.pow(12),
+        "P" => 10i128.pow(15),
+        "E" => 10i128.pow(18),
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        "Ti" => 1 << 40,
+        "Pi" => 1 << 50,
+        "Ei" => 1 << 60,
+        exponent => {
+            power += exponent
+                .get(1..)
+                .and_then(|p| p.parse::<i32>().ok())
+                .unwrap_or_else(|| bad());
+            1
+        }
+    };
+    let signed = if negative { -mantissa } else { mantissa };
+    let scaled = signed.saturating_mul(times);
+    match power >= 0 {
+        true => scaled.saturating_mul(10i128.pow(power as u32)),
+        false => {
+            let divide = 10i128.pow(power.unsigned_abs());
+            (scaled + divide - 1).div_euclid(divide)
+        }
+    }
+}
