@@ -98,6 +98,24 @@ pub struct Options {
     pub tls: common::tls::TlsOptions,
 }
 
+/// A path, a name found on PATH, or a word with no dot and no port (no
+/// host is written so): what `every 5s echo` meant was a program.
+fn looks_like_a_program(word: &str) -> bool {
+    let on_path = || {
+        std::env::var_os("PATH").is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir| {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::metadata(dir.join(word))
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            })
+        })
+    };
+    word.starts_with('/')
+        || word.starts_with("./")
+        || !word.contains(['.', ':', '/'])
+        || (!word.contains('/') && on_path())
+}
+
 /// Splits argv at the first bare `--`: the options before it, the program
 /// to run after it.
 pub fn split_program(mut args: Vec<OsString>) -> (Vec<OsString>, Option<Vec<OsString>>) {
@@ -162,6 +180,15 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
             Long("listen") => options.listen = Some(cli::listen_addr(&mut parser, "--listen")?),
             Long("cron") => cron = Some(cli::text(&mut parser, "--cron")?),
             Long("tz") => tz = Some(cli::text(&mut parser, "--tz")?),
+            // The other side-cars take --interval; every takes it first.
+            Long("interval") => {
+                let value = parser.value().map(|v| v.to_string_lossy().into_owned());
+                let value = value.unwrap_or_else(|_| "5s".into());
+                return Err(usage(
+                    "--interval",
+                    format!("INTERVAL is every's first argument, not a flag: every {value} URL, or every {value} -- PROGRAM"),
+                ));
+            }
             Value(value) => positionals.push(value),
             _ => return Err(arg.unexpected().into()),
         }
@@ -219,8 +246,9 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
     }
     options.job = match (url, program) {
         (Some(url), None) => {
-            // A path where a URL goes: the user meant a program.
-            if !url.contains("://") && (url.starts_with('/') || url.starts_with("./")) {
+            // A path, a program on PATH, or a bare word where a URL goes:
+            // the user meant a program.
+            if !url.contains("://") && looks_like_a_program(&url) {
                 return Err(usage(
                     "URL",
                     format!(
@@ -364,6 +392,20 @@ mod tests {
             .contains("add http:// (http://127.0.0.1:8080/flush)"));
         assert!(refused(&["--cron", "* * * * *", "1m", "http://x/"])
             .starts_with("--cron: takes the place of INTERVAL"));
+        // A bare word, on PATH or not: a program.
+        assert_eq!(
+            refused(&["5s", "--count", "1", "echo"]),
+            "URL: 'echo' is not a URL; a program goes after --: every 5s -- echo"
+        );
+        assert!(refused(&["5s", "cleanup-job"]).contains("every 5s -- cleanup-job"));
+        // A host with a dot or a port: a URL without its scheme.
+        assert!(refused(&["5s", "example.com/x"]).contains("add http:// (http://example.com/x)"));
+        // --interval, as the other side-cars take it.
+        assert_eq!(
+            refused(&["--interval", "5s", "http://x/"]),
+            "--interval: INTERVAL is every's first argument, not a flag: every 5s URL, or every 5s -- PROGRAM"
+        );
+        assert!(refused(&["--interval=30s", "http://x/"]).contains("every 30s URL"));
     }
 
     #[test]

@@ -10,7 +10,11 @@ use std::time::{Duration, Instant, SystemTime};
 #[derive(Debug)]
 pub enum Check {
     Http(HttpCheck),
-    Tcp(String),
+    /// HOST:PORT; with `--cert-valid-for`, a TLS handshake and its expiry.
+    Tcp {
+        addr: String,
+        cert_valid_for: Option<Duration>,
+    },
     File {
         path: PathBuf,
         max_age: Option<Duration>,
@@ -36,7 +40,11 @@ impl Check {
     pub fn label(&self) -> String {
         match self {
             Check::Http(http) => http.url.clone(),
-            Check::Tcp(addr) => format!("tcp {addr}"),
+            Check::Tcp {
+                addr,
+                cert_valid_for: None,
+            } => format!("tcp {addr}"),
+            Check::Tcp { addr, .. } => format!("tls {addr}"),
             Check::File { path, .. } => format!("file {}", path.display()),
         }
     }
@@ -44,7 +52,21 @@ impl Check {
     pub fn run(&self, client: &Client, budget: &Budget) -> Result<(), String> {
         match self {
             Check::Http(http) => http.run(client, budget),
-            Check::Tcp(addr) => tcp(addr, budget.timeout),
+            Check::Tcp {
+                addr,
+                cert_valid_for: None,
+            } => tcp(addr, budget.timeout),
+            // Any TLS service, not only HTTPS: a database, a broker.
+            Check::Tcp {
+                addr,
+                cert_valid_for: Some(wanted),
+            } => {
+                let exchange = client.handshake(addr, budget.timeout);
+                if let Some(error) = exchange.error {
+                    return Err(error.to_string());
+                }
+                cert_valid_for(exchange.tls.as_ref(), *wanted)
+            }
             Check::File { path, max_age } => file(path, *max_age),
         }
     }
@@ -90,6 +112,12 @@ fn cert_valid_for(tls: Option<&common::tls::TlsInfo>, wanted: Duration) -> Resul
         .unwrap_or_default()
         .as_secs() as i64;
     let left = expiry.saturating_sub(now);
+    if left <= 0 {
+        return Err(format!(
+            "certificate expired at {}",
+            common::civil::format_utc(expiry)
+        ));
+    }
     if left < wanted.as_secs() as i64 {
         return Err(format!(
             "certificate expires at {}, in {}, sooner than --cert-valid-for {}",

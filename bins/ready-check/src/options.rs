@@ -26,7 +26,9 @@ Checks (each followed by the modifiers that apply to it):
   --tcp HOST:PORT            a TCP connection is accepted
       --cert-valid-for DURATION
                              fail while the server's certificate (any it
-                             sent) expires sooner: a gate before it runs out
+                             sent) expires sooner: a gate before it runs out.
+                             After --tcp: a TLS handshake, verified as for
+                             https://, for any TLS service; after --http too
   --file PATH                the file exists
       --max-age DURATION     and was modified within DURATION (heartbeat files)
 
@@ -130,13 +132,27 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
             }
             Long("tcp") => {
                 let addr = cli::text(&mut parser, "--tcp")?;
+                if let Some((scheme, rest)) = addr.split_once("://") {
+                    let host_port = rest.split('/').next().unwrap_or_default();
+                    let http = matches!(scheme, "http" | "https");
+                    return Err(usage(
+                        "--tcp",
+                        match http {
+                            true => format!("'{addr}' is a URL: give HOST:PORT ({host_port}), or check the URL with --http {addr}"),
+                            false => format!("'{addr}' is a URL: give HOST:PORT ({host_port})"),
+                        },
+                    ));
+                }
                 if addr
                     .rsplit_once(':')
                     .is_none_or(|(_, port)| port.parse::<u16>().is_err())
                 {
                     return Err(usage("--tcp", format!("'{addr}' is not HOST:PORT")));
                 }
-                options.checks.push(Check::Tcp(addr));
+                options.checks.push(Check::Tcp {
+                    addr,
+                    cert_valid_for: None,
+                });
             }
             Long("file") => {
                 let path = parser.value()?.into();
@@ -149,7 +165,13 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
                 let wanted = cli::positive_duration(&mut parser, "--cert-valid-for")?;
                 match options.checks.last_mut() {
                     Some(Check::Http(http)) => http.cert_valid_for = Some(wanted),
-                    _ => return Err(usage("--cert-valid-for", "must follow --http URL")),
+                    Some(Check::Tcp { cert_valid_for, .. }) => *cert_valid_for = Some(wanted),
+                    _ => {
+                        return Err(usage(
+                            "--cert-valid-for",
+                            "must follow --http URL or --tcp HOST:PORT",
+                        ))
+                    }
                 }
             }
             Long(flag) if common::tls::FLAGS.contains(&flag) => {
@@ -269,6 +291,10 @@ mod tests {
             refused(&["--http", "http://x/", "--status", "99"]).contains("not an HTTP status code")
         );
         assert!(refused(&["--tcp", "nohost"]).contains("is not HOST:PORT"));
+        assert!(refused(&["--tcp", "https://db:5432/x"]).contains("give HOST:PORT (db:5432)"));
+        assert!(refused(&["--tcp", "postgres://db:5432"])
+            .ends_with("is a URL: give HOST:PORT (db:5432)"));
+        assert!(parsed(&["--tcp", "db:5432", "--cert-valid-for", "7d"]).is_ok());
         assert!(refused(&["--http", "http://x/", "--cache", "1s"])
             .starts_with("--cache: only applies with --serve"));
         assert!(refused(&["--serve", ":http", "--http", "http://x/"])

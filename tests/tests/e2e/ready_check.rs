@@ -420,8 +420,12 @@ fn bad_usage_exits_2_with_one_line_naming_the_flag() {
             "--cert-valid-for: must be greater than zero",
         ),
         (
-            &["--tcp", "127.0.0.1:1", "--cert-valid-for", "1d"],
-            "--cert-valid-for: must follow --http URL",
+            &["--file", "/x", "--cert-valid-for", "1d"],
+            "--cert-valid-for: must follow --http URL or --tcp HOST:PORT",
+        ),
+        (
+            &["--tcp", "http://127.0.0.1:18080"],
+            "--tcp: 'http://127.0.0.1:18080' is a URL: give HOST:PORT (127.0.0.1:18080), or check the URL with --http http://127.0.0.1:18080",
         ),
     ];
     sidecars_tests::assert_usage_errors("ready-check", cases);

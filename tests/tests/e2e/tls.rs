@@ -463,6 +463,49 @@ fn cert_valid_for_fails_while_the_certificate_expires_sooner() {
             .stdout
             .contains("sooner than --cert-valid-for 100d")
     );
+    // Any TLS service: --tcp with --cert-valid-for is a handshake, verified.
+    let addr = server.addr.clone();
+    let ran = ready_check(&["--ca-file", &ca, "--tcp", &addr, "--cert-valid-for", "30d"]);
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    fails_with(
+        &["--ca-file", &ca, "--tcp", &addr, "--cert-valid-for", "100d"],
+        &format!("FAIL tls {addr}: certificate expires at"),
+    );
+    fails_with(
+        &["--tcp", &addr, "--cert-valid-for", "1d"],
+        "unknown issuer (give the CA with --ca-file",
+    );
+    // http:// to a TLS port: named, with the fix.
+    fails_with(
+        &["--http", &format!("http://{addr}/")],
+        "answer: the server speaks TLS: use https://",
+    );
+}
+
+/// A certificate already past its date, read with --insecure: "expired
+/// at", not "in 0us".
+#[test]
+fn an_expired_certificate_says_expired_at() {
+    let pki = Pki::new("tls-expired");
+    let addr = free_loopback_addr();
+    let ip = addr.rsplit_once(':').unwrap().0.to_string();
+    let leaf = pki.leaf("expired", &[&ip], (days_from_now(-10), days_from_now(-1)));
+    let server = https_server(
+        addr,
+        vec![leaf.der(), pki.intermediate.der()],
+        leaf.key_der(),
+        Versions::Both,
+        None,
+        None,
+    );
+    let url = format!("https://{}/", server.addr);
+    fails_with(
+        &["--insecure", "--http", &url, "--cert-valid-for", "7d"],
+        &format!(
+            "certificate expired at {}",
+            common::civil::format_utc(leaf.not_after)
+        ),
+    );
 }
 
 /// A leaf our reader cannot read (its CN's type is no OID; webpki, which
