@@ -44,9 +44,9 @@ standard output is named as such).
                       peerlog_up, peerlog_peer_pid, peerlog_lines_by_total{by,value},
                       peerlog_values_dropped_total{by}
   --post URL          POST {\"path\", \"lines\", \"matches\", \"by\"} as JSON each interval
-  --once              read once, print the counts as JSON, exit (1 if the log is
-                      absent or cannot be read, with the reason on stderr);
-                      not with --listen
+  --once              read once, print the counts as JSON, exit (1 and nothing
+                      on stdout if the log is absent or cannot be read, with
+                      the reason on stderr); not with --listen
 ",
     common::log_help!(),
     "  -h, --help, -V, --version

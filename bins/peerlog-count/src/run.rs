@@ -84,8 +84,13 @@ pub fn run(options: &Options, totals: &Mutex<Totals>, shutdown: &Shutdown) -> Re
         }
         lines_before = snapshot.lines;
         if options.once {
+            // Counts only of a log that was read: a missing one is its
+            // stderr line and exit 1, not zeros a pipeline would take.
+            if !up {
+                return Ok(EXIT_FAILURE);
+            }
             println!("{}", publish::json(&options.path, &snapshot));
-            return Ok(if up { 0 } else { EXIT_FAILURE });
+            return Ok(0);
         }
         if let Some(poster) = &poster {
             poster.post(&snapshot);

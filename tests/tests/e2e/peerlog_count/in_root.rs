@@ -290,11 +290,7 @@ fn a_seccomp_profile_that_refuses_openat2_falls_back_to_the_walk() {
             "{stdout}"
         );
         let (code, stdout, stderr) = in_container("/var/log/app/binary.log");
-        assert_eq!(
-            (code, stdout.contains("\"lines\":0")),
-            (Some(1), true),
-            "{stdout} {stderr}"
-        );
+        assert_eq!((code, stdout.as_str()), (Some(1), ""), "{stderr}");
         let (code, _, stderr) = in_container("/var/log/app/stdout.log");
         assert_eq!(code, Some(1));
         assert!(stderr.contains("standard output"), "{stderr}");

@@ -218,6 +218,19 @@ fn sigterm_stops_it_at_once_with_status_0() {
     assert!(took < Duration::from_millis(100), "took {took:?}");
 }
 
+/// `--once` on a log that is not there: exit 1 and its reason on stderr,
+/// and nothing on stdout, where a pipeline would take zeros for counts.
+#[test]
+fn once_on_a_missing_log_prints_no_counts() {
+    let dir = tempdir("once-missing");
+    let ran = once(
+        "openat2",
+        &["--root", dir.to_str().unwrap(), "/missing.log"],
+    );
+    assert_eq!((ran.code, ran.stdout.as_str()), (1, ""), "{}", ran.stderr);
+    assert!(ran.stderr.contains("missing.log"), "{}", ran.stderr);
+}
+
 #[test]
 fn bad_usage_exits_2_with_a_clear_line() {
     let cases: &[(&[&str], &str)] = &[
