@@ -572,3 +572,48 @@ fn canonical_bytes(canonical: &str) -> i128 {
         }
     }
 }
+
+/// The one executable by its own name, as busybox: `sidecars NAME ARGS`
+/// runs the side-car, `--help` lists them, anything else is a usage error.
+#[test]
+fn the_multicall_executable_takes_a_side_car_name_first() {
+    let help = run("sidecars", &["--help"]);
+    assert_eq!(help.code, 0, "{}", help.stderr);
+    for name in sidecars() {
+        assert!(help.stdout.contains(&name), "{name} not in {}", help.stdout);
+    }
+    let version = run("sidecars", &["ready-check", "--version"]);
+    assert_eq!(version.code, 0, "{}", version.stderr);
+    assert!(
+        version
+            .stdout
+            .starts_with(&format!("ready-check {}\n", env!("CARGO_PKG_VERSION"))),
+        "{}",
+        version.stdout
+    );
+    // The side-car's own usage errors, under its own name.
+    let refused = run(
+        "sidecars",
+        &["sweep", "/nonexistent-dir", "--older-than", "1h"],
+    );
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("DIR /nonexistent-dir"),
+        "{}",
+        refused.stderr
+    );
+    for (args, said) in [
+        (
+            &["nosuch"][..],
+            "sidecars: 'nosuch' names no side-car; give one of every, ",
+        ),
+        (&[][..], "sidecars: give a side-car's name first (every, "),
+    ] {
+        let ran = run("sidecars", args);
+        assert_eq!(ran.code, 2, "{args:?}");
+        assert!(ran.stderr.starts_with(said), "{args:?}: {}", ran.stderr);
+        assert!(ran
+            .stderr
+            .ends_with("Try 'sidecars --help' for more information.\n"));
+    }
+}
