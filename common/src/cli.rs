@@ -102,6 +102,25 @@ impl Program {
             Err(Stop::Usage(msg)) => {
                 let msg = suggest(&msg, self.help);
                 let hint = format!("Try '{} --help' for more information.", self.name);
+                if crate::log::json() {
+                    // `--FLAG: what`, `INTERVAL: what` or `invalid option
+                    // '--FLAG'`: the flag as a field too, where there is one.
+                    let flag = match msg.strip_prefix("invalid option '") {
+                        Some(rest) => rest.split('\'').next(),
+                        None => msg
+                            .split_once(": ")
+                            .map(|(flag, _)| flag)
+                            .filter(|flag| !flag.contains(' ')),
+                    };
+                    let mut fields: Vec<crate::log::Field> = Vec::new();
+                    if let Some(flag) = &flag {
+                        fields.push(("flag", flag));
+                    }
+                    fields.push(("hint", &hint));
+                    fields.push(("exit", &EXIT_USAGE));
+                    crate::log::error(&msg, &fields);
+                    std::process::exit(EXIT_USAGE)
+                }
                 self.exit_with(EXIT_USAGE, &[&msg, &hint])
             }
         }
@@ -281,7 +300,12 @@ pub fn log_flag(
     let value = text(parser, &name)?;
     match (flag, value.as_str()) {
         ("log-format", "logfmt") => options.format = Format::Logfmt,
-        ("log-format", "json") => options.format = Format::Json,
+        ("log-format", "json") => {
+            options.format = Format::Json;
+            // From here on a usage error is a JSON line too, so that a
+            // pipeline that reads only JSON sees why the container exits.
+            crate::log::configure(*options);
+        }
         ("log-format", other) => {
             return Err(usage(&name, format!("'{other}' is not logfmt or json")))
         }

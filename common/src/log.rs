@@ -95,6 +95,12 @@ pub fn configured() -> bool {
     CONFIGURED.load(Ordering::Relaxed)
 }
 
+/// Whether lines are JSON: configured so, or `--log-format json` already
+/// read by a parse still under way.
+pub fn json() -> bool {
+    configured() && SETTINGS.load(Ordering::Relaxed) & JSON_BIT != 0
+}
+
 /// Whether a line at `level` is written.
 pub fn enabled(level: Level) -> bool {
     level as u8 >= SETTINGS.load(Ordering::Relaxed) & !JSON_BIT

@@ -617,3 +617,54 @@ fn the_multicall_executable_takes_a_side_car_name_first() {
             .ends_with("Try 'sidecars --help' for more information.\n"));
     }
 }
+
+/// Once `--log-format json` is read, a usage error is one JSON line with
+/// the flag, the message, the hint and exit=2, for a JSON-only pipeline to
+/// see why the container exits. An error before it, or in it, stays text.
+#[test]
+fn usage_errors_after_log_format_json_are_one_json_line() {
+    for name in sidecars() {
+        let ran = run(&name, &["--log-format", "json", "--no-such-flag"]);
+        assert_eq!(ran.code, 2, "{name}: {}", ran.stderr);
+        let lines: Vec<&str> = ran.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{name}: {lines:?}");
+        let line: serde_json::Value =
+            serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("{name}: {e}: {}", lines[0]));
+        assert_eq!(line["level"], "error", "{line}");
+        // Every field a string, as in every log line.
+        assert_eq!(line["exit"], "2", "{line}");
+        assert_eq!(line["flag"], "--no-such-flag", "{line}");
+        assert_eq!(
+            line["hint"],
+            format!("Try '{name} --help' for more information."),
+            "{line}"
+        );
+        assert!(
+            line["msg"].as_str().unwrap().contains("'--no-such-flag'"),
+            "{line}"
+        );
+    }
+    let ran = run(
+        "sweep",
+        &["--log-format", "json", "/tmp", "--older-than", "5min"],
+    );
+    let line: serde_json::Value = serde_json::from_str(ran.stderr.trim()).unwrap();
+    assert_eq!(line["flag"], "--older-than", "{line}");
+    assert!(
+        line["msg"].as_str().unwrap().contains("did you mean '5m'"),
+        "{line}"
+    );
+    // Before the flag, or in it: plain text, as the docs say.
+    for args in [
+        &["/tmp", "--older-than", "5min", "--log-format", "json"][..],
+        &["--log-format", "yaml", "/tmp", "--older-than", "1h"][..],
+    ] {
+        let ran = run("sweep", args);
+        assert_eq!(ran.code, 2);
+        assert!(
+            ran.stderr.starts_with("sweep: "),
+            "{args:?}: {}",
+            ran.stderr
+        );
+    }
+}
