@@ -8,6 +8,7 @@ use crate::in_root::{FileId, Problem, Root};
 use common::log::{self, Outage};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Which process to follow (`--peer`).
 #[derive(Clone, Debug)]
@@ -30,9 +31,11 @@ pub struct Peer {
 
 pub enum Found {
     One(Peer),
-    /// Nothing yet; `denied` lists PIDs whose root we may not read.
+    /// Nothing yet; `denied` lists PIDs whose root we may not read, with
+    /// their command; `others` counts the foreign roots we could read.
     None {
-        denied: Vec<u32>,
+        denied: Vec<(u32, String)>,
+        others: usize,
     },
     /// Several distinct roots have PATH: the user must pick one.
     Ambiguous(Vec<Peer>),
@@ -44,6 +47,7 @@ pub enum Found {
 pub fn discover(proc: &Path, path: &Path, choice: &PeerChoice) -> Found {
     let ours = Root::open(Path::new("/")).ok().map(|root| root.id);
     let mut denied = Vec::new();
+    let mut others = 0;
     // Candidates by root: several processes of one container share a root.
     let mut roots: BTreeMap<FileId, Peer> = BTreeMap::new();
     for pid in pids(proc) {
@@ -56,7 +60,7 @@ pub fn discover(proc: &Path, path: &Path, choice: &PeerChoice) -> Found {
         let root = match Root::open(&root_dir) {
             Ok(root) => root,
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                denied.push(pid);
+                denied.push((pid, comm(proc, pid)));
                 continue;
             }
             Err(_) => continue, // exited meanwhile, or a kernel thread
@@ -64,6 +68,7 @@ pub fn discover(proc: &Path, path: &Path, choice: &PeerChoice) -> Found {
         if Some(root.id) == ours || roots.contains_key(&root.id) {
             continue;
         }
+        others += 1;
         let comm = comm(proc, pid);
         if let PeerChoice::Comm(wanted) = choice {
             if comm != *wanted {
@@ -74,7 +79,7 @@ pub fn discover(proc: &Path, path: &Path, choice: &PeerChoice) -> Found {
             Ok(_) => {}
             Err(problem) if problem.is_there() => {}
             Err(Problem::Denied) => {
-                denied.push(pid);
+                denied.push((pid, comm.clone()));
                 continue;
             }
             Err(_) => continue,
@@ -90,7 +95,7 @@ pub fn discover(proc: &Path, path: &Path, choice: &PeerChoice) -> Found {
     }
     let mut peers: Vec<Peer> = roots.into_values().collect();
     match peers.len() {
-        0 => Found::None { denied },
+        0 => Found::None { denied, others },
         1 => Found::One(peers.remove(0)),
         _ => {
             peers.sort_by_key(|p| p.pid);
@@ -136,6 +141,11 @@ pub struct Source {
     pub peer: Option<Peer>,
     /// The PIDs whose root we may not read, folded as an outage.
     denied: Outage,
+    /// `--wait-for-peer`, and since when no peer has been found (None
+    /// while there is one), and whether the wait was said.
+    wait_for_peer: Duration,
+    waiting_since: Option<Instant>,
+    said_waiting: bool,
     /// The log missing or unreadable, folded as an outage.
     outage: Outage,
 }
@@ -150,7 +160,41 @@ impl Source {
             peer: None,
             denied: Outage::new(),
             outage: Outage::new(),
+            wait_for_peer: Duration::from_secs(30),
+            waiting_since: None,
+            said_waiting: false,
         }
+    }
+
+    pub fn waiting_for_peer(mut self, wait: Duration) -> Source {
+        self.wait_for_peer = wait;
+        self
+    }
+
+    /// No peer yet, and not for longer than `--wait-for-peer`: waiting, as
+    /// at every Pod start, where native side-cars come before the app.
+    fn waiting(&self) -> bool {
+        self.fixed.is_none()
+            && self.peer.is_none()
+            && self
+                .waiting_since
+                .is_none_or(|since| since.elapsed() < self.wait_for_peer)
+    }
+
+    /// Of the processes whose root we may not read, those that could be
+    /// the one `--peer` asks for: the named PID or command; with `auto`,
+    /// any, but only while no other container's root could be read (one
+    /// that could, without the log, points at the log, not at permissions).
+    fn could_be_the_peer(&self, denied: Vec<(u32, String)>, others: usize) -> Vec<u32> {
+        denied
+            .into_iter()
+            .filter(|(pid, comm)| match &self.choice {
+                PeerChoice::Pid(wanted) => pid == wanted,
+                PeerChoice::Comm(wanted) => comm == wanted,
+                PeerChoice::Auto => others == 0,
+            })
+            .map(|(pid, _)| pid)
+            .collect()
     }
 
     /// The root to read PATH in: `--root`, or the current peer's, discovering
@@ -172,6 +216,8 @@ impl Source {
         if self.peer.is_none() {
             match discover(&self.proc, &self.path, &self.choice) {
                 Found::One(peer) => {
+                    self.waiting_since = None;
+                    self.said_waiting = false;
                     log::info(
                         "peer found",
                         &[
@@ -189,8 +235,35 @@ impl Source {
                         .collect();
                     return Err(list.join(", "));
                 }
-                Found::None { denied } if !denied.is_empty() => self.report_denied(&denied),
-                Found::None { .. } => self.denied.succeeded("roots readable again", &[]),
+                Found::None { denied, others } => {
+                    self.waiting_since.get_or_insert_with(Instant::now);
+                    let unreadable = denied.len();
+                    let suspects = self.could_be_the_peer(denied, others);
+                    if self.waiting() {
+                        if !self.said_waiting {
+                            self.said_waiting = true;
+                            let peer = match &self.choice {
+                                PeerChoice::Auto => "auto".to_string(),
+                                PeerChoice::Pid(pid) => pid.to_string(),
+                                PeerChoice::Comm(name) => format!("comm:{name}"),
+                            };
+                            let wait = common::duration::format(self.wait_for_peer);
+                            log::info(
+                                "waiting for the app: no process has the log yet",
+                                &[
+                                    ("path", &self.path.display()),
+                                    ("peer", &peer),
+                                    ("unreadable", &unreadable),
+                                    ("wait_for_peer", &wait),
+                                ],
+                            );
+                        }
+                    } else if !suspects.is_empty() {
+                        self.report_denied(&suspects);
+                    } else {
+                        self.denied.succeeded("roots readable again", &[]);
+                    }
+                }
             }
         }
         Ok(self.peer.as_ref().map(|peer| &peer.root))
@@ -226,6 +299,10 @@ impl Source {
     /// unreadable, with the reason) when it starts or changes and at most
     /// once a minute while it lasts, and its end once.
     pub fn note(&mut self, read: &Result<(), Problem>) {
+        // Waiting for the app is said once, at info, by `root`.
+        if read.is_err() && self.waiting() {
+            return;
+        }
         let path = self.path.display();
         match read {
             Ok(()) => self.outage.succeeded("log found", &[("path", &path)]),
@@ -355,7 +432,7 @@ mod tests {
         let proc = fake_proc("none", &[(1, &pause, "pause")]);
         assert!(matches!(
             discover(&proc, Path::new("/var/log/app.log"), &PeerChoice::Auto),
-            Found::None { denied } if denied.is_empty()
+            Found::None { denied, .. } if denied.is_empty()
         ));
         let a = container("a", true);
         let b = container("b", true);

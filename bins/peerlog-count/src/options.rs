@@ -23,6 +23,11 @@ standard output is named as such).
 
   --peer auto|PID|comm:NAME   which process (default auto: the one root that
                               holds PATH; several are an error naming them)
+  --wait-for-peer DURATION
+                      while no process has PATH, say once that it waits (info),
+                      and only after this long that a process it may not read
+                      could be the app (default 30s: a Pod's native side-cars
+                      start before the app, beside others it may not read)
   --root DIR          resolve PATH inside DIR, no discovery (a shared volume)
   --proc DIR          the process table to scan (default /proc)
   --interval DURATION read what was appended this often (default 10s)
@@ -71,6 +76,8 @@ pub struct Options {
     pub proc: PathBuf,
     pub interval: Duration,
     pub rotate_wait: Duration,
+    /// `--wait-for-peer`: how long no peer is waiting, not a problem.
+    pub wait_for_peer: Duration,
     pub matches: Vec<(String, String)>,
     /// `--by NAME=FIELD`, in order.
     pub by: Vec<(String, Field)>,
@@ -94,6 +101,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         proc: PathBuf::from("/proc"),
         interval: Duration::from_secs(10),
         rotate_wait: Duration::from_secs(5),
+        wait_for_peer: Duration::from_secs(30),
         matches: Vec::new(),
         by: Vec::new(),
         max_values: 100,
@@ -131,6 +139,9 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
             Long("proc") => options.proc = parser.value()?.into(),
             Long("interval") => {
                 options.interval = cli::positive_duration(&mut parser, "--interval")?
+            }
+            Long("wait-for-peer") => {
+                options.wait_for_peer = cli::duration(&mut parser, "--wait-for-peer")?
             }
             Long("rotate-wait") => {
                 options.rotate_wait = cli::duration(&mut parser, "--rotate-wait")?

@@ -25,7 +25,8 @@ pub fn run(options: &Options, totals: &Mutex<Totals>, shutdown: &Shutdown) -> Re
         ),
         None => None,
     };
-    let mut source = Source::new(fixed, &options.proc, &options.path, &options.peer);
+    let mut source = Source::new(fixed, &options.proc, &options.path, &options.peer)
+        .waiting_for_peer(options.wait_for_peer);
     let mut follower = Follower::new(
         Counter::new(&options.matches).with_by(
             options

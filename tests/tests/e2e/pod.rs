@@ -438,32 +438,31 @@ impl InPod {
     }
 }
 
-#[test]
-fn a_whole_pod_in_a_pid_namespace_runs_and_stops_cleanly() {
+/// Whether the PID-namespace Pod can be stood up here; else says why.
+fn pid_namespace_pod_possible(test: &str) -> bool {
     let tools = ["unshare", "nsenter", "chroot"]
         .iter()
         .all(|t| Command::new(t).arg("--version").output().is_ok());
     if !is_root() || !tools || !sidecars_tests::static_bin("stand-in").exists() {
-        return skip(
-            "a_whole_pod_in_a_pid_namespace_runs_and_stops_cleanly",
+        skip(
+            test,
             "needs root, unshare, nsenter, chroot and the static binaries (scripts/build-release)",
         );
+        return false;
     }
-    // Copies: the side-cars run as UID 65532, who may not enter the checkout.
-    let static_bin = |name: &str| {
-        sidecars_tests::reachable_copy(&sidecars_tests::static_bin(name))
-            .to_string_lossy()
-            .into_owned()
-    };
-    // The pause: PID 1 of a new PID namespace with its own /proc.
-    let every = static_bin("every");
+    true
+}
+
+/// The pause: PID 1 of a new PID namespace with its own /proc (every,
+/// sleeping), and its PID as seen from here.
+fn start_pause(every: &str) -> (Daemon, i32) {
     let mut pause = Daemon::start_command(
         Command::new("unshare").args([
             "--pid",
             "--fork",
             "--mount-proc",
             "--kill-child",
-            &every,
+            every,
             "8760h",
             "--delay-first",
             "--",
@@ -472,31 +471,139 @@ fn a_whole_pod_in_a_pid_namespace_runs_and_stops_cleanly() {
         false,
     );
     pause.wait_log("msg=scheduled");
-    let pause_pid = only_child(pause.pid());
+    let pid = only_child(pause.pid());
+    (pause, pid)
+}
 
-    // The app, chroot'ed into its own root directory, as UID 101.
+/// The app's root directory (the static stand-in, its log directory owned
+/// by UID 101, a symlink to the log) and the command that runs it there
+/// as UID 101 on an address of its own.
+fn app_root(stand_in: &str) -> (std::path::PathBuf, Vec<String>) {
     let root = tempdir("pod-root");
     std::fs::create_dir_all(root.join("var/log/app")).unwrap();
-    std::fs::copy(static_bin("stand-in"), root.join("stand-in")).unwrap();
+    std::fs::copy(stand_in, root.join("stand-in")).unwrap();
     std::os::unix::fs::symlink("/var/log/app/app.log", root.join("var/log/current.log")).unwrap();
     Command::new("chown")
         .args(["-R", "101:101"])
         .arg(root.join("var/log/app"))
         .status()
         .unwrap();
-    let chroot_dir = root.to_string_lossy().into_owned();
     // A fixed address, so that the app comes back where the side-cars look.
     let app_addr = sidecars_tests::free_loopback_addr();
-    let app_argv = [
+    let argv = [
         "chroot",
         "--userspec=101:101",
-        &chroot_dir,
+        root.to_str().unwrap(),
         "/stand-in",
         "--listen",
         &app_addr,
         "--log",
         "/var/log/app/app.log",
     ];
+    (root.clone(), argv.iter().map(|a| a.to_string()).collect())
+}
+
+/// peerlog-count started before the app, as a Pod's native side-car is:
+/// it waits at info, with no warning or error, and finds the app when it
+/// comes. One that runs as a UID that may not read the app's root names it
+/// at error only after `--wait-for-peer`, and names only the app, not the
+/// pause or the other side-cars it may not read either.
+#[test]
+fn peerlog_count_before_the_app_waits_at_info_and_names_only_an_unreadable_app() {
+    if !pid_namespace_pod_possible(
+        "peerlog_count_before_the_app_waits_at_info_and_names_only_an_unreadable_app",
+    ) {
+        return;
+    }
+    let static_bin = |name: &str| {
+        sidecars_tests::reachable_copy(&sidecars_tests::static_bin(name))
+            .to_string_lossy()
+            .into_owned()
+    };
+    let (every, peerlog_count) = (static_bin("every"), static_bin("peerlog-count"));
+    let (mut pause, pause_pid) = start_pause(&every);
+    let follow = |user: &str, extra: &[&str]| {
+        let mut argv = vec![
+            peerlog_count.as_str(),
+            "--log-level",
+            "debug",
+            "--interval",
+            "100ms",
+        ];
+        argv.extend_from_slice(extra);
+        argv.push("/var/log/app/app.log");
+        InPod::start(pause_pid, Some(user), &argv)
+    };
+    // As the app's UID, which can read its root; and as the side-cars' UID,
+    // which cannot, looking for the app by its command.
+    let mut as_app = follow("101", &[]);
+    let mut as_other = follow(
+        "65532",
+        &["--peer", "comm:stand-in", "--wait-for-peer", "1s"],
+    );
+    for daemon in [&mut as_app, &mut as_other] {
+        daemon
+            .nsenter
+            .wait_log("msg=\"waiting for the app: no process has the log yet\"");
+        // Several intervals read, and nothing above info said.
+        wait_until("five reads", Duration::from_secs(10), || {
+            daemon
+                .nsenter
+                .log()
+                .iter()
+                .filter(|l| l.contains("msg=read"))
+                .count()
+                >= 5
+        });
+    }
+    let loud = |daemon: &InPod| -> Vec<String> {
+        daemon
+            .nsenter
+            .log()
+            .into_iter()
+            .filter(|l| l.contains("level=warn") || l.contains("level=error"))
+            .collect()
+    };
+    assert_eq!(loud(&as_app), Vec::<String>::new(), "before the app");
+    assert_eq!(loud(&as_other), Vec::<String>::new(), "before the app");
+
+    let (_root, app_argv) = app_root(&static_bin("stand-in"));
+    let app_argv: Vec<&str> = app_argv.iter().map(String::as_str).collect();
+    let mut app = InPod::start(pause_pid, None, &app_argv);
+    as_app.nsenter.wait_log("msg=\"peer found\"");
+    assert_eq!(loud(&as_app), Vec::<String>::new(), "after the app came");
+    let denied = as_other
+        .nsenter
+        .wait_log("permission denied reading /proc/PID/root");
+    assert!(denied.contains("level=error"), "{denied}");
+    // Only the app: in the namespace it is PID 2 or more; the pause is 1.
+    let pids = sidecars_tests::field(&denied, "pids").unwrap_or_default();
+    assert!(!pids.split(',').any(|p| p == "1"), "{denied}");
+
+    as_app.stop("peerlog-count");
+    as_other.stop("peerlog-count");
+    app.stop("stand-in");
+    // SAFETY: signalling a process this test started.
+    unsafe { libc::kill(pause_pid, libc::SIGTERM) };
+    pause.wait_exit(Duration::from_secs(5));
+}
+
+#[test]
+fn a_whole_pod_in_a_pid_namespace_runs_and_stops_cleanly() {
+    if !pid_namespace_pod_possible("a_whole_pod_in_a_pid_namespace_runs_and_stops_cleanly") {
+        return;
+    }
+    // Copies: the side-cars run as UID 65532, who may not enter the checkout.
+    let static_bin = |name: &str| {
+        sidecars_tests::reachable_copy(&sidecars_tests::static_bin(name))
+            .to_string_lossy()
+            .into_owned()
+    };
+    let every = static_bin("every");
+    let (mut pause, pause_pid) = start_pause(&every);
+    // The app, chroot'ed into its own root directory, as UID 101.
+    let (root, app_argv) = app_root(&static_bin("stand-in"));
+    let app_argv: Vec<&str> = app_argv.iter().map(String::as_str).collect();
     let mut app = InPod::start(pause_pid, None, &app_argv);
     let started = Instant::now();
     let app_url = format!("http://{}/known-value", app.nsenter.addr);
