@@ -64,7 +64,7 @@ Examples:
   sweep /cache --older-than 1h --listen :9103
   sweep /cache --max-size 900Mi --exclude '**/*.lock' --interval 30s
   sweep /tmp/uploads --older-than 1d --remove-empty-dirs --once --dry-run
-  every --cron '0 3 * * *' -- sweep /cache --older-than 7d --once
+  every --cron '0 3 * * *' --timeout 1h -- sweep /cache --older-than 7d --once
 "
 );
 

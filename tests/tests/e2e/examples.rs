@@ -49,7 +49,9 @@ fn every_manifest_validates_against_the_kubernetes_schema() {
         );
         return;
     }
-    for version in ["1.33.0", "1.37.0"] {
+    // The lowest version the manifests need (native side-cars: 1.29), and
+    // the newest kubernetes-validate knows.
+    for version in ["1.29.0", "1.37.0"] {
         for file in examples() {
             let docs = documents(&file).expect("YAML");
             if docs

@@ -202,11 +202,24 @@ fn a_whole_pod_on_docker_runs_and_stops_cleanly() {
         );
     }
     std::fs::write(cache_dir.join("young"), b"c").unwrap();
+    // As the app writes under the Pod's fsGroup with umask 002: its group
+    // (101) may write, so sweep needs the group, not the app's UID.
+    std::fs::create_dir(cache_dir.join("sub")).unwrap();
+    sidecars_tests::write_aged(
+        &cache_dir.join("sub/old"),
+        vec![b'c'; 5000],
+        std::time::Duration::from_secs(7200),
+    );
     let owned = std::process::Command::new("chown")
         .args(["-R", "101:101"])
         .arg(&cache_dir)
         .status();
     assert!(owned.is_ok_and(|s| s.success()));
+    let group_writable = std::process::Command::new("chmod")
+        .args(["-R", "g+w,o-w"])
+        .arg(&cache_dir)
+        .status();
+    assert!(group_writable.is_ok_and(|s| s.success()));
     let cache_volume = format!("{}:/var/cache/app", cache_dir.display());
     // The app: read-only root, its log on a writable tmpfs (the manifests'
     // emptyDir), the probe volume read-only.
@@ -306,12 +319,15 @@ fn a_whole_pod_on_docker_runs_and_stops_cleanly() {
         ),
     );
 
-    // sweep as the app's UID, as the manifests run it.
+    // sweep as its own UID with the app's group, as the manifests run it
+    // (fsGroup 101): the same UID could read the app's /proc/PID/environ.
     let sweep = run(
         "sweep",
         joined(
-            "101:101",
+            "65532:65532",
             &[
+                "--group-add",
+                "101",
                 "-v",
                 &cache_volume,
                 &image,
@@ -338,14 +354,17 @@ fn a_whole_pod_on_docker_runs_and_stops_cleanly() {
     let swept = wait_for_sample(
         &pause.published(9104),
         "sweep_deleted_files_total{reason=\"age\"}",
-        |v| v == 10.0,
+        |v| v == 11.0,
     );
+    // sub/old went too: deleted through the group's write permission.
     assert_eq!(swept["sweep_tree_files"], 1.0);
-    let left: Vec<String> = std::fs::read_dir(&cache_dir)
+    let mut left: Vec<String> = std::fs::read_dir(&cache_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(left, ["young"]);
+    left.sort();
+    assert_eq!(left, ["sub", "young"]);
+    assert_eq!(std::fs::read_dir(cache_dir.join("sub")).unwrap().count(), 0);
     // The exec probe, as the kubelet runs it: in the app container, from
     // the copy, as the app's user.
     let exec_probe = |value: u32| {
