@@ -112,6 +112,27 @@ pub fn static_bin(name: &str) -> PathBuf {
     target_dir().join(TARGET).join("release").join(name)
 }
 
+/// Makes closing `stream` send a reset (RST) rather than a FIN: SO_LINGER
+/// with a zero timeout.
+pub fn reset_on_close(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket, and a plain struct of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "setsockopt SO_LINGER");
+}
+
 /// A copy of the executable at `path` in a world-readable directory of its
 /// own, for a test that runs it as another user: the checkout may sit
 /// where that user cannot enter (a 0700 home such as /root, any `mktemp -d`).

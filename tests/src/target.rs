@@ -189,22 +189,7 @@ fn serve(mut stream: TcpStream, state: &Shared, handler: &Handler) {
             false
         }
         Reply::Reset => {
-            // SO_LINGER with a zero timeout: close sends RST, not FIN.
-            let linger = libc::linger {
-                l_onoff: 1,
-                l_linger: 0,
-            };
-            use std::os::fd::AsRawFd;
-            // SAFETY: a valid socket and a plain struct of the size given.
-            unsafe {
-                libc::setsockopt(
-                    stream.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    libc::SO_LINGER,
-                    (&linger as *const libc::linger).cast(),
-                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
-                );
-            }
+            crate::reset_on_close(&stream);
             false
         }
     };

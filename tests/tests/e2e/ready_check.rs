@@ -589,21 +589,7 @@ fn probes_that_hang_up_while_waiting_cost_no_cpu() {
             .unwrap();
         // Gone before the answer, with a reset (linger 0): the socket then
         // reports POLLHUP|POLLERR whatever events are asked for.
-        let linger = libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        use std::os::fd::AsRawFd;
-        // SAFETY: setting a socket option on a socket we own.
-        unsafe {
-            libc::setsockopt(
-                client.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_LINGER,
-                (&linger as *const libc::linger).cast(),
-                std::mem::size_of::<libc::linger>() as libc::socklen_t,
-            )
-        };
+        sidecars_tests::reset_on_close(&client);
     }
     wait_until(
         "the check to reach the target",

@@ -244,6 +244,19 @@ fn https_server(
     })
 }
 
+/// `leaf` (as `der`, which may differ from its own) and the intermediate,
+/// served on `addr` over TLS 1.2 and 1.3.
+fn serve_leaf(pki: &Pki, addr: String, der: CertificateDer<'static>, leaf: &Issued) -> Server {
+    https_server(
+        addr,
+        vec![der, pki.intermediate.der()],
+        leaf.key_der(),
+        Versions::Both,
+        None,
+        None,
+    )
+}
+
 /// A valid chain for 127.x (and a DNS name), served by rustls.
 fn valid_server(pki: &Pki, name: &str, versions: Versions) -> (Server, Issued) {
     // The leaf is made for the address the server will have: bind first.
@@ -490,14 +503,7 @@ fn an_expired_certificate_says_expired_at() {
     let addr = free_loopback_addr();
     let ip = addr.rsplit_once(':').unwrap().0.to_string();
     let leaf = pki.leaf("expired", &[&ip], (days_from_now(-10), days_from_now(-1)));
-    let server = https_server(
-        addr,
-        vec![leaf.der(), pki.intermediate.der()],
-        leaf.key_der(),
-        Versions::Both,
-        None,
-        None,
-    );
+    let server = serve_leaf(&pki, addr, leaf.der(), &leaf);
     let url = format!("https://{}/", server.addr);
     fails_with(
         &["--insecure", "--http", &url, "--cert-valid-for", "7d"],
@@ -530,14 +536,7 @@ fn an_unreadable_leaf_fails_cert_valid_for_and_leaves_the_expiry_unsaid() {
         .position(|w| w[..5] == cn_oid && &w[7..] == marker.as_bytes())
         .expect("the leaf's CN");
     der[at] = 0x04; // an OCTET STRING of the same length: still DER
-    let server = https_server(
-        addr,
-        vec![der.into(), pki.intermediate.der()],
-        leaf.key_der(),
-        Versions::Both,
-        None,
-        None,
-    );
+    let server = serve_leaf(&pki, addr, der.into(), &leaf);
     let url = format!("https://{}/", server.addr);
     // The intermediate alone would pass: it expires in 400 days.
     fails_with(
@@ -933,14 +932,7 @@ fn blackbox_tls_series_are_ours_with_the_same_values() {
         2_700_000_000,
         &[&pki.intermediate],
     );
-    let unusual_server = https_server(
-        addr,
-        vec![unusual.der(), pki.intermediate.der()],
-        unusual.key_der(),
-        Versions::Both,
-        None,
-        None,
-    );
+    let unusual_server = serve_leaf(&pki, addr, unusual.der(), &unusual);
     let Some(_) = compare_with_blackbox(&pki, &server, &leaf) else {
         return sidecars_tests::skip(
             "blackbox_tls_series_are_ours_with_the_same_values",
