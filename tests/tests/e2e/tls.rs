@@ -933,19 +933,93 @@ fn blackbox_tls_series_are_ours_with_the_same_values() {
         &[&pki.intermediate],
     );
     let unusual_server = serve_leaf(&pki, addr, unusual.der(), &unusual);
-    let Some(_) = compare_with_blackbox(&pki, &server, &leaf) else {
+    let Some(_) = compare_with_blackbox(&pki, &server, leaf.not_after) else {
         return sidecars_tests::skip(
             "blackbox_tls_series_are_ours_with_the_same_values",
             "prometheus-blackbox-exporter is not installed (scripts/setup installs it)",
         );
     };
-    compare_with_blackbox(&pki, &unusual_server, &unusual);
+    compare_with_blackbox(&pki, &unusual_server, unusual.not_after);
+    // Names rcgen cannot write, signed by openssl with the intermediate's
+    // key: two OUs and a multi-valued RDN; an empty subject with only SANs.
+    for (name, subject) in [("multi", "/CN=x+O=y/OU=a/OU=b"), ("empty", "/")] {
+        let addr = free_loopback_addr();
+        let ip = addr.rsplit_once(':').unwrap().0.to_string();
+        let (der, key) = openssl_leaf(&pki, name, subject, &ip);
+        let not_after = common::x509::parse(&der)
+            .expect("our reader reads it")
+            .not_after;
+        let server = https_server(
+            addr,
+            vec![der.into(), pki.intermediate.der()],
+            key,
+            Versions::Both,
+            None,
+            None,
+        );
+        compare_with_blackbox(&pki, &server, not_after);
+    }
+}
+
+/// A leaf for `ip` with `subject` as openssl writes it (`-multivalue-rdn`),
+/// signed by the PKI's intermediate: its DER and its key.
+fn openssl_leaf(
+    pki: &Pki,
+    name: &str,
+    subject: &str,
+    ip: &str,
+) -> (Vec<u8>, PrivateKeyDer<'static>) {
+    let key = KeyPair::generate().unwrap();
+    let key_file = pki.dir.join(format!("{name}-openssl.key"));
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let (csr, der, ext) = (
+        pki.dir.join(format!("{name}.csr")),
+        pki.dir.join(format!("{name}.der")),
+        pki.dir.join(format!("{name}.ext")),
+    );
+    std::fs::write(
+        &ext,
+        format!("subjectAltName=IP:{ip},DNS:{name}.sidecars.test\n"),
+    )
+    .unwrap();
+    let path = |p: &PathBuf| p.to_str().unwrap().to_string();
+    sidecars_tests::output_ok(std::process::Command::new("openssl").args([
+        "req",
+        "-new",
+        "-multivalue-rdn",
+        "-subj",
+        subject,
+        "-key",
+        &path(&key_file),
+        "-out",
+        &path(&csr),
+    ]));
+    sidecars_tests::output_ok(std::process::Command::new("openssl").args([
+        "x509",
+        "-req",
+        "-days",
+        "30",
+        "-in",
+        &path(&csr),
+        "-CA",
+        &path(&pki.intermediate.cert_file),
+        "-CAkey",
+        &path(&pki.intermediate.key_file),
+        "-extfile",
+        &path(&ext),
+        "-outform",
+        "DER",
+        "-out",
+        &path(&der),
+    ]));
+    let der = std::fs::read(&der).unwrap();
+    (der, PrivatePkcs8KeyDer::from(key.serialize_der()).into())
 }
 
 /// The TLS series of blackbox and of latency-exporter for `server`, whose
 /// leaf is `leaf`: each of blackbox's, with its labels, is ours with the
 /// same value. None when blackbox is not installed.
-fn compare_with_blackbox(pki: &Pki, server: &Server, leaf: &Issued) -> Option<()> {
+fn compare_with_blackbox(pki: &Pki, server: &Server, leaf_not_after: i64) -> Option<()> {
     let url = format!("https://{}/", server.addr);
     let config = pki.dir.join("blackbox.yml");
     std::fs::write(
@@ -1024,11 +1098,11 @@ fn compare_with_blackbox(pki: &Pki, server: &Server, leaf: &Issued) -> Option<()
     // chain adds the root.
     assert_eq!(
         ours["probe_ssl_earliest_cert_expiry{target=\"app\"}"],
-        leaf.not_after.min(pki.intermediate.not_after) as f64
+        leaf_not_after.min(pki.intermediate.not_after) as f64
     );
     assert_eq!(
         ours["probe_ssl_last_chain_expiry_timestamp_seconds{target=\"app\"}"],
-        leaf.not_after
+        leaf_not_after
             .min(pki.intermediate.not_after)
             .min(pki.root.not_after) as f64
     );
