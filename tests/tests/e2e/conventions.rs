@@ -256,9 +256,9 @@ fn a_failure_after_start_is_a_log_line_in_the_chosen_format() {
     assert_eq!(pairs["level"], "error");
     assert!(pairs["msg"].contains("no-such-dir"), "{}", lines[0]);
     assert_eq!(pairs["exit"], "2");
-    // A usage error comes before the log is configured: plain, for the
-    // person typing it.
-    let ran = run("sweep", &[&missing, "--log-format", "json", "--older"]);
+    // A usage error after --log-format json: JSON too (see
+    // usage_errors_after_log_format_json_are_one_json_line); before it, plain.
+    let ran = run("sweep", &[&missing, "--older", "--log-format", "json"]);
     assert_eq!(ran.code, 2);
     assert!(ran.stderr.starts_with("sweep: "), "{}", ran.stderr);
 }

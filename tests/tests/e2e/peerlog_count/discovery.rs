@@ -156,7 +156,16 @@ fn a_root_it_may_not_read_is_reported_once_with_the_fix() {
                 "--inh-caps=-all",
             ])
             .arg(&plc)
-            .args(["--listen", "127.0.0.1:0", "--interval", "50ms", &name]),
+            // No wait for the peer: a process it may not read is named at once.
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--interval",
+                "50ms",
+                "--wait-for-peer",
+                "0s",
+                &name,
+            ]),
         true,
     );
     let line = follower.wait_log("permission denied reading /proc/PID/root");
