@@ -27,7 +27,8 @@ standard output is named as such).
                       while no process has PATH, say once that it waits (info),
                       and only after this long that a process it may not read
                       could be the app (default 30s: a Pod's native side-cars
-                      start before the app, beside others it may not read)
+                      start before the app, beside others it may not read;
+                      --once does not wait)
   --root DIR          resolve PATH inside DIR, no discovery (a shared volume)
   --proc DIR          the process table to scan (default /proc)
   --interval DURATION read what was appended this often (default 10s)

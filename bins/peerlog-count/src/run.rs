@@ -25,8 +25,13 @@ pub fn run(options: &Options, totals: &Mutex<Totals>, shutdown: &Shutdown) -> Re
         ),
         None => None,
     };
-    let mut source = Source::new(fixed, &options.proc, &options.path, &options.peer)
-        .waiting_for_peer(options.wait_for_peer);
+    // --once reads once: no waiting, the reason the log is not there is said.
+    let wait = match options.once {
+        true => Duration::ZERO,
+        false => options.wait_for_peer,
+    };
+    let mut source =
+        Source::new(fixed, &options.proc, &options.path, &options.peer).waiting_for_peer(wait);
     let mut follower = Follower::new(
         Counter::new(&options.matches).with_by(
             options

@@ -74,6 +74,25 @@ fn two_candidate_roots_fail_naming_them_until_peer_picks_one() {
     );
     assert_eq!(ran.code, 0);
     assert!(ran.stdout.contains("\"lines\":1"), "{}", ran.stdout);
+    // --once does not wait for a peer: no process has the log, it says so.
+    let ran = run(
+        "peerlog-count",
+        &[
+            "--once",
+            "--proc",
+            proc_dir,
+            "--peer",
+            "comm:none",
+            "/var/log/app.log",
+        ],
+    );
+    assert_eq!((ran.code, ran.stdout.as_str()), (1, ""), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("msg=\"log not found\""),
+        "{}",
+        ran.stderr
+    );
+    assert!(!ran.stderr.contains("waiting"), "{}", ran.stderr);
 }
 
 /// As root: a real process chroot'ed into its own root directory, found
