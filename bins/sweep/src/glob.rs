@@ -1,9 +1,10 @@
 //! `--exclude GLOB`, matched against a path relative to DIR, as bytes (a
 //! name need not be UTF-8): `*` and `?` within one component, `[...]` a
-//! class (`!` or `^` negates, `a-z` ranges), `**` across components (`**/`
-//! also matches none). As in `.gitignore`: a pattern with no `/` matches a
-//! name at any depth (`*.lock` is `**/*.lock`), and one that ends in `/`
-//! matches directories only. A pattern that could never match, because it
+//! class (`!` or `^` negates, `a-z` ranges), `**` as a whole component
+//! across components (`**/` also matches none; elsewhere `**` is `*`). As
+//! in `.gitignore`: a pattern with no `/` matches a name at any depth
+//! (`*.lock` is `**/*.lock`), and one that ends in `/` matches directories
+//! only. A pattern that could never match, because it
 //! is absolute, is refused with the spelling to use: on a tool that
 //! deletes, a filter that protects nothing must not pass in silence.
 
@@ -136,24 +137,34 @@ fn matches(p: &[u8], s: &[u8]) -> bool {
     let (mut pi, mut si) = (0, 0);
     // Resume points: for `*` (within a component) and for `**` (across).
     let mut star: Option<(usize, usize)> = None;
-    let mut globstar: Option<(usize, usize)> = None;
+    // The `**` resume point, and whether it was `**/`, which takes whole
+    // components only: `**/x` must not match `ax`.
+    let mut globstar: Option<(usize, usize, bool)> = None;
     loop {
         if pi < p.len() {
             match p[pi] {
-                b'*' if p.get(pi + 1) == Some(&b'*') => {
+                // `**` is special only as a whole component, as in
+                // .gitignore; `a**` is `a*`.
+                b'*' if p.get(pi + 1) == Some(&b'*')
+                    && (pi == 0 || p[pi - 1] == b'/')
+                    && matches!(p.get(pi + 2), None | Some(&b'/')) =>
+                {
                     // `**/` may match nothing, or any run of components.
                     let mut next = pi + 2;
-                    if p.get(next) == Some(&b'/') {
+                    let whole_components = p.get(next) == Some(&b'/');
+                    if whole_components {
                         next += 1;
                     }
-                    globstar = Some((next, si));
+                    globstar = Some((next, si, whole_components));
                     star = None;
                     pi = next;
                     continue;
                 }
                 b'*' => {
-                    star = Some((pi + 1, si));
-                    pi += 1;
+                    while p.get(pi) == Some(&b'*') {
+                        pi += 1;
+                    }
+                    star = Some((pi, si));
                     continue;
                 }
                 b'?' if si < s.len() && s[si] != b'/' => {
@@ -194,17 +205,26 @@ fn matches(p: &[u8], s: &[u8]) -> bool {
                 continue;
             }
         }
-        if let Some((gp, gs)) = globstar {
-            if gs < s.len() {
-                globstar = Some((gp, gs + 1));
+        if let Some((gp, gs, whole_components)) = globstar {
+            let resume = match whole_components {
+                // Past the next '/': the start of the next component.
+                true => next_slash(&s[gs..]).map(|at| gs + at + 1),
+                false => (gs < s.len()).then_some(gs + 1),
+            };
+            if let Some(resume) = resume {
+                globstar = Some((gp, resume, whole_components));
                 star = None;
                 pi = gp;
-                si = gs + 1;
+                si = resume;
                 continue;
             }
         }
         return false;
     }
+}
+
+fn next_slash(s: &[u8]) -> Option<usize> {
+    s.iter().position(|&c| c == b'/')
 }
 
 #[cfg(test)]
@@ -234,6 +254,10 @@ mod tests {
         assert!(!m("cache/**", "other/a"));
         assert!(m("keep", "keep"));
         assert!(!m("keep", "keep2"));
+        assert!(!m("x", "xx"), "'**/' takes whole components, not a prefix");
+        assert!(!m("keep.lock", "a/notkeep.lock"));
+        assert!(m("keep.lock", "a/b/keep.lock"));
+        assert!(!m("a/**/z", "a/bz"));
         assert!(m("?.log", "a.log"));
         assert!(!m("?.log", "/.log"));
         assert!(m("[a-c]x", "bx"));
@@ -285,6 +309,32 @@ mod tests {
             if let Ok(glob) = Glob::parse(&p, Path::new("/c")) {
                 let _ = glob.matches(&s, false);
             }
+        }
+
+        /// The matcher agrees with globset (ripgrep's, with '*' kept within
+        /// a component) on patterns both read the same way: the reference
+        /// that found '**/x' matching 'xx'.
+        #[test]
+        fn the_matcher_agrees_with_globset(
+            pattern in proptest::collection::vec(prop_oneof![
+                3 => "([ab.*?]|\\[!?[ab]\\]|\\[a-b\\]){1,4}",
+                1 => Just("**".to_string()),
+            ], 1..5),
+            path in proptest::collection::vec("[ab.]{1,3}", 1..5),
+        ) {
+            let pattern = pattern.join("/");
+            let path = path.join("/");
+            let reference = globset::GlobBuilder::new(&pattern)
+                .literal_separator(true)
+                .backslash_escape(false)
+                .build()
+                .unwrap()
+                .compile_matcher();
+            prop_assert_eq!(
+                matches(pattern.as_bytes(), path.as_bytes()),
+                reference.is_match(&path),
+                "pattern {} on path {}", pattern, path
+            );
         }
 
         /// A literal path matches itself and only itself.
