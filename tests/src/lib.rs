@@ -622,11 +622,8 @@ pub fn http(addr: &str, method: &str, path: &str) -> std::io::Result<(u16, Strin
     // The body as its framing gives it: Go's servers (blackbox, Prometheus)
     // answer a large body chunked. A broken answer keeps its raw rest, for
     // the tests that look at broken answers.
-    let body = match common::answer::read(
-        common::answer::FromRead(&raw[..]),
-        method == "HEAD",
-        u64::MAX,
-    ) {
+    let body = match net::answer::read(net::answer::FromRead(&raw[..]), method == "HEAD", u64::MAX)
+    {
         Ok((_, body)) => String::from_utf8_lossy(&body).into_owned(),
         Err(_) => text
             .split_once("\r\n\r\n")

@@ -3,7 +3,8 @@
 
 use crate::options::Job;
 use crate::program;
-use common::client::{Client, FetchError, Request};
+use net::client::{Client, Request};
+use net::error::FetchError;
 use std::time::Duration;
 
 /// One run: (success, (log key, value)).
@@ -26,7 +27,7 @@ pub fn run_once(
                 body: data.as_deref().map(str::as_bytes),
                 // Read the answer (up to the cap) so the connection closes
                 // cleanly rather than with a reset; only its status counts.
-                max_body: Some(common::client::DEFAULT_MAX_BODY),
+                max_body: Some(net::client::DEFAULT_MAX_BODY),
                 ..Request::get(url, timeout)
             };
             let status = match client.fetch(&request) {

@@ -47,7 +47,7 @@ URL runs (success: a 2xx answer):
   -H, --header 'Name: value'   (repeatable)
   -d, --data BODY        send BODY
 ",
-    common::tls_help!(),
+    net::tls_help!(),
     "\
 PROGRAM runs (success: exit 0): exec'd directly (no shell), stdout and stderr
 passed through; at the timeout SIGTERM, then SIGKILL 1s later; always reaped.
@@ -95,7 +95,7 @@ pub struct Options {
     pub max_failures: Option<u64>,
     pub listen: Option<ListenAddr>,
     /// For https:// URLs.
-    pub tls: common::tls::TlsOptions,
+    pub tls: net::tls::TlsOptions,
 }
 
 /// A path, a name found on PATH, or a word with no dot and no port (no
@@ -147,7 +147,7 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
         count: None,
         max_failures: None,
         listen: None,
-        tls: common::tls::TlsOptions::default(),
+        tls: net::tls::TlsOptions::default(),
     };
     while let Some(arg) = parser.next()? {
         match arg {
@@ -157,7 +157,7 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
                 let flag = flag.to_string();
                 cli::log_flag(&mut options.log, &flag, &mut parser)?;
             }
-            Long(flag) if common::tls::FLAGS.contains(&flag) => {
+            Long(flag) if net::tls::FLAGS.contains(&flag) => {
                 let flag = flag.to_string();
                 options.tls.parse_flag(&flag, &mut parser)?;
             }
@@ -166,8 +166,7 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
             }
             Long("header") | Short('H') => {
                 let text = cli::text(&mut parser, "--header")?;
-                headers
-                    .push(common::client::parse_header(&text).map_err(|e| usage("--header", e))?);
+                headers.push(net::client::parse_header(&text).map_err(|e| usage("--header", e))?);
             }
             Long("data") | Short('d') => data = Some(cli::text(&mut parser, "--data")?),
             Long("timeout") => timeout = Some(cli::positive_duration(&mut parser, "--timeout")?),
@@ -256,7 +255,7 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
                     ),
                 ));
             }
-            common::client::check_url(&url).map_err(|e| usage("URL", e))?;
+            net::client::check_url(&url).map_err(|e| usage("URL", e))?;
             let method =
                 method.unwrap_or_else(|| if data.is_some() { "POST" } else { "GET" }.to_string());
             Job::Http {

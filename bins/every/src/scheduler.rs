@@ -11,10 +11,10 @@ use crate::options::{Options, When};
 use crate::program::Reaper;
 use crate::stats::Stats;
 use common::cli::EXIT_FAILURE;
-use common::client::Client;
 use common::log::{self, Outage};
 use common::schedule::Schedule;
 use common::shutdown::Shutdown;
+use net::client::Client;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A run is said to be late past this.

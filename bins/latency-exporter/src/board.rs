@@ -309,14 +309,14 @@ impl Board {
 /// The blackbox exporter's TLS series, for probes whose final answer came
 /// over TLS (https:// and tls:// targets).
 fn write_tls_series(w: &mut Writer, probed: &[(&str, &Series, &Probe)]) {
-    let over_tls: Vec<(&str, &common::tls::TlsInfo)> = probed
+    let over_tls: Vec<(&str, &net::tls::TlsInfo)> = probed
         .iter()
         .filter_map(|(target, _, probe)| Some((*target, probe.tls.as_ref()?)))
         .collect();
     type Expiry = (
         &'static str,
         &'static str,
-        fn(&common::tls::TlsInfo) -> Option<i64>,
+        fn(&net::tls::TlsInfo) -> Option<i64>,
     );
     let expiries: [Expiry; 2] = [
         (

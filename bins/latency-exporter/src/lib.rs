@@ -9,10 +9,10 @@ mod probing;
 
 use board::Board;
 use common::cli::Program;
-use common::client::Client;
 use common::log;
 use common::server::{Metrics, MetricsEndpoint};
 use common::shutdown::Shutdown;
+use net::client::Client;
 use options::Probing;
 use probe::Prober;
 use std::sync::Arc;

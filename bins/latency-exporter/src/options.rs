@@ -3,8 +3,8 @@
 
 use crate::probe::{JsonGauge, Target};
 use common::cli::{self, usage, Stop};
-use common::condition::{self, Conditions};
 use common::server::ListenAddr;
+use net::condition::{self, Conditions};
 use std::time::Duration;
 
 pub const HELP: &str = concat!(
@@ -47,7 +47,7 @@ a failure is probe_success 0 and probe_failed_due_to_condition 1):
     "  -h, --help, -V, --version
 
 ",
-    common::tls_help!(),
+    net::tls_help!(),
     "
 Serves:
   /metrics   probe_success, probe_duration_seconds, probe_http_status_code,
@@ -87,7 +87,7 @@ pub struct Options {
     pub follow_redirects: u32,
     pub json_gauges: Vec<JsonGauge>,
     pub buckets: Vec<f64>,
-    pub tls: common::tls::TlsOptions,
+    pub tls: net::tls::TlsOptions,
 }
 
 /// Sub-millisecond (loopback) up to the default timeout.
@@ -103,12 +103,12 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         targets: Vec::new(),
         probing: Probing::Every(Duration::from_secs(10)),
         timeout: Duration::from_secs(5),
-        max_body: common::client::DEFAULT_MAX_BODY,
+        max_body: net::client::DEFAULT_MAX_BODY,
         headers: Vec::new(),
         follow_redirects: 0,
         json_gauges: Vec::new(),
         buckets: Vec::new(),
-        tls: common::tls::TlsOptions::default(),
+        tls: net::tls::TlsOptions::default(),
     };
     while let Some(arg) = parser.next()? {
         match arg {
@@ -162,7 +162,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
                     ))
                 }
             },
-            Long(flag) if common::tls::FLAGS.contains(&flag) => {
+            Long(flag) if net::tls::FLAGS.contains(&flag) => {
                 let flag = flag.to_string();
                 options.tls.parse_flag(&flag, &mut parser)?;
             }
@@ -175,8 +175,9 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
                     }
                     Some(target) => target.conditions.add(&name, &value),
                     // Before any target, a header is for all of them.
-                    None if name == "header" => common::client::parse_header(&value)
-                        .map(|header| options.headers.push(header)),
+                    None if name == "header" => {
+                        net::client::parse_header(&value).map(|header| options.headers.push(header))
+                    }
                     None => return Err(usage(&flag, "must follow the --target it applies to")),
                 }
                 .map_err(|e| usage(&flag, e))?;
@@ -240,7 +241,7 @@ fn target(text: &str) -> Result<Target, String> {
                 return Err(format!("'{url}' is not {scheme}://HOST:PORT"));
             }
         }
-        _ => common::client::check_url(&url)?,
+        _ => net::client::check_url(&url)?,
     }
     Ok(Target {
         name,

@@ -4,8 +4,9 @@
 //! `tls://HOST:PORT` with a connect and a TLS handshake, as blackbox's tcp
 //! module with `tls: true`.
 
-use common::client::{Client, FetchError, Phases, Request};
-use common::condition::{Conditions, DefaultStatus};
+use net::client::{Client, Phases, Request};
+use net::condition::{Conditions, DefaultStatus};
+use net::error::FetchError;
 use std::io::ErrorKind;
 use std::net::{IpAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
@@ -53,7 +54,7 @@ pub struct Probe {
     /// The HTTP side: None for a tcp:// or tls:// target.
     pub http: Option<HttpSide>,
     /// What the handshake saw, when the final answer came over TLS.
-    pub tls: Option<common::tls::TlsInfo>,
+    pub tls: Option<net::tls::TlsInfo>,
     /// Per `--json-gauge`, the number found (None: missing or not a number).
     pub gauges: Vec<Option<f64>>,
     pub error: Option<String>,

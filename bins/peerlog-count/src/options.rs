@@ -181,7 +181,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
             Long("listen") => options.listen = Some(cli::listen_addr(&mut parser, "--listen")?),
             Long("post") => {
                 let url = cli::text(&mut parser, "--post")?;
-                common::client::check_url(&url).map_err(|e| usage("--post", e))?;
+                net::client::check_url(&url).map_err(|e| usage("--post", e))?;
                 options.post = Some(url);
             }
             Long("once") => options.once = true,

@@ -2,10 +2,11 @@
 //! with `--post`, the same JSON on stdout with `--once`.
 
 use crate::follow::Follower;
-use common::client::{Client, FetchError, Request};
 use common::log;
 use common::process_metrics::ProcessMetrics;
 use common::prom::{Kind, Writer};
+use net::client::{Client, Request};
+use net::error::FetchError;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,8 +1,9 @@
 //! The three kinds of check and what each failure says. Every message names
 //! the cause, because the kubelet shows it in the Pod's events.
 
-use common::client::{Client, FetchError, Request};
-use common::condition::{Conditions, DefaultStatus};
+use net::client::{Client, Request};
+use net::condition::{Conditions, DefaultStatus};
+use net::error::FetchError;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -100,7 +101,7 @@ impl HttpCheck {
 }
 
 /// The earliest NotAfter the server sent is at least `wanted` away.
-fn cert_valid_for(tls: Option<&common::tls::TlsInfo>, wanted: Duration) -> Result<(), String> {
+fn cert_valid_for(tls: Option<&net::tls::TlsInfo>, wanted: Duration) -> Result<(), String> {
     let tls = tls.ok_or("the answer did not come over TLS (--cert-valid-for needs https://)")?;
     let expiry = tls.earliest_expiry.ok_or_else(|| {
         tls.unreadable

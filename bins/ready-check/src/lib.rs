@@ -8,8 +8,8 @@ mod serve;
 
 use check::Budget;
 use common::cli::{Fatal, Program, EXIT_FAILURE};
-use common::client::Client;
 use common::log;
+use net::client::Client;
 use std::io::Write;
 use std::sync::Arc;
 

@@ -4,8 +4,8 @@
 
 use crate::check::{Check, HttpCheck};
 use common::cli::{self, usage, Stop};
-use common::condition;
 use common::server::ListenAddr;
+use net::condition;
 use std::time::Duration;
 
 pub const HELP: &str = concat!(
@@ -54,7 +54,7 @@ Global:
   -V, --version        print the version
 
 ",
-    common::tls_help!(),
+    net::tls_help!(),
     "
 Durations: 250ms, 1.5s, 1m30s, 1h, 1d (units ns us ms s m h d), or a bare
 number of seconds. Sizes as Kubernetes writes them: 65536, 64Ki, 1.5Mi, 1M
@@ -84,7 +84,7 @@ pub struct Options {
     pub quiet: bool,
     /// `--copy-to DIR`: copy the executable there instead of checking.
     pub copy_to: Option<std::path::PathBuf>,
-    pub tls: common::tls::TlsOptions,
+    pub tls: net::tls::TlsOptions,
 }
 
 pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
@@ -93,13 +93,13 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         log: common::log::LogOptions::default(),
         checks: Vec::new(),
         timeout: Duration::from_secs(1),
-        max_body: common::client::DEFAULT_MAX_BODY,
+        max_body: net::client::DEFAULT_MAX_BODY,
         follow_redirects: 0,
         serve: None,
         cache: Duration::ZERO,
         quiet: false,
         copy_to: None,
-        tls: common::tls::TlsOptions::default(),
+        tls: net::tls::TlsOptions::default(),
     };
     let mut cache_given = false;
     while let Some(arg) = parser.next()? {
@@ -124,7 +124,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
             Long("copy-to") => options.copy_to = Some(parser.value()?.into()),
             Long("http") => {
                 let url = cli::text(&mut parser, "--http")?;
-                common::client::check_url(&url).map_err(|e| usage("--http", e))?;
+                net::client::check_url(&url).map_err(|e| usage("--http", e))?;
                 options.checks.push(Check::Http(HttpCheck {
                     url,
                     ..HttpCheck::default()
@@ -174,7 +174,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
                     }
                 }
             }
-            Long(flag) if common::tls::FLAGS.contains(&flag) => {
+            Long(flag) if net::tls::FLAGS.contains(&flag) => {
                 let flag = flag.to_string();
                 options.tls.parse_flag(&flag, &mut parser)?;
             }

@@ -4,9 +4,9 @@
 //! multiply the load on the target. Waiting probes cost no thread.
 
 use crate::check::{self, Budget, Check};
-use common::client::Client;
 use common::log;
 use common::server::{Defer, Handler, Request, Response, SharedRun};
+use net::client::Client;
 use std::time::Duration;
 
 pub struct Readiness {

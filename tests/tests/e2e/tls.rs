@@ -946,7 +946,7 @@ fn blackbox_tls_series_are_ours_with_the_same_values() {
         let addr = free_loopback_addr();
         let ip = addr.rsplit_once(':').unwrap().0.to_string();
         let (der, key) = openssl_leaf(&pki, name, subject, &ip);
-        let not_after = common::x509::parse(&der)
+        let not_after = net::x509::parse(&der)
             .expect("our reader reads it")
             .not_after;
         let server = https_server(

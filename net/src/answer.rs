@@ -7,23 +7,9 @@
 //! sum of them is ever formed: a length is compared against the room left
 //! (`size > cap - len`), never `len + size > cap`.
 
-use crate::client::FetchError;
-use std::fmt;
+use crate::error::*;
 use std::time::Instant;
 
-/// The longest response head read.
-pub const MAX_HEAD: usize = 16 * 1024;
-/// Response header lines parsed; a head with more is malformed.
-const MAX_HEADERS: usize = 64;
-/// Interim (1xx) answers skipped before the final one; Go's client allows 5.
-const MAX_INTERIM: usize = 8;
-/// A chunk-size line, extensions included.
-const MAX_CHUNK_LINE: usize = 1024;
-/// A chunk size is at most 16 hex digits: 64 bits.
-const MAX_CHUNK_DIGITS: usize = 16;
-/// The trailer section after the last chunk: lines and bytes.
-const MAX_TRAILER_LINES: usize = 64;
-const MAX_TRAILER_BYTES: usize = 8 * 1024;
 /// One read.
 const READ_SIZE: usize = 16 * 1024;
 
@@ -46,89 +32,6 @@ impl<R: std::io::Read> Source for FromRead<R> {
                 Ok(n) => Ok(n),
             };
         }
-    }
-}
-
-/// Why an answer was not a valid HTTP/1.1 answer: each its own line.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AnswerError {
-    /// httparse's reason for a head it refused.
-    MalformedHead(&'static str),
-    /// What came back is not HTTP at all; the first bytes, escaped.
-    NotHttp(String),
-    /// A TLS record (an alert or a handshake) on a plain http:// connection.
-    SpeaksTls,
-    TooManyInterim,
-    /// 101 Switching Protocols, which nothing here asks for.
-    UnaskedUpgrade,
-    ContentLengthNotANumber(String),
-    ContentLengthsDiffer(String, String),
-    ChunkLineTooLong,
-    ChunkSizeNotHex(String),
-    ChunkSizeTooLong(String),
-    NoCrlfAfterChunk,
-    TrailersTooLarge,
-    /// The connection ended inside a Content-Length body.
-    ShortBody {
-        got: u64,
-        want: u64,
-    },
-    /// The connection ended inside a chunked body.
-    ShortChunked,
-}
-
-impl fmt::Display for AnswerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use AnswerError::*;
-        f.write_str("answer: ")?;
-        match self {
-            MalformedHead(why) => write!(f, "malformed response head ({why})"),
-            NotHttp(start) => write!(f, "not HTTP: it begins '{start}'"),
-            SpeaksTls => f.write_str("the server speaks TLS: use https://"),
-            TooManyInterim => write!(f, "more than {MAX_INTERIM} interim (1xx) answers"),
-            UnaskedUpgrade => f.write_str("101 Switching Protocols, and no upgrade was asked"),
-            ContentLengthNotANumber(text) => write!(f, "Content-Length '{text}' is not a number"),
-            ContentLengthsDiffer(a, b) => {
-                write!(f, "two Content-Length values ('{a}' and '{b}')")
-            }
-            ChunkLineTooLong => write!(f, "chunk size line longer than {MAX_CHUNK_LINE} bytes"),
-            ChunkSizeNotHex(text) => write!(f, "chunk size '{text}' is not hex"),
-            ChunkSizeTooLong(text) => {
-                write!(
-                    f,
-                    "chunk size '{text}' has more than {MAX_CHUNK_DIGITS} digits"
-                )
-            }
-            NoCrlfAfterChunk => f.write_str("no CRLF after chunk data"),
-            TrailersTooLarge => write!(
-                f,
-                "trailers over {MAX_TRAILER_LINES} lines or {} KiB",
-                MAX_TRAILER_BYTES / 1024
-            ),
-            ShortBody { got, want } => write!(
-                f,
-                "connection closed after {got} of {want} body bytes (Content-Length)"
-            ),
-            ShortChunked => f.write_str("connection closed inside a chunked body"),
-        }
-    }
-}
-
-impl std::error::Error for AnswerError {}
-
-impl From<AnswerError> for FetchError {
-    fn from(error: AnswerError) -> FetchError {
-        FetchError::Answer(error)
-    }
-}
-
-/// `1 MiB`, `64 KiB` or `1000 bytes`: a cap as a person wrote it.
-pub fn bytes_text(n: u64) -> String {
-    match n {
-        0 => "0 bytes".into(),
-        n if n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
-        n if n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
-        n => format!("{n} bytes"),
     }
 }
 

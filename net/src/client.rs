@@ -12,7 +12,6 @@
 //! which is why this is a client of its own and not a library's.
 
 use crate::tls::{Tls, TlsInfo, TlsOptions, TlsStream};
-use std::fmt;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
@@ -20,8 +19,9 @@ use std::time::{Duration, Instant};
 /// The default body cap (`--max-body`).
 pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
 
-pub use crate::answer::MAX_HEAD;
-use crate::answer::{AnswerError, Framing, Input, Source};
+use crate::answer::{Framing, Input, Source};
+use crate::error::FetchError;
+pub use crate::error::MAX_HEAD;
 
 pub struct Client {
     user_agent: String,
@@ -109,66 +109,6 @@ pub struct Exchange {
     pub tls: Option<TlsInfo>,
     pub error: Option<FetchError>,
 }
-
-#[derive(Debug, PartialEq)]
-pub enum FetchError {
-    Refused,
-    TimedOut(Duration),
-    HostNotFound,
-    /// The answer's body was longer than the cap.
-    BodyTooLarge {
-        cap: u64,
-        status: u16,
-        /// A chunk size larger than the cap by itself, as the answer wrote it.
-        chunk: Option<String>,
-    },
-    /// The response head was longer than MAX_HEAD.
-    HeadTooLarge,
-    Closed,
-    Reset,
-    /// A TLS handshake or TLS-level failure, as one line.
-    Tls(String),
-    /// The answer broke HTTP/1.1: its framing, lengths or head.
-    Answer(AnswerError),
-    /// Still a redirect after following as many as allowed, as Go's client
-    /// and the kubelet stop.
-    TooManyRedirects(u32),
-    Other(String),
-}
-
-impl fmt::Display for FetchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FetchError::Refused => f.write_str("connection refused"),
-            FetchError::TimedOut(after) => {
-                write!(f, "timed out after {}", crate::duration::format(*after))
-            }
-            FetchError::HostNotFound => f.write_str("host not found"),
-            FetchError::BodyTooLarge {
-                chunk: Some(size),
-                cap,
-                ..
-            } => write!(
-                f,
-                "answer: chunk size '{size}' over the {} cap (--max-body)",
-                crate::answer::bytes_text(*cap)
-            ),
-            FetchError::BodyTooLarge { cap, .. } => {
-                write!(f, "body larger than {cap} bytes (--max-body)")
-            }
-            FetchError::HeadTooLarge => {
-                write!(f, "response head larger than {} KiB", MAX_HEAD / 1024)
-            }
-            FetchError::Closed => f.write_str("connection closed before a complete response"),
-            FetchError::Reset => f.write_str("connection reset by peer"),
-            FetchError::Tls(msg) | FetchError::Other(msg) => f.write_str(msg),
-            FetchError::Answer(error) => error.fmt(f),
-            FetchError::TooManyRedirects(n) => write!(f, "stopped after {n} redirects"),
-        }
-    }
-}
-
-impl std::error::Error for FetchError {}
 
 impl Client {
     /// `user_agent` is sent on every request, e.g. `ready-check/0.1.0`;

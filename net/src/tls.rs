@@ -12,8 +12,8 @@
 //! cipher, certificates, the verified chain's earliest expiry) comes back
 //! for the blackbox series and for `--cert-valid-for`.
 
-use crate::cli::{self, usage, Stop};
 use crate::x509;
+use common::cli::{self, usage, Stop};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
@@ -173,7 +173,7 @@ fn stamp(path: &Path) -> Option<Stamp> {
 }
 
 fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>, String> {
-    crate::file::read_regular(path, MAX_PEM).map_err(|e| format!("{what} {}: {e}", path.display()))
+    common::file::read_regular(path, MAX_PEM).map_err(|e| format!("{what} {}: {e}", path.display()))
 }
 
 fn certificates_in(bytes: &[u8]) -> Vec<CertificateDer<'static>> {
@@ -351,7 +351,7 @@ impl Tls {
         let timed_out = || {
             format!(
                 "handshake timed out after {}",
-                crate::duration::format(timeout)
+                common::duration::format(timeout)
             )
         };
         let io_failure = |e: std::io::Error| match e.kind() {
@@ -645,13 +645,13 @@ impl Verifier {
         if now > leaf.not_after {
             return Err(self.fail(format!(
                 "certificate expired at {}",
-                crate::civil::format_utc(leaf.not_after)
+                common::civil::format_utc(leaf.not_after)
             )));
         }
         if now < leaf.not_before {
             return Err(self.fail(format!(
                 "certificate not valid before {}",
-                crate::civil::format_utc(leaf.not_before)
+                common::civil::format_utc(leaf.not_before)
             )));
         }
         certificate
@@ -676,11 +676,11 @@ fn certificate_failure(error: &webpki::Error, expected: &str) -> String {
     match error {
         Error::CertExpired { not_after, .. } => format!(
             "certificate expired at {}",
-            crate::civil::format_utc(not_after.as_secs() as i64)
+            common::civil::format_utc(not_after.as_secs() as i64)
         ),
         Error::CertNotValidYet { not_before, .. } => format!(
             "certificate not valid before {}",
-            crate::civil::format_utc(not_before.as_secs() as i64)
+            common::civil::format_utc(not_before.as_secs() as i64)
         ),
         Error::CertNotValidForName(context) => {
             let presented: Vec<String> = context

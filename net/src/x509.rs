@@ -114,11 +114,11 @@ fn time(input: &mut &[u8]) -> Option<i64> {
         _ => return None,
     };
     let (month, day) = (n(rest, 2)? as u32, n(rest + 2, 2)? as u32);
-    if !(1..=12).contains(&month) || day == 0 || day > crate::civil::days_in_month(year, month) {
+    if !(1..=12).contains(&month) || day == 0 || day > common::civil::days_in_month(year, month) {
         return None;
     }
     let (hour, minute, second) = (n(rest + 4, 2)?, n(rest + 6, 2)?, n(rest + 8, 2)?);
-    Some(crate::civil::days_of(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+    Some(common::civil::days_of(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
 }
 
 /// The dNSName entries of the extensions' subjectAltName (2.5.29.17).
@@ -390,12 +390,12 @@ mod tests {
         let mut utc = &tlv(UTC_TIME, b"261130000000Z")[..];
         assert_eq!(
             time(&mut utc),
-            crate::civil::parse_utc("2026-11-30 00:00:00")
+            common::civil::parse_utc("2026-11-30 00:00:00")
         );
         let mut generalized = &tlv(GENERALIZED_TIME, b"20500101120000Z")[..];
         assert_eq!(
             time(&mut generalized),
-            crate::civil::parse_utc("2050-01-01 12:00:00")
+            common::civil::parse_utc("2050-01-01 12:00:00")
         );
         let mut bad = &tlv(UTC_TIME, b"261330000000Z")[..];
         assert_eq!(time(&mut bad), None);
