@@ -8,6 +8,7 @@ pub mod civil;
 pub mod cli;
 pub mod duration;
 pub mod file;
+pub mod flag;
 pub mod log;
 pub mod process_metrics;
 pub mod prom;

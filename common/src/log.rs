@@ -36,7 +36,11 @@ macro_rules! log_help {
 }
 
 /// The log flags, spelled the toolbox's way.
-pub const FLAGS: [&str; 2] = ["log-format", "log-level"];
+pub const FLAGS: &[crate::flag::Flag] = &[
+    // logfmt: json would switch this process's usage errors to JSON.
+    crate::flag::Flag::new("log-format", &["logfmt"]),
+    crate::flag::Flag::new("log-level", &["debug"]),
+];
 
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub enum Format {

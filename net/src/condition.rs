@@ -4,9 +4,15 @@
 //! or target it modifies. Both programs say a failure in the same words.
 
 use crate::json_condition::Condition;
+use common::flag::Flag;
 
 /// The modifier flags, without their dashes.
-pub const FLAGS: [&str; 4] = ["status", "header", "contains", "json"];
+pub const FLAGS: &[Flag] = &[
+    Flag::new("status", &["200,204"]),
+    Flag::new("header", &["Content-Type: application/json"]),
+    Flag::new("contains", &["ok"]),
+    Flag::new("json", &["/status == \"up\""]),
+];
 
 #[derive(Debug, Default, Clone)]
 pub struct Conditions {

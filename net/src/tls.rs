@@ -14,6 +14,7 @@
 
 use crate::x509;
 use common::cli::{self, usage, Stop};
+use common::flag::Flag;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
@@ -59,8 +60,17 @@ pub struct TlsOptions {
     pub key: Option<PathBuf>,
 }
 
-/// The flags [`TlsOptions::parse_flag`] takes, for the help and doc tests.
-pub const FLAGS: [&str; 5] = ["ca-file", "insecure", "server-name", "cert", "key"];
+/// The flags [`TlsOptions::parse_flag`] takes. The sample files are
+/// relative to a side-car's crate, where cargo runs its unit tests.
+pub const FLAGS: &[Flag] = &[
+    Flag::new("ca-file", &[SAMPLE_CERT]),
+    Flag::switch("insecure"),
+    Flag::new("server-name", &["app.internal"]),
+    Flag::new("cert", &[SAMPLE_CERT, "--key", SAMPLE_KEY]),
+    Flag::new("key", &[SAMPLE_KEY, "--cert", SAMPLE_CERT]),
+];
+const SAMPLE_CERT: &str = "../../net/src/testdata/flag-sample.pem";
+const SAMPLE_KEY: &str = "../../net/src/testdata/flag-sample.key";
 
 impl TlsOptions {
     /// Takes `flag` if it is a TLS flag: Ok(false) when it is not one.

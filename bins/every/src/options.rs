@@ -4,6 +4,7 @@
 
 use crate::cron::{Expr, Zone};
 use common::cli::{self, usage, Stop};
+use common::flag::Flag;
 use common::server::ListenAddr;
 use std::ffi::OsString;
 use std::time::Duration;
@@ -62,6 +63,30 @@ Examples:
   every 5m --method POST https://hc-ping.com/your-uuid
 "
 );
+
+/// Each flag of every, declared once (see `common::flag`). With the shared
+/// lists, [`ALL_FLAGS`] is the parser's list, and its test holds `HELP` and
+/// `docs/every.md` to it.
+pub const FLAGS: &[Flag] = &[
+    Flag::new("cron", &["*/5 * * * *"]).after(&["https://127.0.0.1:8443/flush"]),
+    Flag::new("tz", &["UTC", "--cron", "0 3 * * *"]).after(&["https://127.0.0.1:8443/flush"]),
+    Flag::new("timeout", &["10s"]),
+    Flag::new("jitter", &["30s"]),
+    Flag::switch("delay-first"),
+    Flag::new("count", &["3"]),
+    Flag::new("max-failures", &["3"]),
+    Flag::new("listen", &[":9104"]),
+    Flag::new("method", &["POST"]).short('X'),
+    Flag::new("header", &["Content-Type: application/json"]).short('H'),
+    Flag::new("data", &["{}"]).short('d'),
+];
+
+pub const ALL_FLAGS: &[&[Flag]] = &[
+    FLAGS,
+    common::log::FLAGS,
+    net::tls::FLAGS,
+    common::flag::STANDARD,
+];
 
 pub enum Job {
     Http {
@@ -150,14 +175,18 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
         tls: net::tls::TlsOptions::default(),
     };
     while let Some(arg) = parser.next()? {
+        // --interval is no flag of every's, and is refused with a hint below.
+        if !matches!(arg, Long("interval")) {
+            common::flag::declared(&arg, ALL_FLAGS)?;
+        }
         match arg {
             Short('h') | Long("help") => return Err(Stop::Help),
             Short('V') | Long("version") => return Err(Stop::Version),
-            Long(flag) if common::log::FLAGS.contains(&flag) => {
+            Long(flag) if common::flag::has(common::log::FLAGS, flag) => {
                 let flag = flag.to_string();
                 cli::log_flag(&mut options.log, &flag, &mut parser)?;
             }
-            Long(flag) if net::tls::FLAGS.contains(&flag) => {
+            Long(flag) if common::flag::has(net::tls::FLAGS, flag) => {
                 let flag = flag.to_string();
                 options.tls.parse_flag(&flag, &mut parser)?;
             }
@@ -337,6 +366,18 @@ fn positive(parser: &mut lexopt::Parser, flag: &str) -> Result<u64, Stop> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn help_docs_and_parser_take_each_declared_flag() {
+        common::flag::check(
+            ALL_FLAGS,
+            HELP,
+            include_str!("../../../docs/every.md"),
+            &[],
+            &["5m", "https://127.0.0.1:8443/flush"],
+            |parser| parse(parser, None),
+        );
+    }
 
     fn parsed(args: &[&str]) -> Result<Options, Stop> {
         let (args, program) = split_program(args.iter().map(OsString::from).collect());

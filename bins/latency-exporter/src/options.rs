@@ -3,6 +3,7 @@
 
 use crate::probe::{JsonGauge, Target};
 use common::cli::{self, usage, Stop};
+use common::flag::Flag;
 use common::server::ListenAddr;
 use net::condition::{self, Conditions};
 use std::time::Duration;
@@ -69,6 +70,30 @@ Examples:
 "
 );
 
+/// Each flag of latency-exporter, declared once (see `common::flag`). With the shared
+/// lists, [`ALL_FLAGS`] is the parser's list, and its test holds `HELP` and
+/// `docs/latency-exporter.md` to it.
+pub const FLAGS: &[Flag] = &[
+    Flag::new("listen", &[":9100"]),
+    Flag::new("target", &["app=http://127.0.0.1:8080/"]),
+    Flag::new("interval", &["scrape"]),
+    Flag::new("timeout", &["2s"]),
+    Flag::new("header", &["X-Probe: 1"]),
+    Flag::switch("fail-if-not-ssl"),
+    Flag::new("json-gauge", &["app_queue_depth=/queue/depth"]),
+    Flag::new("buckets", &["0.01,0.1,1"]),
+    Flag::new("max-body", &["64Ki"]),
+    Flag::switch("follow-redirects"),
+];
+
+pub const ALL_FLAGS: &[&[Flag]] = &[
+    FLAGS,
+    common::log::FLAGS,
+    net::tls::FLAGS,
+    net::condition::FLAGS,
+    common::flag::STANDARD,
+];
+
 pub enum Probing {
     Every(Duration),
     /// Probe on each scrape; concurrent scrapes share one probe.
@@ -111,10 +136,11 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         tls: net::tls::TlsOptions::default(),
     };
     while let Some(arg) = parser.next()? {
+        common::flag::declared(&arg, ALL_FLAGS)?;
         match arg {
             Short('h') | Long("help") => return Err(Stop::Help),
             Short('V') | Long("version") => return Err(Stop::Version),
-            Long(flag) if common::log::FLAGS.contains(&flag) => {
+            Long(flag) if common::flag::has(common::log::FLAGS, flag) => {
                 let flag = flag.to_string();
                 cli::log_flag(&mut options.log, &flag, &mut parser)?;
             }
@@ -162,11 +188,11 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
                     ))
                 }
             },
-            Long(flag) if net::tls::FLAGS.contains(&flag) => {
+            Long(flag) if common::flag::has(net::tls::FLAGS, flag) => {
                 let flag = flag.to_string();
                 options.tls.parse_flag(&flag, &mut parser)?;
             }
-            Long(flag) if condition::FLAGS.contains(&flag) => {
+            Long(flag) if common::flag::has(condition::FLAGS, flag) => {
                 let (name, flag) = (flag.to_string(), format!("--{flag}"));
                 let value = cli::text(&mut parser, &flag)?;
                 match options.targets.last_mut() {
@@ -285,6 +311,18 @@ fn json_gauge(text: &str) -> Result<JsonGauge, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn help_docs_and_parser_take_each_declared_flag() {
+        common::flag::check(
+            ALL_FLAGS,
+            HELP,
+            include_str!("../../../docs/latency-exporter.md"),
+            &[],
+            &["--target", "https://127.0.0.1:8443/healthz"],
+            parse,
+        );
+    }
 
     use proptest::prelude::*;
 

@@ -4,6 +4,7 @@
 use crate::by_field::Field;
 use crate::discover::PeerChoice;
 use common::cli::{self, usage, Stop};
+use common::flag::Flag;
 use common::server::ListenAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -68,6 +69,28 @@ Examples:
 "
 );
 
+/// Each flag of peerlog-count, declared once (see `common::flag`). With the shared
+/// lists, [`ALL_FLAGS`] is the parser's list, and its test holds `HELP` and
+/// `docs/peerlog-count.md` to it.
+pub const FLAGS: &[Flag] = &[
+    Flag::new("peer", &["comm:app"]),
+    Flag::new("wait-for-peer", &["10s"]),
+    Flag::new("root", &["/mnt/app"]),
+    Flag::new("proc", &["/host/proc"]),
+    Flag::new("interval", &["5s"]),
+    Flag::new("rotate-wait", &["2s"]),
+    Flag::new("match", &["errors=ERROR"]),
+    Flag::new("by", &["level=json:/level"]),
+    Flag::new("by-every-line", &["--by", "level=json:/level"]),
+    Flag::new("max-values", &["50"]),
+    Flag::switch("from-end"),
+    Flag::new("listen", &[":9102"]),
+    Flag::new("post", &["http://127.0.0.1:8080/counts"]),
+    Flag::switch("once"),
+];
+
+pub const ALL_FLAGS: &[&[Flag]] = &[FLAGS, common::log::FLAGS, common::flag::STANDARD];
+
 pub struct Options {
     /// `--log-format`, `--log-level`.
     pub log: common::log::LogOptions,
@@ -113,10 +136,11 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         once: false,
     };
     while let Some(arg) = parser.next()? {
+        common::flag::declared(&arg, ALL_FLAGS)?;
         match arg {
             Short('h') | Long("help") => return Err(Stop::Help),
             Short('V') | Long("version") => return Err(Stop::Version),
-            Long(flag) if common::log::FLAGS.contains(&flag) => {
+            Long(flag) if common::flag::has(common::log::FLAGS, flag) => {
                 let flag = flag.to_string();
                 cli::log_flag(&mut options.log, &flag, &mut parser)?;
             }
@@ -218,6 +242,18 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn help_docs_and_parser_take_each_declared_flag() {
+        common::flag::check(
+            ALL_FLAGS,
+            HELP,
+            include_str!("../../../docs/peerlog-count.md"),
+            &[],
+            &["/var/log/app.log"],
+            parse,
+        );
+    }
 
     use proptest::prelude::*;
 

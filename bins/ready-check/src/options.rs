@@ -4,6 +4,7 @@
 
 use crate::check::{Check, HttpCheck};
 use common::cli::{self, usage, Stop};
+use common::flag::Flag;
 use common::server::ListenAddr;
 use net::condition;
 use std::time::Duration;
@@ -71,6 +72,32 @@ Examples:
 "
 );
 
+/// Each flag of ready-check, declared once (see `common::flag`). With the shared
+/// lists, [`ALL_FLAGS`] is the parser's list, and its test holds `HELP` and
+/// `docs/ready-check.md` to it.
+pub const FLAGS: &[Flag] = &[
+    Flag::new("http", &["http://127.0.0.1:8080/healthz"]),
+    Flag::new("tcp", &["127.0.0.1:5432"]),
+    Flag::new("cert-valid-for", &["7d"]),
+    Flag::new("file", &["/tmp/heartbeat"]),
+    Flag::new("max-age", &["1m"]).after(&["--file", "/tmp/heartbeat"]),
+    Flag::new("timeout", &["2s"]),
+    Flag::new("max-body", &["64Ki"]),
+    Flag::switch("follow-redirects"),
+    Flag::new("serve", &[":8081"]),
+    Flag::new("cache", &["1s", "--serve", ":8081"]),
+    Flag::switch("quiet").short('q'),
+    Flag::new("copy-to", &["/shared"]).after(&[]),
+];
+
+pub const ALL_FLAGS: &[&[Flag]] = &[
+    FLAGS,
+    common::log::FLAGS,
+    net::tls::FLAGS,
+    net::condition::FLAGS,
+    common::flag::STANDARD,
+];
+
 pub struct Options {
     /// `--log-format`, `--log-level`.
     pub log: common::log::LogOptions,
@@ -103,10 +130,11 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
     };
     let mut cache_given = false;
     while let Some(arg) = parser.next()? {
+        common::flag::declared(&arg, ALL_FLAGS)?;
         match arg {
             Short('h') | Long("help") => return Err(Stop::Help),
             Short('V') | Long("version") => return Err(Stop::Version),
-            Long(flag) if common::log::FLAGS.contains(&flag) => {
+            Long(flag) if common::flag::has(common::log::FLAGS, flag) => {
                 let flag = flag.to_string();
                 cli::log_flag(&mut options.log, &flag, &mut parser)?;
             }
@@ -174,7 +202,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
                     }
                 }
             }
-            Long(flag) if net::tls::FLAGS.contains(&flag) => {
+            Long(flag) if common::flag::has(net::tls::FLAGS, flag) => {
                 let flag = flag.to_string();
                 options.tls.parse_flag(&flag, &mut parser)?;
             }
@@ -185,7 +213,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
                     _ => return Err(usage("--max-age", "must follow --file PATH")),
                 }
             }
-            Long(flag) if condition::FLAGS.contains(&flag) => {
+            Long(flag) if common::flag::has(condition::FLAGS, flag) => {
                 let (name, flag) = (flag.to_string(), format!("--{flag}"));
                 let value = cli::text(&mut parser, &flag)?;
                 let Some(Check::Http(http)) = options.checks.last_mut() else {
@@ -228,6 +256,18 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn help_docs_and_parser_take_each_declared_flag() {
+        common::flag::check(
+            ALL_FLAGS,
+            HELP,
+            include_str!("../../../docs/ready-check.md"),
+            &[],
+            &["--http", "https://127.0.0.1:8443/healthz"],
+            parse,
+        );
+    }
 
     fn parsed(args: &[&str]) -> Result<Options, Stop> {
         cli::parse_args(args, parse)

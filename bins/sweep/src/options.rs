@@ -3,6 +3,7 @@
 
 use crate::glob::Glob;
 use common::cli::{self, usage, Stop};
+use common::flag::Flag;
 use common::server::ListenAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -68,6 +69,25 @@ Examples:
 "
 );
 
+/// Each flag of sweep, declared once (see `common::flag`). With the shared
+/// lists, [`ALL_FLAGS`] is the parser's list, and its test holds `HELP` and
+/// `docs/sweep.md` to it.
+pub const FLAGS: &[Flag] = &[
+    Flag::new("older-than", &["1h"]),
+    Flag::new("age-by", &["atime"]),
+    Flag::new("max-size", &["900Mi"]),
+    Flag::new("low-water", &["800Mi", "--max-size", "900Mi"]),
+    Flag::new("exclude", &["**/*.lock"]),
+    Flag::switch("remove-empty-dirs"),
+    Flag::new("interval", &["30s"]),
+    Flag::switch("once"),
+    Flag::switch("dry-run"),
+    Flag::new("max-rate", &["100"]),
+    Flag::new("listen", &[":9103"]),
+];
+
+pub const ALL_FLAGS: &[&[Flag]] = &[FLAGS, common::log::FLAGS, common::flag::STANDARD];
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum AgeBy {
     Mtime,
@@ -114,10 +134,11 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         listen: None,
     };
     while let Some(arg) = parser.next()? {
+        common::flag::declared(&arg, ALL_FLAGS)?;
         match arg {
             Short('h') | Long("help") => return Err(Stop::Help),
             Short('V') | Long("version") => return Err(Stop::Version),
-            Long(flag) if common::log::FLAGS.contains(&flag) => {
+            Long(flag) if common::flag::has(common::log::FLAGS, flag) => {
                 let flag = flag.to_string();
                 cli::log_flag(&mut options.log, &flag, &mut parser)?;
             }
@@ -201,6 +222,18 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn help_docs_and_parser_take_each_declared_flag() {
+        common::flag::check(
+            ALL_FLAGS,
+            HELP,
+            include_str!("../../../docs/sweep.md"),
+            &["--cron", "--timeout"],
+            &["/cache", "--older-than", "1h"],
+            parse,
+        );
+    }
 
     fn parsed(args: &[&str]) -> Result<Options, Stop> {
         cli::parse_args(args, parse)
