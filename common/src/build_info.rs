@@ -1,7 +1,7 @@
 //! Which build runs: `--version`'s lines and the `*_build_info` series,
 //! from what common/build.rs found at build time.
 
-use crate::prom::{Kind, Writer};
+use crate::prom::{Family, Kind, Writer};
 
 /// The workspace's version: every binary has the same.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -32,17 +32,23 @@ pub fn version_text(name: &str) -> String {
     )
 }
 
-/// `<prefix>_build_info{version,revision,rustversion,target} 1`, as
-/// blackbox_exporter's `blackbox_exporter_build_info` (full commit).
-pub fn write(w: &mut Writer, prefix: &str) {
-    let name = format!("{prefix}_build_info");
-    w.family(
-        &name,
+/// What each binary's `NAME_build_info` family says: declared by the
+/// binary (its name is the binary's), as `build_info::family("sweep_build_info")`.
+pub const fn family(name: &'static str) -> Family {
+    Family::new(
+        name,
         Kind::Gauge,
         "A metric with a constant '1' value labeled by version, revision (the commit), rustversion and target from which the binary was built.",
-    );
+        &["version", "revision", "rustversion", "target"],
+    )
+}
+
+/// `NAME_build_info{version,revision,rustversion,target} 1`, as
+/// blackbox_exporter's `blackbox_exporter_build_info` (full commit).
+pub fn write(w: &mut Writer, family: &Family) {
+    w.family(family);
     w.sample(
-        &name,
+        family,
         &[
             ("version", VERSION),
             ("revision", REVISION),

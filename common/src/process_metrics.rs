@@ -1,7 +1,54 @@
 //! The standard `process_*` metrics every exporter exposes, read from
 //! /proc/self as the Prometheus client libraries do.
 
-use crate::prom::{Kind, Writer};
+use crate::prom::{Family, Kind, Writer};
+
+/// The `process_*` families, as Prometheus's Go client names them.
+pub const FAMILIES: &[&Family] = &[
+    &CPU_SECONDS,
+    &VIRTUAL_MEMORY,
+    &RESIDENT_MEMORY,
+    &START_TIME,
+    &OPEN_FDS,
+    &MAX_FDS,
+];
+const CPU_SECONDS: Family = Family::new(
+    "process_cpu_seconds_total",
+    Kind::Counter,
+    "Total user and system CPU time spent in seconds.",
+    &[],
+);
+const VIRTUAL_MEMORY: Family = Family::new(
+    "process_virtual_memory_bytes",
+    Kind::Gauge,
+    "Virtual memory size in bytes.",
+    &[],
+);
+const RESIDENT_MEMORY: Family = Family::new(
+    "process_resident_memory_bytes",
+    Kind::Gauge,
+    "Resident memory size in bytes.",
+    &[],
+);
+const START_TIME: Family = Family::new(
+    "process_start_time_seconds",
+    Kind::Gauge,
+    "Start time of the process since unix epoch in seconds.",
+    &[],
+);
+const OPEN_FDS: Family = Family::new(
+    "process_open_fds",
+    Kind::Gauge,
+    "Number of open file descriptors.",
+    &[],
+);
+const MAX_FDS: Family = Family::new(
+    "process_max_fds",
+    Kind::Gauge,
+    "Maximum number of open file descriptors.",
+    &[],
+);
+
 use std::sync::OnceLock;
 
 /// What does not change while the process lives. The start time is read
@@ -53,51 +100,24 @@ impl ProcessMetrics {
         if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0 {
             let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
             w.single(
-                "process_cpu_seconds_total",
-                Kind::Counter,
-                "Total user and system CPU time spent in seconds.",
+                &CPU_SECONDS,
                 seconds(usage.ru_utime) + seconds(usage.ru_stime),
             );
         }
         if let Some((size, resident)) = statm() {
-            w.single(
-                "process_virtual_memory_bytes",
-                Kind::Gauge,
-                "Virtual memory size in bytes.",
-                size * self.page_size,
-            );
-            w.single(
-                "process_resident_memory_bytes",
-                Kind::Gauge,
-                "Resident memory size in bytes.",
-                resident * self.page_size,
-            );
+            w.single(&VIRTUAL_MEMORY, size * self.page_size);
+            w.single(&RESIDENT_MEMORY, resident * self.page_size);
         }
         if let Some(start) = self.start_time_seconds() {
-            w.single(
-                "process_start_time_seconds",
-                Kind::Gauge,
-                "Start time of the process since unix epoch in seconds.",
-                start,
-            );
+            w.single(&START_TIME, start);
         }
         if let Some(open) = open_fds() {
-            w.single(
-                "process_open_fds",
-                Kind::Gauge,
-                "Number of open file descriptors.",
-                open as f64,
-            );
+            w.single(&OPEN_FDS, open as f64);
         }
         // SAFETY: getrlimit writes into the struct we pass.
         let mut limit: libc::rlimit = unsafe { std::mem::zeroed() };
         if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
-            w.single(
-                "process_max_fds",
-                Kind::Gauge,
-                "Maximum number of open file descriptors.",
-                limit.rlim_cur as f64,
-            );
+            w.single(&MAX_FDS, limit.rlim_cur as f64);
         }
     }
 }

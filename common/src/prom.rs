@@ -5,11 +5,50 @@
 
 use std::fmt::Write as _;
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Kind {
     Counter,
     Gauge,
     Histogram,
+}
+
+impl Kind {
+    /// As `# TYPE` writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// A metric family, declared once: its name, type, HELP, and the labels
+/// each of its samples carries, in order. The writer takes `# HELP` and
+/// `# TYPE` from it; each binary's list of them (`FAMILIES`) is what its
+/// docs table and every scrape in the e2e tests are held to.
+#[derive(Debug)]
+pub struct Family {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub help: &'static str,
+    pub labels: &'static [&'static str],
+}
+
+impl Family {
+    pub const fn new(
+        name: &'static str,
+        kind: Kind,
+        help: &'static str,
+        labels: &'static [&'static str],
+    ) -> Family {
+        Family {
+            name,
+            kind,
+            help,
+            labels,
+        }
+    }
 }
 
 /// A label set: pairs of name and (unescaped) value.
@@ -36,18 +75,28 @@ impl Writer {
         Writer { out }
     }
 
-    /// Starts a family: its HELP and TYPE lines. Write all its samples next.
-    pub fn family(&mut self, name: &str, kind: Kind, help: &str) {
-        let kind = match kind {
-            Kind::Counter => "counter",
-            Kind::Gauge => "gauge",
-            Kind::Histogram => "histogram",
-        };
+    /// Starts a declared family: its HELP and TYPE lines. Write all its
+    /// samples next.
+    pub fn family(&mut self, family: &Family) {
+        self.family_named(family.name, family.kind, family.help);
+    }
+
+    /// Starts a family whose name the user chose (`--json-gauge`), so that
+    /// no declaration can hold it.
+    pub fn family_named(&mut self, name: &str, kind: Kind, help: &str) {
         let help = help.replace('\\', "\\\\").replace('\n', "\\n");
+        let kind = kind.as_str();
         let _ = write!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
     }
 
-    pub fn sample(&mut self, name: &str, labels: Labels, value: f64) {
+    /// A sample of a declared family, with its declared labels in order.
+    pub fn sample(&mut self, family: &Family, labels: Labels, value: f64) {
+        debug_assert_labels(family, labels);
+        self.sample_named(family.name, labels, value);
+    }
+
+    /// A sample of a family started with `family_named`.
+    pub fn sample_named(&mut self, name: &str, labels: Labels, value: f64) {
         self.out.push_str(name);
         push_labels(&mut self.out, labels, None);
         self.out.push(' ');
@@ -56,13 +105,15 @@ impl Writer {
     }
 
     /// A family with a single unlabelled sample.
-    pub fn single(&mut self, name: &str, kind: Kind, help: &str, value: f64) {
-        self.family(name, kind, help);
-        self.sample(name, &[], value);
+    pub fn single(&mut self, family: &Family, value: f64) {
+        self.family(family);
+        self.sample(family, &[], value);
     }
 
     /// The `_bucket`, `_sum` and `_count` samples of one histogram.
-    pub fn histogram(&mut self, name: &str, labels: Labels, histogram: &Histogram) {
+    pub fn histogram(&mut self, family: &Family, labels: Labels, histogram: &Histogram) {
+        debug_assert_labels(family, labels);
+        let name = family.name;
         let mut cumulative = 0;
         let bucket = format!("{name}_bucket");
         for (i, count) in histogram.counts.iter().enumerate() {
@@ -75,13 +126,27 @@ impl Writer {
             push_labels(&mut self.out, labels, Some(&le));
             let _ = writeln!(self.out, " {cumulative}");
         }
-        self.sample(&format!("{name}_sum"), labels, histogram.sum);
-        self.sample(&format!("{name}_count"), labels, histogram.count as f64);
+        self.sample_named(&format!("{name}_sum"), labels, histogram.sum);
+        self.sample_named(&format!("{name}_count"), labels, histogram.count as f64);
     }
 
     pub fn finish(self) -> String {
         self.out
     }
+}
+
+/// In test builds: a sample's labels are its family's, in order.
+fn debug_assert_labels(family: &Family, labels: Labels) {
+    debug_assert!(
+        labels
+            .iter()
+            .map(|(name, _)| *name)
+            .eq(family.labels.iter().copied()),
+        "{} declares labels {:?}, and a sample has {:?}",
+        family.name,
+        family.labels,
+        labels
+    );
 }
 
 fn push_labels(out: &mut String, labels: Labels, le: Option<&str>) {
@@ -125,6 +190,170 @@ fn format_value(value: f64) -> String {
         // Rust's shortest round-trip form: 0.0005, 12, 1e-7.
         format!("{value}")
     }
+}
+
+/// The test each binary runs on its families: the metric tables of its docs
+/// page (`| metric | type | meaning |`, a row `` `name{label,...}` ``) name
+/// exactly the declared families, with their types and labels. `process_*`
+/// are named in the page, or the page says they are as in latency-exporter.
+/// Panics with what differs.
+pub fn check_docs(lists: &[&[&Family]], page: &str) {
+    use std::collections::BTreeMap;
+    let process: Vec<&str> = crate::process_metrics::FAMILIES
+        .iter()
+        .map(|f| f.name)
+        .collect();
+    let declared: BTreeMap<&str, (&str, Vec<&str>)> = lists
+        .iter()
+        .flat_map(|list| list.iter())
+        .filter(|family| !process.contains(&family.name))
+        .map(|family| {
+            let mut labels = family.labels.to_vec();
+            labels.sort_unstable();
+            (family.name, (family.kind.as_str(), labels))
+        })
+        .collect();
+    let mut documented = BTreeMap::new();
+    let mut in_table = false;
+    for line in page.lines() {
+        if line.starts_with("| metric | type |") {
+            in_table = true;
+            continue;
+        }
+        if !line.starts_with('|') {
+            in_table = false;
+            continue;
+        }
+        let cells: Vec<&str> = line.split(" | ").map(str::trim).collect();
+        let Some(metric) = cells[0].strip_prefix("| `").filter(|_| in_table) else {
+            continue;
+        };
+        let metric = metric.split('`').next().unwrap_or_default();
+        let (name, labels) = match metric.split_once('{') {
+            Some((name, labels)) => (name, labels.trim_end_matches('}')),
+            None => (metric, ""),
+        };
+        let mut labels: Vec<&str> = labels
+            .split(',')
+            .filter_map(|label| label.split('=').next())
+            .filter(|label| !label.is_empty())
+            .collect();
+        labels.sort_unstable();
+        documented.insert(name, (cells.get(1).copied().unwrap_or_default(), labels));
+    }
+    let differ: Vec<String> = declared
+        .keys()
+        .chain(documented.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|name| declared.get(*name) != documented.get(*name))
+        .map(|name| {
+            format!(
+                "{name}: declared {:?}, documented {:?}",
+                declared.get(name),
+                documented.get(name)
+            )
+        })
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "the docs' metric table and the declared families differ:\n{}",
+        differ.join("\n")
+    );
+    let as_in_latency_exporter = page.contains("`process_*` as in latency-exporter");
+    for name in process {
+        assert!(
+            as_in_latency_exporter || page.contains(&format!("`{name}`")),
+            "the docs page does not name {name}"
+        );
+    }
+}
+
+/// What the e2e tests hold each scrape to: every family in `text` is
+/// declared in `lists` (or `user_named`, a `--json-gauge`), with its type
+/// and HELP, and every sample has exactly its family's labels. Err says
+/// the first that is not.
+pub fn check_scrape(
+    lists: &[&[&Family]],
+    text: &str,
+    user_named: &dyn Fn(&str) -> bool,
+) -> Result<(), String> {
+    let find = |name: &str| {
+        lists
+            .iter()
+            .flat_map(|list| list.iter())
+            .find(|family| family.name == name)
+    };
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap_or((rest, ""));
+            match find(name) {
+                Some(family) if family.kind.as_str() == kind => {}
+                Some(family) => {
+                    return Err(format!("{name} is a {kind}, declared a {:?}", family.kind))
+                }
+                None if user_named(name) => {}
+                None => return Err(format!("{name} is not declared")),
+            }
+        } else if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            if let Some(family) = find(name) {
+                let want = family.help.replace('\\', "\\\\").replace('\n', "\\n");
+                if help != want {
+                    return Err(format!("{name}'s HELP is {help:?}, declared {want:?}"));
+                }
+            }
+        } else if !line.starts_with('#') && !line.is_empty() {
+            let (name, labels) = sample_labels(line).ok_or(format!("unreadable: {line}"))?;
+            let (family_name, labels) = match find(name) {
+                Some(_) => (name, labels),
+                None => {
+                    let base = ["_bucket", "_sum", "_count"]
+                        .iter()
+                        .find_map(|suffix| name.strip_suffix(suffix))
+                        .filter(|base| find(base).is_some_and(|f| f.kind == Kind::Histogram));
+                    let without_le = labels.into_iter().filter(|l| *l != "le").collect();
+                    match base {
+                        Some(base) => (base, without_le),
+                        None if user_named(name) => continue,
+                        None => return Err(format!("{name} is not declared")),
+                    }
+                }
+            };
+            let family = find(family_name).expect("found above");
+            if labels != family.labels {
+                return Err(format!(
+                    "{line}: labels {labels:?}, declared {:?}",
+                    family.labels
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A sample line's name and label names, in order.
+fn sample_labels(line: &str) -> Option<(&str, Vec<&str>)> {
+    let end = line.find(['{', ' '])?;
+    let name = &line[..end];
+    let mut labels = Vec::new();
+    if line.as_bytes()[end] == b'{' {
+        let mut rest = &line[end + 1..];
+        while !rest.starts_with('}') {
+            let (label, after) = rest.split_once("=\"")?;
+            labels.push(label);
+            // The value ends at the first quote not escaped.
+            let mut escaped = false;
+            let close = after.char_indices().find(|&(_, c)| {
+                let ends = c == '"' && !escaped;
+                escaped = c == '\\' && !escaped;
+                ends
+            })?;
+            rest = &after[close.0 + 1..];
+            rest = rest.strip_prefix(',').unwrap_or(rest);
+        }
+    }
+    Some((name, labels))
 }
 
 /// True for a valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
@@ -218,8 +447,8 @@ mod tests {
             let lossy = String::from_utf8_lossy(&bytes).into_owned();
             for value in [text.as_str(), lossy.as_str(), "a\"b\\c\nd"] {
                 let mut w = Writer::new();
-                w.family("m", Kind::Gauge, "help");
-                w.sample("m", &[("label", value)], 1.0);
+                w.family_named("m", Kind::Gauge, "help");
+                w.sample_named("m", &[("label", value)], 1.0);
                 let out = w.finish();
                 let lines: Vec<&str> = out.split('\n').filter(|l| !l.is_empty()).collect();
                 prop_assert_eq!(lines.len(), 3, "{:?}", out);
@@ -239,14 +468,17 @@ mod tests {
 
     #[test]
     fn families_samples_and_escaping() {
-        let mut w = Writer::new();
-        w.family(
+        const SUCCESS: Family = Family::new(
             "probe_success",
             Kind::Gauge,
             "Whether the probe\nsucceeded \\ or not",
+            &["target"],
         );
-        w.sample("probe_success", &[("target", "a\"b\\c\nd")], 1.0);
-        w.single("up_total", Kind::Counter, "Ups.", 12.0);
+        const UPS: Family = Family::new("up_total", Kind::Counter, "Ups.", &[]);
+        let mut w = Writer::new();
+        w.family(&SUCCESS);
+        w.sample(&SUCCESS, &[("target", "a\"b\\c\nd")], 1.0);
+        w.single(&UPS, 12.0);
         assert_eq!(
             w.finish(),
             "# HELP probe_success Whether the probe\\nsucceeded \\\\ or not\n\
@@ -254,6 +486,36 @@ mod tests {
              probe_success{target=\"a\\\"b\\\\c\\nd\"} 1\n\
              # HELP up_total Ups.\n# TYPE up_total counter\nup_total 12\n"
         );
+    }
+
+    #[test]
+    fn scrapes_are_held_to_the_declarations() {
+        const SUCCESS: Family = Family::new("probe_success", Kind::Gauge, "Success.", &["target"]);
+        const LATENCY: Family =
+            Family::new("lat_seconds", Kind::Histogram, "Latency.", &["target"]);
+        let lists: &[&[&Family]] = &[&[&SUCCESS, &LATENCY]];
+        let mut w = Writer::new();
+        w.family(&SUCCESS);
+        w.sample(&SUCCESS, &[("target", "a\",b\\")], 1.0);
+        w.family(&LATENCY);
+        w.histogram(&LATENCY, &[("target", "x")], &Histogram::new(vec![0.1]));
+        w.family_named("app_depth", Kind::Gauge, "Depth.");
+        w.sample_named("app_depth", &[("target", "x")], 3.0);
+        let text = w.finish();
+        let gauge = |name: &str| name == "app_depth";
+        assert_eq!(check_scrape(lists, &text, &gauge), Ok(()));
+        assert_eq!(
+            check_scrape(lists, &text, &|_| false),
+            Err("app_depth is not declared".into())
+        );
+        let unlabelled = text.replace("probe_success{target=\"a\\\",b\\\\\"}", "probe_success");
+        assert!(check_scrape(lists, &unlabelled, &gauge)
+            .unwrap_err()
+            .contains("labels []"));
+        let other_help = text.replace("Success.", "Other.");
+        assert!(check_scrape(lists, &other_help, &gauge)
+            .unwrap_err()
+            .contains("HELP"));
     }
 
     #[test]
@@ -272,8 +534,10 @@ mod tests {
         for v in [0.0005, 0.001, 0.005, 0.05, 0.5, 7.0] {
             h.observe(v);
         }
+        const LATENCY: Family =
+            Family::new("lat_seconds", Kind::Histogram, "Latency.", &["target"]);
         let mut w = Writer::new();
-        w.histogram("lat_seconds", &[("target", "x")], &h);
+        w.histogram(&LATENCY, &[("target", "x")], &h);
         let text = w.finish();
         assert!(
             text.contains("lat_seconds_bucket{target=\"x\",le=\"0.001\"} 2\n"),

@@ -28,7 +28,7 @@ impl<R: std::io::Read> Source for FromRead<R> {
         loop {
             return match self.0.read(buf) {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => Err(FetchError::Other(e.to_string())),
+                Err(e) => Err(FetchError::from(e)),
                 Ok(n) => Ok(n),
             };
         }

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
 
 use crate::answer::{Framing, Input, Source};
-use crate::error::FetchError;
 pub use crate::error::MAX_HEAD;
+use crate::error::{FetchError, HeaderError, UrlError, UrlProblem};
 
 pub struct Client {
     user_agent: String,
@@ -169,9 +169,7 @@ impl Client {
                     url = match resolve_location(&url, &location) {
                         Some(next) => next,
                         None => {
-                            exchange.error = Some(FetchError::Other(format!(
-                                "cannot follow the redirect to {location:?}"
-                            )));
+                            exchange.error = Some(FetchError::BadRedirect(location));
                             return exchange;
                         }
                     };
@@ -201,7 +199,7 @@ impl Client {
         let mut phases = Phases::default();
         let result = (|| {
             let text = format!("https://{address}/");
-            let url = parse_url(&text).map_err(FetchError::Other)?;
+            let url = parse_url(&text).map_err(FetchError::BadUrl)?;
             let (socket, connect_end) = connect(
                 url.host,
                 url.port,
@@ -230,7 +228,7 @@ impl Client {
         phases: &mut Phases,
         exchange: &mut Exchange,
     ) -> Result<Option<String>, FetchError> {
-        let url = parse_url(url).map_err(FetchError::Other)?;
+        let url = parse_url(url).map_err(FetchError::BadUrl)?;
         let timeout = request.timeout;
         let left = || {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -386,7 +384,7 @@ fn connect(
         connected = TcpStream::connect_timeout(&addr, left()?).map_err(|e| match e.kind() {
             ErrorKind::ConnectionRefused => FetchError::Refused,
             ErrorKind::TimedOut | ErrorKind::WouldBlock => FetchError::TimedOut(timeout),
-            _ => FetchError::Other(e.to_string()),
+            _ => FetchError::from(e),
         });
         if connected.is_ok() {
             break;
@@ -419,7 +417,7 @@ fn lookup(
             let _ = send.send(found);
         });
     if spawned.is_err() {
-        return Err(FetchError::Other("cannot start a name lookup".into()));
+        return Err(FetchError::NoLookup);
     }
     match receive.recv_timeout(left) {
         Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
@@ -439,11 +437,15 @@ struct Url<'a> {
     path: String,
 }
 
-fn parse_url(url: &str) -> Result<Url<'_>, String> {
+fn parse_url(url: &str) -> Result<Url<'_>, UrlError> {
+    let error = |problem| UrlError {
+        url: url.to_string(),
+        problem,
+    };
     let (https, rest) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
         (Some(rest), _) => (false, rest),
         (_, Some(rest)) => (true, rest),
-        _ => return Err(format!("'{url}' is not an http:// or https:// URL")),
+        _ => return Err(error(UrlProblem::NotHttp)),
     };
     let rest = rest.split('#').next().unwrap_or_default();
     let (authority, path) = match rest.find(['/', '?']) {
@@ -451,14 +453,14 @@ fn parse_url(url: &str) -> Result<Url<'_>, String> {
         None => (rest, "/"),
     };
     if authority.contains('@') {
-        return Err(format!("'{url}': user info in a URL is not supported"));
+        return Err(error(UrlProblem::UserInfo));
     }
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let (host, after) = v6
             .split_once(']')
-            .ok_or_else(|| format!("'{url}': unclosed [ in the host"))?;
+            .ok_or_else(|| error(UrlProblem::UnclosedBracket))?;
         host.parse::<std::net::Ipv6Addr>()
-            .map_err(|_| format!("'{url}': '{host}' is not an IPv6 address"))?;
+            .map_err(|_| error(UrlProblem::NotIpv6(host.to_string())))?;
         match after {
             "" => (host, None),
             _ => (
@@ -466,7 +468,7 @@ fn parse_url(url: &str) -> Result<Url<'_>, String> {
                 Some(
                     after
                         .strip_prefix(':')
-                        .ok_or_else(|| format!("'{url}' is not a valid URL"))?,
+                        .ok_or_else(|| error(UrlProblem::Invalid))?,
                 ),
             ),
         }
@@ -477,19 +479,21 @@ fn parse_url(url: &str) -> Result<Url<'_>, String> {
         }
     };
     if host.is_empty() {
-        return Err(format!("'{url}' has no host"));
+        return Err(error(UrlProblem::NoHost));
     }
     let valid_host = |c: char| c.is_ascii_alphanumeric() || "-._:%".contains(c);
     if !host.chars().all(valid_host) {
-        return Err(format!("'{url}' is not a valid URL"));
+        return Err(error(UrlProblem::Invalid));
     }
     let port = match port {
-        Some(p) => p.parse().map_err(|_| format!("'{url}': bad port '{p}'"))?,
+        Some(p) => p
+            .parse()
+            .map_err(|_| error(UrlProblem::BadPort(p.to_string())))?,
         None if https => 443,
         None => 80,
     };
     if path.bytes().any(|b| b <= b' ' || b == 0x7f) {
-        return Err(format!("'{url}' is not a valid URL"));
+        return Err(error(UrlProblem::Invalid));
     }
     Ok(Url {
         https,
@@ -530,14 +534,14 @@ fn resolve_location(base: &str, location: &str) -> Option<String> {
 /// An I/O failure on the connection as the line a user reads.
 fn io_error(e: std::io::Error) -> FetchError {
     if let Some(line) = crate::tls::after_handshake(&e) {
-        return FetchError::Tls(line);
+        return FetchError::Tls(crate::tls::TlsError::AfterHandshake(line));
     }
     match e.kind() {
         ErrorKind::TimedOut | ErrorKind::WouldBlock => FetchError::TimedOut(Duration::ZERO),
         ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
             FetchError::Reset
         }
-        _ => FetchError::Other(e.to_string()),
+        _ => FetchError::from(e),
     }
 }
 
@@ -621,30 +625,33 @@ impl Write for Connection {
 }
 
 /// Checks a URL at start-up, so a typo is a usage error and not a failing probe.
-pub fn check_url(url: &str) -> Result<(), String> {
+pub fn check_url(url: &str) -> Result<(), UrlError> {
     if !url.contains("://") {
-        return Err(format!("'{url}' has no scheme: add http:// (http://{url})"));
+        return Err(UrlError {
+            url: url.to_string(),
+            problem: UrlProblem::NoScheme,
+        });
     }
     parse_url(url).map(drop)
 }
 
 /// Parses `Name: value` as given to `--header`.
-pub fn parse_header(text: &str) -> Result<(String, String), String> {
+pub fn parse_header(text: &str) -> Result<(String, String), HeaderError> {
     let (name, value) = text
         .split_once(':')
-        .ok_or_else(|| format!("'{text}' is not 'Name: value'"))?;
+        .ok_or_else(|| HeaderError::NoColon(text.to_string()))?;
     let name = name.trim();
     // RFC 9110 token characters.
     let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     if name.is_empty() || !name.chars().all(token) {
-        return Err(format!("'{name}' is not a valid header name"));
+        return Err(HeaderError::BadName(name.to_string()));
     }
     let value = value.trim();
     if value
         .chars()
         .any(|c| (c.is_ascii_control() && c != '\t') || !c.is_ascii())
     {
-        return Err(format!("'{value}' is not a valid header value"));
+        return Err(HeaderError::BadValue(value.to_string()));
     }
     Ok((name.to_string(), value.to_string()))
 }
@@ -661,7 +668,7 @@ mod tests {
         #[test]
         fn any_header_text_is_taken_or_refused_clearly(text in any::<String>()) {
             if let Err(e) = parse_header(&text) {
-                prop_assert!(e.contains("is not"), "{}", e);
+                prop_assert!(e.to_string().contains("is not"), "{}", e);
             }
         }
 
@@ -691,7 +698,7 @@ mod tests {
         #[test]
         fn any_url_text_is_taken_or_refused_clearly(text in "http://[ -~]{0,30}") {
             if let Err(e) = check_url(&text) {
-                prop_assert!(e.starts_with('\''), "{}", e);
+                prop_assert!(e.to_string().starts_with('\''), "{}", e);
             }
         }
     }
@@ -703,8 +710,8 @@ mod tests {
         assert!(check_url("http://example").is_ok());
         assert!(check_url("https://example/").is_ok());
         assert_eq!(
-            check_url("127.0.0.1:18080/"),
-            Err("'127.0.0.1:18080/' has no scheme: add http:// (http://127.0.0.1:18080/)".into())
+            check_url("127.0.0.1:18080/").unwrap_err().to_string(),
+            "'127.0.0.1:18080/' has no scheme: add http:// (http://127.0.0.1:18080/)"
         );
         assert!(check_url("ftp://x/").is_err());
         assert!(check_url("http:// bad").is_err());

@@ -3,6 +3,7 @@
 //! headers sent with the request (`--header`), each given after the check
 //! or target it modifies. Both programs say a failure in the same words.
 
+use crate::error::ConditionFailure;
 use crate::json_condition::Condition;
 use common::flag::Flag;
 
@@ -46,7 +47,9 @@ impl Conditions {
                     self.statuses.push(code);
                 }
             }
-            "header" => self.headers.push(crate::client::parse_header(value)?),
+            "header" => self
+                .headers
+                .push(crate::client::parse_header(value).map_err(|e| e.to_string())?),
             "contains" => self.contains.push(value.to_string()),
             "json" => self.json.push(Condition::parse(value)?),
             other => return Err(format!("--{other} is not a condition")),
@@ -54,7 +57,11 @@ impl Conditions {
         Ok(())
     }
 
-    pub fn judge_status(&self, status: u16, default: DefaultStatus) -> Result<(), String> {
+    pub fn judge_status(
+        &self,
+        status: u16,
+        default: DefaultStatus,
+    ) -> Result<(), ConditionFailure> {
         if self.statuses.is_empty() {
             let (range, want) = match default {
                 DefaultStatus::Kubelet => (200..400, "200-399"),
@@ -63,25 +70,33 @@ impl Conditions {
             if range.contains(&status) {
                 return Ok(());
             }
-            return Err(format!("status {status}, want {want}"));
+            return Err(ConditionFailure::Status {
+                got: status,
+                want: want.into(),
+                given: false,
+            });
         }
         if self.statuses.contains(&status) {
             return Ok(());
         }
         let want: Vec<String> = self.statuses.iter().map(u16::to_string).collect();
-        Err(format!("status {status}, want {}", want.join(" or ")))
+        Err(ConditionFailure::Status {
+            got: status,
+            want: want.join(" or "),
+            given: true,
+        })
     }
 
     /// `--contains` and `--json`, in the order given.
-    pub fn judge_body(&self, body: &[u8]) -> Result<(), String> {
+    pub fn judge_body(&self, body: &[u8]) -> Result<(), ConditionFailure> {
         for text in &self.contains {
             if memchr::memmem::find(body, text.as_bytes()).is_none() {
-                return Err(format!("body does not contain {text:?}"));
+                return Err(ConditionFailure::NotContained(text.clone()));
             }
         }
         if !self.json.is_empty() {
-            let doc: serde_json::Value =
-                serde_json::from_slice(body).map_err(|e| format!("body is not JSON ({e})"))?;
+            let doc: serde_json::Value = serde_json::from_slice(body)
+                .map_err(|e| ConditionFailure::NotJson(e.to_string()))?;
             for condition in &self.json {
                 condition.check(&doc)?;
             }
@@ -101,38 +116,43 @@ mod tests {
             c.add(flag, value).unwrap();
         }
         assert_eq!(c.judge_body(b"{\"value\": 5, \"s\": \"ok\"}"), Ok(()));
+        let said = |judged: Result<(), ConditionFailure>| judged.unwrap_err().to_string();
+        assert_eq!(said(c.judge_body(b"nope")), "body does not contain \"ok\"");
+        assert!(said(c.judge_body(b"ok, not json")).starts_with("body is not JSON ("));
         assert_eq!(
-            c.judge_body(b"nope"),
-            Err("body does not contain \"ok\"".into())
+            said(c.judge_body(b"{\"value\": 4, \"ok\": 1}")),
+            "/value is 4, want == 5"
         );
-        assert!(c
-            .judge_body(b"ok, not json")
-            .unwrap_err()
-            .starts_with("body is not JSON ("));
-        assert_eq!(
-            c.judge_body(b"{\"value\": 4, \"ok\": 1}"),
-            Err("/value is 4, want == 5".into())
-        );
+        assert!(c.judge_body(b"nope").unwrap_err().by_condition());
     }
 
     #[test]
     fn statuses_default_per_program_until_status_says() {
         let mut c = Conditions::default();
         assert_eq!(c.judge_status(302, DefaultStatus::Kubelet), Ok(()));
+        let said = |judged: Result<(), ConditionFailure>| judged.unwrap_err().to_string();
         assert_eq!(
-            c.judge_status(302, DefaultStatus::Success),
-            Err("status 302, want 200-299".into())
+            said(c.judge_status(302, DefaultStatus::Success)),
+            "status 302, want 200-299"
         );
         assert_eq!(
-            c.judge_status(503, DefaultStatus::Kubelet),
-            Err("status 503, want 200-399".into())
+            said(c.judge_status(503, DefaultStatus::Kubelet)),
+            "status 503, want 200-399"
         );
+        assert!(!c
+            .judge_status(503, DefaultStatus::Kubelet)
+            .unwrap_err()
+            .by_condition());
         c.add("status", "200,204").unwrap();
         assert_eq!(c.judge_status(204, DefaultStatus::Success), Ok(()));
         assert_eq!(
-            c.judge_status(302, DefaultStatus::Kubelet),
-            Err("status 302, want 200 or 204".into())
+            said(c.judge_status(302, DefaultStatus::Kubelet)),
+            "status 302, want 200 or 204"
         );
+        assert!(c
+            .judge_status(302, DefaultStatus::Kubelet)
+            .unwrap_err()
+            .by_condition());
         assert!(c
             .add("status", "99")
             .unwrap_err()

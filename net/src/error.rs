@@ -36,14 +36,21 @@ pub enum FetchError {
     HeadTooLarge,
     Closed,
     Reset,
-    /// A TLS handshake or TLS-level failure, as one line.
-    Tls(String),
+    /// A TLS handshake or TLS-level failure.
+    Tls(crate::tls::TlsError),
     /// The answer broke HTTP/1.1: its framing, lengths or head.
     Answer(AnswerError),
     /// Still a redirect after following as many as allowed, as Go's client
     /// and the kubelet stop.
     TooManyRedirects(u32),
-    Other(String),
+    /// A Location that is no http:// or https:// URL, as the answer wrote it.
+    BadRedirect(String),
+    /// The URL to fetch is not one (checked at start-up, so rarely seen).
+    BadUrl(UrlError),
+    /// The name lookup thread could not start.
+    NoLookup,
+    /// Another socket error, by its kind, with the system's words.
+    Io(std::io::ErrorKind, String),
 }
 
 impl fmt::Display for FetchError {
@@ -71,14 +78,134 @@ impl fmt::Display for FetchError {
             }
             FetchError::Closed => f.write_str("connection closed before a complete response"),
             FetchError::Reset => f.write_str("connection reset by peer"),
-            FetchError::Tls(msg) | FetchError::Other(msg) => f.write_str(msg),
+            FetchError::Tls(error) => error.fmt(f),
+            FetchError::Io(_, msg) => f.write_str(msg),
             FetchError::Answer(error) => error.fmt(f),
             FetchError::TooManyRedirects(n) => write!(f, "stopped after {n} redirects"),
+            FetchError::BadRedirect(location) => {
+                write!(f, "cannot follow the redirect to {location:?}")
+            }
+            FetchError::BadUrl(error) => error.fmt(f),
+            FetchError::NoLookup => f.write_str("cannot start a name lookup"),
         }
     }
 }
 
 impl std::error::Error for FetchError {}
+
+impl From<std::io::Error> for FetchError {
+    fn from(error: std::io::Error) -> FetchError {
+        FetchError::Io(error.kind(), error.to_string())
+    }
+}
+
+/// Why a URL given to a side-car is not one it can fetch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UrlError {
+    pub url: String,
+    pub problem: UrlProblem,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum UrlProblem {
+    NoScheme,
+    NotHttp,
+    UserInfo,
+    UnclosedBracket,
+    NotIpv6(String),
+    NoHost,
+    BadPort(String),
+    Invalid,
+}
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = &self.url;
+        match &self.problem {
+            UrlProblem::NoScheme => write!(f, "'{url}' has no scheme: add http:// (http://{url})"),
+            UrlProblem::NotHttp => write!(f, "'{url}' is not an http:// or https:// URL"),
+            UrlProblem::UserInfo => write!(f, "'{url}': user info in a URL is not supported"),
+            UrlProblem::UnclosedBracket => write!(f, "'{url}': unclosed [ in the host"),
+            UrlProblem::NotIpv6(host) => write!(f, "'{url}': '{host}' is not an IPv6 address"),
+            UrlProblem::NoHost => write!(f, "'{url}' has no host"),
+            UrlProblem::BadPort(port) => write!(f, "'{url}': bad port '{port}'"),
+            UrlProblem::Invalid => write!(f, "'{url}' is not a valid URL"),
+        }
+    }
+}
+
+impl std::error::Error for UrlError {}
+
+/// Why a `--header` is not `Name: value`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HeaderError {
+    NoColon(String),
+    BadName(String),
+    BadValue(String),
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeaderError::NoColon(text) => write!(f, "'{text}' is not 'Name: value'"),
+            HeaderError::BadName(name) => write!(f, "'{name}' is not a valid header name"),
+            HeaderError::BadValue(value) => write!(f, "'{value}' is not a valid header value"),
+        }
+    }
+}
+
+impl std::error::Error for HeaderError {}
+
+/// Why an answer failed a check's or a target's conditions: the line
+/// ready-check and latency-exporter say, and whether a condition the user
+/// gave failed (`probe_failed_due_to_condition`) rather than the default
+/// status range.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConditionFailure {
+    Status {
+        got: u16,
+        /// `200-399`, or the `--status` codes joined by "or".
+        want: String,
+        /// From `--status`, not the program's default range.
+        given: bool,
+    },
+    NotContained(String),
+    /// serde_json's reason.
+    NotJson(String),
+    JsonMissing(String),
+    JsonDiffers {
+        pointer: String,
+        found: String,
+        op: &'static str,
+        want: String,
+    },
+}
+
+impl ConditionFailure {
+    /// Whether a condition the user gave failed.
+    pub fn by_condition(&self) -> bool {
+        !matches!(self, ConditionFailure::Status { given: false, .. })
+    }
+}
+
+impl fmt::Display for ConditionFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConditionFailure::Status { got, want, .. } => write!(f, "status {got}, want {want}"),
+            ConditionFailure::NotContained(text) => write!(f, "body does not contain {text:?}"),
+            ConditionFailure::NotJson(why) => write!(f, "body is not JSON ({why})"),
+            ConditionFailure::JsonMissing(pointer) => write!(f, "{pointer} missing"),
+            ConditionFailure::JsonDiffers {
+                pointer,
+                found,
+                op,
+                want,
+            } => write!(f, "{pointer} is {found}, want {op} {want}"),
+        }
+    }
+}
+
+impl std::error::Error for ConditionFailure {}
 
 /// Why an answer was not a valid HTTP/1.1 answer: each its own line.
 #[derive(Debug, Clone, PartialEq)]

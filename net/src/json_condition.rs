@@ -2,6 +2,7 @@
 //! a JSON literal. Numbers compare as numbers (`5 == 5.0`); strings, booleans
 //! and null only with `==` and `!=`.
 
+use crate::error::ConditionFailure;
 use serde_json::Value;
 use std::fmt;
 
@@ -86,10 +87,12 @@ impl Condition {
         })
     }
 
-    /// Ok, or the message saying what was found instead.
-    pub fn check(&self, doc: &Value) -> Result<(), String> {
+    /// Ok, or what was found instead.
+    pub fn check(&self, doc: &Value) -> Result<(), ConditionFailure> {
         let Some(found) = doc.pointer(&self.pointer) else {
-            return Err(format!("{} missing", self.display_pointer()));
+            return Err(ConditionFailure::JsonMissing(
+                self.display_pointer().to_string(),
+            ));
         };
         let holds = match (found.as_f64(), self.want.as_f64()) {
             (Some(a), Some(b)) => match self.op {
@@ -109,13 +112,12 @@ impl Condition {
         if holds {
             Ok(())
         } else {
-            Err(format!(
-                "{} is {}, want {} {}",
-                self.display_pointer(),
-                found,
-                self.op.symbol(),
-                self.want
-            ))
+            Err(ConditionFailure::JsonDiffers {
+                pointer: self.display_pointer().to_string(),
+                found: found.to_string(),
+                op: self.op.symbol(),
+                want: self.want.to_string(),
+            })
         }
     }
 
@@ -171,7 +173,10 @@ mod tests {
     }
 
     fn check(cond: &str, doc: Value) -> Result<(), String> {
-        Condition::parse(cond).unwrap().check(&doc)
+        Condition::parse(cond)
+            .unwrap()
+            .check(&doc)
+            .map_err(|failure| failure.to_string())
     }
 
     #[test]

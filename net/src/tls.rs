@@ -111,9 +111,82 @@ impl TlsOptions {
         if self.ca_file.is_none() && self.cert.is_none() {
             return Ok(());
         }
-        Loaded::load(self).map(drop).map_err(Stop::Usage)
+        Loaded::load(self)
+            .map(drop)
+            .map_err(|e| Stop::Usage(e.to_string()))
     }
 }
+
+/// Why TLS failed: its files at start-up, or a handshake. The kind is for
+/// the code; `Display` is the one line a user reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TlsError {
+    /// `what` is the flag or variable that named `path`.
+    Unreadable {
+        what: &'static str,
+        path: PathBuf,
+        why: common::file::FileError,
+    },
+    NoCertificate {
+        what: &'static str,
+        path: PathBuf,
+    },
+    NoKey(PathBuf),
+    UnusableCa(String),
+    CertAndKey(String),
+    BadServerName(String),
+    /// rustls refused the configuration.
+    Rustls(String),
+    TimedOut(Duration),
+    Reset,
+    Io(ErrorKind, String),
+    ClosedBeforeHandshake,
+    ClosedDuringHandshake,
+    /// The handshake failed: what the server or the verifier said, and what
+    /// to do about it, as one line.
+    Refused(String),
+    /// A TLS error after the handshake, as one line.
+    AfterHandshake(String),
+}
+
+impl std::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TlsError::Unreadable { what, path, why } => {
+                write!(f, "{what} {}: {why}", path.display())
+            }
+            TlsError::NoCertificate { what, path } => {
+                write!(f, "{what} {}: no PEM certificate in it", path.display())
+            }
+            TlsError::NoKey(path) => {
+                write!(f, "--key {}: no PEM private key in it", path.display())
+            }
+            TlsError::UnusableCa(why) => write!(f, "a CA certificate cannot be used: {why}"),
+            TlsError::CertAndKey(why) => {
+                write!(f, "--cert and --key cannot be used together: {why}")
+            }
+            TlsError::BadServerName(name) => write!(f, "'{name}' is not a valid TLS server name"),
+            TlsError::Rustls(why) | TlsError::Refused(why) | TlsError::AfterHandshake(why) => {
+                f.write_str(why)
+            }
+            TlsError::TimedOut(after) => write!(
+                f,
+                "handshake timed out after {}",
+                common::duration::format(*after)
+            ),
+            TlsError::Reset => f.write_str("connection reset during the TLS handshake"),
+            TlsError::Io(_, why) => write!(f, "TLS handshake: {why}"),
+            TlsError::ClosedBeforeHandshake => {
+                f.write_str("the server closed the connection instead of a TLS handshake")
+            }
+            TlsError::ClosedDuringHandshake => {
+                f.write_str("the server closed the connection during the TLS handshake")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TlsError {}
 
 /// What a handshake saw.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -182,8 +255,12 @@ fn stamp(path: &Path) -> Option<Stamp> {
     ))
 }
 
-fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>, String> {
-    common::file::read_regular(path, MAX_PEM).map_err(|e| format!("{what} {}: {e}", path.display()))
+fn read_pem(path: &Path, what: &'static str) -> Result<Vec<u8>, TlsError> {
+    common::file::read_regular(path, MAX_PEM).map_err(|why| TlsError::Unreadable {
+        what,
+        path: path.to_path_buf(),
+        why,
+    })
 }
 
 fn certificates_in(bytes: &[u8]) -> Vec<CertificateDer<'static>> {
@@ -207,15 +284,15 @@ impl Loaded {
         files
     }
 
-    fn load(options: &TlsOptions) -> Result<Loaded, String> {
+    fn load(options: &TlsOptions) -> Result<Loaded, TlsError> {
         let stamps = Loaded::files(options).iter().map(|f| stamp(f)).collect();
-        let given = |bytes: Vec<u8>, what: &str, path: &Path| {
+        let given = |bytes: Vec<u8>, what: &'static str, path: &Path| {
             let found = certificates_in(&bytes);
             match found.is_empty() {
-                true => Err(format!(
-                    "{what} {}: no PEM certificate in it",
-                    path.display()
-                )),
+                true => Err(TlsError::NoCertificate {
+                    what,
+                    path: path.to_path_buf(),
+                }),
                 false => Ok(found),
             }
         };
@@ -234,18 +311,21 @@ impl Loaded {
             if let Some(dir) = &env_dir {
                 // As Go: every file of the directory, those without a
                 // certificate skipped.
-                let entries = std::fs::read_dir(dir)
-                    .map_err(|e| format!("SSL_CERT_DIR {}: {e}", dir.display()))?;
+                let entries = std::fs::read_dir(dir).map_err(|e| TlsError::Unreadable {
+                    what: "SSL_CERT_DIR",
+                    path: dir.clone(),
+                    why: e.into(),
+                })?;
                 for entry in entries.flatten().take(10_000) {
                     if let Ok(bytes) = read_pem(&entry.path(), "SSL_CERT_DIR") {
                         root_ders.extend(certificates_in(&bytes));
                     }
                 }
                 if root_ders.is_empty() {
-                    return Err(format!(
-                        "SSL_CERT_DIR {}: no PEM certificate in it",
-                        dir.display()
-                    ));
+                    return Err(TlsError::NoCertificate {
+                        what: "SSL_CERT_DIR",
+                        path: dir.clone(),
+                    });
                 }
             }
         } else {
@@ -254,12 +334,12 @@ impl Loaded {
         for der in &root_ders {
             roots
                 .add(der.clone())
-                .map_err(|e| format!("a CA certificate cannot be used: {e}"))?;
+                .map_err(|e| TlsError::UnusableCa(e.to_string()))?;
         }
         let provider = Arc::new(provider::without_chacha20());
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(|e| e.to_string())?
+            .map_err(|e| TlsError::Rustls(e.to_string()))?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(Verifier::new(
                 Arc::new(RootCertStore::empty()),
@@ -270,10 +350,10 @@ impl Loaded {
             (Some(cert), Some(key)) => {
                 let chain = given(read_pem(cert, "--cert")?, "--cert", cert)?;
                 let key = PrivateKeyDer::from_pem_slice(&read_pem(key, "--key")?)
-                    .map_err(|_| format!("--key {}: no PEM private key in it", key.display()))?;
+                    .map_err(|_| TlsError::NoKey(key.clone()))?;
                 builder
                     .with_client_auth_cert(chain, key)
-                    .map_err(|e| format!("--cert and --key cannot be used together: {e}"))?
+                    .map_err(|e| TlsError::CertAndKey(e.to_string()))?
             }
             _ => builder.with_no_client_auth(),
         };
@@ -308,7 +388,7 @@ impl Tls {
 
     /// The configuration, read again when a file changed; loaded on first
     /// use, so that a program that never speaks HTTPS never pays for it.
-    fn current(&self) -> Result<Loaded, String> {
+    fn current(&self) -> Result<Loaded, TlsError> {
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
         let stamps: Vec<_> = Loaded::files(&self.options)
             .iter()
@@ -339,11 +419,11 @@ impl Tls {
         host: &str,
         deadline: Instant,
         timeout: Duration,
-    ) -> Result<(TlsStream, TlsInfo), String> {
+    ) -> Result<(TlsStream, TlsInfo), TlsError> {
         let loaded = self.current()?;
         let name_text = self.options.server_name.as_deref().unwrap_or(host);
         let name = ServerName::try_from(name_text.to_string())
-            .map_err(|_| format!("'{name_text}' is not a valid TLS server name"))?;
+            .map_err(|_| TlsError::BadServerName(name_text.to_string()))?;
         let verifier = Arc::new(Verifier::new(
             loaded.roots.clone(),
             loaded.root_certificates.clone(),
@@ -353,23 +433,18 @@ impl Tls {
         config
             .dangerous()
             .set_certificate_verifier(verifier.clone());
-        let mut connection =
-            ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
+        let mut connection = ClientConnection::new(Arc::new(config), name)
+            .map_err(|e| TlsError::Rustls(e.to_string()))?;
         let mut socket = socket;
         let peer = socket.peer_addr().ok();
         let mut first = FirstBytes::default();
-        let timed_out = || {
-            format!(
-                "handshake timed out after {}",
-                common::duration::format(timeout)
-            )
-        };
+        let timed_out = || TlsError::TimedOut(timeout);
         let io_failure = |e: std::io::Error| match e.kind() {
             ErrorKind::TimedOut | ErrorKind::WouldBlock => timed_out(),
             ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
-                "connection reset during the TLS handshake".to_string()
+                TlsError::Reset
             }
-            _ => format!("TLS handshake: {e}"),
+            kind => TlsError::Io(kind, e.to_string()),
         };
         while connection.is_handshaking() {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -390,11 +465,15 @@ impl Tls {
                 Ok(0) => {
                     let error = connection.process_new_packets().err();
                     return Err(match error {
-                        Some(error) => describe(&error, &first.bytes, &verifier, peer, deadline),
-                        None if first.bytes.is_empty() => {
-                            "the server closed the connection instead of a TLS handshake".into()
-                        }
-                        None => "the server closed the connection during the TLS handshake".into(),
+                        Some(error) => TlsError::Refused(describe(
+                            &error,
+                            &first.bytes,
+                            &verifier,
+                            peer,
+                            deadline,
+                        )),
+                        None if first.bytes.is_empty() => TlsError::ClosedBeforeHandshake,
+                        None => TlsError::ClosedDuringHandshake,
                     });
                 }
                 Ok(_) => {}
@@ -405,7 +484,13 @@ impl Tls {
                 // Send our alert, if any, as a polite client does; errors
                 // there change nothing.
                 let _ = connection.write_tls(&mut socket);
-                return Err(describe(&error, &first.bytes, &verifier, peer, deadline));
+                return Err(TlsError::Refused(describe(
+                    &error,
+                    &first.bytes,
+                    &verifier,
+                    peer,
+                    deadline,
+                )));
             }
         }
         let info = handshake_info(&connection, &verifier);

@@ -69,8 +69,37 @@ pub fn scrape(addr: &str) -> (String, BTreeMap<String, f64>) {
         head.contains("Content-Type: text/plain; version=0.0.4; charset=utf-8"),
         "{head}"
     );
+    if let Err(why) = check_declared(&body) {
+        panic!("GET {addr}/metrics: {why}\n---\n{body}");
+    }
     let parsed = samples(&body);
     (body, parsed)
+}
+
+/// Holds a side-car's scrape (known by its `NAME_build_info`) to the
+/// families that side-car declares: none undeclared, none with a label
+/// missing or extra. A `--json-gauge` family is the user's, known by its
+/// HELP. Text from no side-car of ours passes.
+pub fn check_declared(text: &str) -> Result<(), String> {
+    let side_cars: [(&str, &[&[&common::prom::Family]]); 4] = [
+        ("every_build_info", every::FAMILIES),
+        ("latency_exporter_build_info", latency_exporter::FAMILIES),
+        ("peerlog_build_info", peerlog_count::FAMILIES),
+        ("sweep_build_info", sweep::FAMILIES),
+    ];
+    let Some((_, families)) = side_cars
+        .iter()
+        .find(|(build_info, _)| text.contains(&format!("# TYPE {build_info} gauge")))
+    else {
+        return Ok(());
+    };
+    let json_gauges: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("# HELP "))
+        .filter_map(|rest| rest.split_once(" The number at JSON pointer "))
+        .map(|(name, _)| name)
+        .collect();
+    common::prom::check_scrape(families, text, &|name| json_gauges.contains(&name))
 }
 
 /// `scrape`, and promtool must find nothing to report.
@@ -92,4 +121,26 @@ pub fn wait_for_sample(addr: &str, key: &str, want: impl Fn(f64) -> bool) -> BTr
         },
     );
     last
+}
+
+#[cfg(test)]
+mod tests {
+    /// A scrape is known by its build_info, and held to that side-car's list.
+    #[test]
+    fn a_scrape_is_held_to_its_side_cars_families() {
+        let sweep = "# HELP sweep_build_info x\n# TYPE sweep_build_info gauge\n\
+                     sweep_build_info{version=\"1\",revision=\"r\",rustversion=\"1\",target=\"t\"} 1\n";
+        assert!(super::check_declared(sweep)
+            .unwrap_err()
+            .contains("sweep_build_info's HELP"));
+        let undeclared = "# TYPE sweep_build_info gauge\n# TYPE sweep_made_up gauge\n";
+        assert_eq!(
+            super::check_declared(undeclared),
+            Err("sweep_made_up is not declared".into())
+        );
+        assert_eq!(
+            super::check_declared("# TYPE other gauge\nother 1\n"),
+            Ok(())
+        );
+    }
 }

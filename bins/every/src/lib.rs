@@ -10,6 +10,9 @@ mod program;
 mod scheduler;
 mod stats;
 
+/// The metric families `/metrics` writes, for the tests that hold scrapes to them.
+pub use stats::FAMILIES;
+
 use common::cli::Program;
 use common::shutdown::Shutdown;
 use stats::Stats;

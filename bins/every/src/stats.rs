@@ -1,13 +1,66 @@
 //! Run counts and durations, served as Prometheus metrics with `--listen`.
 
 use common::process_metrics::ProcessMetrics;
-use common::prom::{Histogram, Kind, Writer};
+use common::prom::{Family, Histogram, Kind, Writer};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
+
+/// every's families, declared once: `/metrics` writes them from here, and
+/// the tests hold docs/every.md and every scrape to the list.
+pub const FAMILIES: &[&[&Family]] = &[
+    &[
+        &RUNS,
+        &SKIPPED,
+        &RUN_DURATION,
+        &LAST_SUCCESS,
+        &NEXT_RUN,
+        &LAST_SCHEDULED,
+        &BUILD_INFO,
+    ],
+    common::process_metrics::FAMILIES,
+];
+
+const RUNS: Family = Family::new(
+    "every_runs_total",
+    Kind::Counter,
+    "Runs since start, by result.",
+    &["result"],
+);
+const SKIPPED: Family = Family::new(
+    "every_skipped_total",
+    Kind::Counter,
+    "Ticks skipped: the previous run was still in flight, or they passed while the process could not run (the latest of those runs late).",
+    &[],
+);
+const RUN_DURATION: Family = Family::new(
+    "every_run_duration_seconds",
+    Kind::Histogram,
+    "Duration of every run since start.",
+    &[],
+);
+const LAST_SUCCESS: Family = Family::new(
+    "every_last_success_timestamp_seconds",
+    Kind::Gauge,
+    "Unix time of the last successful run's end.",
+    &[],
+);
+const NEXT_RUN: Family = Family::new(
+    "every_next_run_timestamp_seconds",
+    Kind::Gauge,
+    "Unix time the next run is due.",
+    &[],
+);
+const LAST_SCHEDULED: Family = Family::new(
+    "every_last_run_scheduled_timestamp_seconds",
+    Kind::Gauge,
+    "The cron time (Unix time) the last run was for.",
+    &[],
+);
+const BUILD_INFO: Family = common::build_info::family("every_build_info");
 
 pub struct Stats {
     counts: Mutex<Counts>,
@@ -75,60 +128,51 @@ impl Stats {
     pub fn render(&self) -> String {
         let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         let mut w = Writer::new();
-        w.family(
-            "every_runs_total",
-            Kind::Counter,
-            "Runs since start, by result.",
-        );
-        w.sample(
-            "every_runs_total",
-            &[("result", "success")],
-            counts.successes as f64,
-        );
-        w.sample(
-            "every_runs_total",
-            &[("result", "failure")],
-            counts.failures as f64,
-        );
-        w.single(
-            "every_skipped_total",
-            Kind::Counter,
-            "Ticks skipped: the previous run was still in flight, or they passed while the process could not run (the latest of those runs late).",
-            counts.skipped as f64,
-        );
-        w.family(
-            "every_run_duration_seconds",
-            Kind::Histogram,
-            "Duration of every run since start.",
-        );
-        w.histogram("every_run_duration_seconds", &[], &counts.durations);
-        w.family(
-            "every_last_success_timestamp_seconds",
-            Kind::Gauge,
-            "Unix time of the last successful run's end.",
-        );
+        w.family(&RUNS);
+        w.sample(&RUNS, &[("result", "success")], counts.successes as f64);
+        w.sample(&RUNS, &[("result", "failure")], counts.failures as f64);
+        w.single(&SKIPPED, counts.skipped as f64);
+        w.family(&RUN_DURATION);
+        w.histogram(&RUN_DURATION, &[], &counts.durations);
+        w.family(&LAST_SUCCESS);
         if let Some(at) = counts.last_success {
-            w.sample("every_last_success_timestamp_seconds", &[], at);
+            w.sample(&LAST_SUCCESS, &[], at);
         }
-        w.family(
-            "every_next_run_timestamp_seconds",
-            Kind::Gauge,
-            "Unix time the next run is due.",
-        );
+        w.family(&NEXT_RUN);
         if let Some(at) = counts.next_run {
-            w.sample("every_next_run_timestamp_seconds", &[], at);
+            w.sample(&NEXT_RUN, &[], at);
         }
         if let Some(at) = counts.last_scheduled {
-            w.single(
-                "every_last_run_scheduled_timestamp_seconds",
-                Kind::Gauge,
-                "The cron time (Unix time) the last run was for.",
-                at as f64,
-            );
+            w.single(&LAST_SCHEDULED, at as f64);
         }
         drop(counts);
         self.process.write(&mut w);
-        common::build_info::write(&mut w, "every");
+        common::build_info::write(&mut w, &BUILD_INFO);
         w.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_docs_table_is_the_declared_families() {
+        common::prom::check_docs(super::FAMILIES, include_str!("../../../docs/every.md"));
+    }
+
+    #[test]
+    fn a_scrape_writes_declared_families_only() {
+        let stats = super::Stats::new();
+        stats.next_run(1e9);
+        stats.skipped(2);
+        stats.record(
+            true,
+            std::time::Duration::from_millis(5),
+            Some(1_700_000_000),
+        );
+        let text = stats.render();
+        assert_eq!(
+            common::prom::check_scrape(super::FAMILIES, &text, &|_| false),
+            Ok(())
+        );
     }
 }

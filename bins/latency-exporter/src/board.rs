@@ -6,10 +6,190 @@ use crate::probe::Probe;
 use crate::probe::{JsonGauge, Target};
 use common::log;
 use common::process_metrics::ProcessMetrics;
-use common::prom::{Histogram, Kind, Writer};
+use common::prom::{Family, Histogram, Kind, Writer};
 use std::sync::Mutex;
 use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// latency-exporter's families, declared once: `/metrics` writes them from
+/// here, and the tests hold docs/latency-exporter.md and every scrape to
+/// the list. `--json-gauge` families are the user's, named at start.
+pub const FAMILIES: &[&[&Family]] = &[
+    &[
+        &SUCCESS,
+        &DURATION_SECONDS,
+        &DNS_LOOKUP_TIME_SECONDS,
+        &IP_PROTOCOL,
+        &IP_ADDR_HASH,
+        &HTTP_STATUS_CODE,
+        &HTTP_VERSION,
+        &HTTP_SSL,
+        &HTTP_REDIRECTS,
+        &HTTP_CONTENT_LENGTH,
+        &HTTP_UNCOMPRESSED_BODY_LENGTH,
+        &FAILED_DUE_TO_CONDITION,
+        &FAILED_DUE_TO_REGEX,
+        &TCP_CONNECTED,
+        &SSL_EARLIEST_CERT_EXPIRY,
+        &SSL_LAST_CHAIN_EXPIRY_TIMESTAMP_SECONDS,
+        &HTTP_DURATION,
+        &LAST_SUCCESS,
+        &TOTAL,
+        &LATENCY,
+        &SSL_LAST_CHAIN_INFO,
+        &TLS_VERSION_INFO,
+        &TLS_CIPHER_INFO,
+        &BUILD_INFO,
+    ],
+    common::process_metrics::FAMILIES,
+];
+
+const SUCCESS: Family = Family::new(
+    "probe_success",
+    Kind::Gauge,
+    "Whether the last probe succeeded (1) or not (0).",
+    &["target"],
+);
+const DURATION_SECONDS: Family = Family::new(
+    "probe_duration_seconds",
+    Kind::Gauge,
+    "Duration of the last probe: the sum of its phases.",
+    &["target"],
+);
+const DNS_LOOKUP_TIME_SECONDS: Family = Family::new(
+    "probe_dns_lookup_time_seconds",
+    Kind::Gauge,
+    "Time the last probe took to resolve the target's name (0 for an IP).",
+    &["target"],
+);
+const IP_PROTOCOL: Family = Family::new(
+    "probe_ip_protocol",
+    Kind::Gauge,
+    "IP protocol of the address probed (4 or 6).",
+    &["target"],
+);
+const IP_ADDR_HASH: Family = Family::new(
+    "probe_ip_addr_hash",
+    Kind::Gauge,
+    "FNV-1a hash of the address probed, to see it change.",
+    &["target"],
+);
+const HTTP_STATUS_CODE: Family = Family::new(
+    "probe_http_status_code",
+    Kind::Gauge,
+    "HTTP status of the last probe's response (0: none).",
+    &["target"],
+);
+const HTTP_VERSION: Family = Family::new(
+    "probe_http_version",
+    Kind::Gauge,
+    "HTTP version of the last probe's response.",
+    &["target"],
+);
+const HTTP_SSL: Family = Family::new(
+    "probe_http_ssl",
+    Kind::Gauge,
+    "Whether the final answer of the last probe came over TLS.",
+    &["target"],
+);
+const HTTP_REDIRECTS: Family = Family::new(
+    "probe_http_redirects",
+    Kind::Gauge,
+    "Redirects the last probe followed.",
+    &["target"],
+);
+const HTTP_CONTENT_LENGTH: Family = Family::new(
+    "probe_http_content_length",
+    Kind::Gauge,
+    "The last response's Content-Length header (-1 when absent), as the blackbox exporter.",
+    &["target"],
+);
+const HTTP_UNCOMPRESSED_BODY_LENGTH: Family = Family::new(
+    "probe_http_uncompressed_body_length",
+    Kind::Gauge,
+    "Body bytes of the last probe's response, as received.",
+    &["target"],
+);
+const FAILED_DUE_TO_CONDITION: Family = Family::new(
+    "probe_failed_due_to_condition",
+    Kind::Gauge,
+    "Whether the last probe failed a condition of its target (--status, --contains, --json).",
+    &["target"],
+);
+const FAILED_DUE_TO_REGEX: Family = Family::new(
+    "probe_failed_due_to_regex",
+    Kind::Gauge,
+    "The blackbox exporter's name for probe_failed_due_to_condition, so alerts on it keep working.",
+    &["target"],
+);
+const TCP_CONNECTED: Family = Family::new(
+    "probe_tcp_connected",
+    Kind::Gauge,
+    "Whether the last TCP probe connected (tcp:// and tls:// targets).",
+    &["target"],
+);
+const SSL_EARLIEST_CERT_EXPIRY: Family = Family::new(
+    "probe_ssl_earliest_cert_expiry",
+    Kind::Gauge,
+    "Unix time of the earliest NotAfter over every certificate the server sent.",
+    &["target"],
+);
+const SSL_LAST_CHAIN_EXPIRY_TIMESTAMP_SECONDS: Family = Family::new(
+    "probe_ssl_last_chain_expiry_timestamp_seconds",
+    Kind::Gauge,
+    "Unix time of the earliest NotAfter in the verified chain (the root's counted when it came from --ca-file or SSL_CERT_*; not with --insecure).",
+    &["target"],
+);
+const HTTP_DURATION: Family = Family::new(
+    "probe_http_duration_seconds",
+    Kind::Gauge,
+    "Duration of each phase of the last HTTP probe, summed over redirects.",
+    &["target", "phase"],
+);
+const LAST_SUCCESS: Family = Family::new(
+    "probe_last_success_timestamp_seconds",
+    Kind::Gauge,
+    "Unix time of the last successful probe.",
+    &["target"],
+);
+const TOTAL: Family = Family::new(
+    "probe_total",
+    Kind::Counter,
+    "Probes since start, by result.",
+    &["target", "result"],
+);
+const LATENCY: Family = Family::new(
+    "probe_latency_seconds",
+    Kind::Histogram,
+    "Duration of every probe since start, from connection start to the last body byte.",
+    &["target"],
+);
+const SSL_LAST_CHAIN_INFO: Family = Family::new(
+    "probe_ssl_last_chain_info",
+    Kind::Gauge,
+    "The server's leaf certificate, as labels.",
+    &[
+        "target",
+        "fingerprint_sha256",
+        "subject",
+        "issuer",
+        "subjectalternative",
+        "serialnumber",
+    ],
+);
+const TLS_VERSION_INFO: Family = Family::new(
+    "probe_tls_version_info",
+    Kind::Gauge,
+    "The TLS version the last probe negotiated.",
+    &["target", "version"],
+);
+const TLS_CIPHER_INFO: Family = Family::new(
+    "probe_tls_cipher_info",
+    Kind::Gauge,
+    "The cipher suite the last probe negotiated, by Go's name.",
+    &["target", "cipher"],
+);
+const BUILD_INFO: Family = common::build_info::family("latency_exporter_build_info");
 
 pub struct Board {
     pub targets: Vec<Target>,
@@ -20,8 +200,8 @@ pub struct Board {
     process: ProcessMetrics,
 }
 
-/// Name, HELP, and the value read off the last probe.
-type LastProbeGauge = (&'static str, &'static str, fn(&Probe) -> Option<f64>);
+/// A family, and its value read off the last probe.
+type LastProbeGauge = (&'static Family, fn(&Probe) -> Option<f64>);
 
 struct Series {
     last: Option<Probe>,
@@ -119,7 +299,7 @@ impl Board {
         let mut w = Writer::after(targets);
         drop(rendered);
         self.process.write(&mut w);
-        common::build_info::write(&mut w, "latency_exporter");
+        common::build_info::write(&mut w, &BUILD_INFO);
         w.finish()
     }
 
@@ -135,94 +315,58 @@ impl Board {
             .filter_map(|(t, s)| Some((t.name.as_str(), s, s.last.as_ref()?)))
             .collect();
         let gauges: [LastProbeGauge; 14] = [
-            (
-                "probe_success",
-                "Whether the last probe succeeded (1) or not (0).",
-                |p| Some(f64::from(u8::from(p.success))),
-            ),
-            (
-                "probe_duration_seconds",
-                "Duration of the last probe: the sum of its phases.",
-                |p| Some(p.duration),
-            ),
-            (
-                "probe_dns_lookup_time_seconds",
-                "Time the last probe took to resolve the target's name (0 for an IP).",
-                |p| Some(p.phases.resolve.as_secs_f64()),
-            ),
-            (
-                "probe_ip_protocol",
-                "IP protocol of the address probed (4 or 6).",
-                |p| p.ip.map(|ip| if ip.is_ipv4() { 4.0 } else { 6.0 }),
-            ),
-            (
-                "probe_ip_addr_hash",
-                "FNV-1a hash of the address probed, to see it change.",
-                |p| p.ip.map(ip_hash),
-            ),
-            (
-                "probe_http_status_code",
-                "HTTP status of the last probe's response (0: none).",
-                |p| p.http.as_ref().map(|h| f64::from(h.status)),
-            ),
-            (
-                "probe_http_version",
-                "HTTP version of the last probe's response.",
-                |p| p.http.as_ref().filter(|h| h.status > 0).map(|h| h.version),
-            ),
-            (
-                "probe_http_ssl",
-                "Whether the final answer of the last probe came over TLS.",
-                |p| p.http.as_ref().map(|_| f64::from(u8::from(p.tls.is_some()))),
-            ),
-            (
-                "probe_http_redirects",
-                "Redirects the last probe followed.",
-                |p| p.http.as_ref().map(|h| f64::from(h.redirects)),
-            ),
-            (
-                "probe_http_content_length",
-                "The last response's Content-Length header (-1 when absent), as the blackbox exporter.",
-                |p| p.http.as_ref().map(|h| h.content_length.map_or(-1.0, |n| n as f64)),
-            ),
-            (
-                "probe_http_uncompressed_body_length",
-                "Body bytes of the last probe's response, as received.",
-                |p| p.http.as_ref().map(|h| h.body_bytes as f64),
-            ),
-            (
-                "probe_failed_due_to_condition",
-                "Whether the last probe failed a condition of its target (--status, --contains, --json).",
-                |p| Some(f64::from(u8::from(p.failed_condition))),
-            ),
-            (
-                "probe_failed_due_to_regex",
-                "The blackbox exporter's name for probe_failed_due_to_condition, so alerts on it keep working.",
-                |p| Some(f64::from(u8::from(p.failed_condition))),
-            ),
-            (
-                "probe_tcp_connected",
-                "Whether the last TCP probe connected (tcp:// and tls:// targets).",
-                |p| {
-                    p.http
-                        .is_none()
-                        .then(|| f64::from(u8::from(p.success || p.phases.tls > Duration::ZERO)))
-                },
-            ),
+            (&SUCCESS, |p| Some(f64::from(u8::from(p.success)))),
+            (&DURATION_SECONDS, |p| Some(p.duration)),
+            (&DNS_LOOKUP_TIME_SECONDS, |p| {
+                Some(p.phases.resolve.as_secs_f64())
+            }),
+            (&IP_PROTOCOL, |p| {
+                p.ip.map(|ip| if ip.is_ipv4() { 4.0 } else { 6.0 })
+            }),
+            (&IP_ADDR_HASH, |p| p.ip.map(ip_hash)),
+            (&HTTP_STATUS_CODE, |p| {
+                p.http.as_ref().map(|h| f64::from(h.status))
+            }),
+            (&HTTP_VERSION, |p| {
+                p.http.as_ref().filter(|h| h.status > 0).map(|h| h.version)
+            }),
+            (&HTTP_SSL, |p| {
+                p.http
+                    .as_ref()
+                    .map(|_| f64::from(u8::from(p.tls.is_some())))
+            }),
+            (&HTTP_REDIRECTS, |p| {
+                p.http.as_ref().map(|h| f64::from(h.redirects))
+            }),
+            (&HTTP_CONTENT_LENGTH, |p| {
+                p.http
+                    .as_ref()
+                    .map(|h| h.content_length.map_or(-1.0, |n| n as f64))
+            }),
+            (&HTTP_UNCOMPRESSED_BODY_LENGTH, |p| {
+                p.http.as_ref().map(|h| h.body_bytes as f64)
+            }),
+            (&FAILED_DUE_TO_CONDITION, |p| {
+                Some(f64::from(u8::from(p.failed_condition)))
+            }),
+            (&FAILED_DUE_TO_REGEX, |p| {
+                Some(f64::from(u8::from(p.failed_condition)))
+            }),
+            (&TCP_CONNECTED, |p| {
+                p.http
+                    .is_none()
+                    .then(|| f64::from(u8::from(p.success || p.phases.tls > Duration::ZERO)))
+            }),
         ];
-        for (name, help, value) in gauges {
-            w.family(name, Kind::Gauge, help);
+        for (family, value) in gauges {
+            w.family(family);
             for (target, _, probe) in &probed {
                 if let Some(v) = value(probe) {
-                    w.sample(name, &[("target", target)], v);
+                    w.sample(family, &[("target", target)], v);
                 }
             }
         }
-        w.family(
-            "probe_http_duration_seconds",
-            Kind::Gauge,
-            "Duration of each phase of the last HTTP probe, summed over redirects.",
-        );
+        w.family(&HTTP_DURATION);
         for (target, _, probe) in &probed {
             if probe.http.is_none() {
                 continue;
@@ -236,68 +380,48 @@ impl Board {
                 ("transfer", p.transfer),
             ] {
                 w.sample(
-                    "probe_http_duration_seconds",
+                    &HTTP_DURATION,
                     &[("target", target), ("phase", phase)],
                     d.as_secs_f64(),
                 );
             }
         }
         write_tls_series(&mut w, &probed);
-        w.family(
-            "probe_last_success_timestamp_seconds",
-            Kind::Gauge,
-            "Unix time of the last successful probe.",
-        );
+        w.family(&LAST_SUCCESS);
         for (target, series) in self.targets.iter().zip(all.iter()) {
             if let Some(at) = series.last_success {
-                w.sample(
-                    "probe_last_success_timestamp_seconds",
-                    &[("target", &target.name)],
-                    at,
-                );
+                w.sample(&LAST_SUCCESS, &[("target", &target.name)], at);
             }
         }
-        w.family(
-            "probe_total",
-            Kind::Counter,
-            "Probes since start, by result.",
-        );
+        w.family(&TOTAL);
         for (target, series) in self.targets.iter().zip(all.iter()) {
             let t = target.name.as_str();
             w.sample(
-                "probe_total",
+                &TOTAL,
                 &[("target", t), ("result", "success")],
                 series.successes as f64,
             );
             w.sample(
-                "probe_total",
+                &TOTAL,
                 &[("target", t), ("result", "failure")],
                 series.failures as f64,
             );
         }
-        w.family(
-            "probe_latency_seconds",
-            Kind::Histogram,
-            "Duration of every probe since start, from connection start to the last body byte.",
-        );
+        w.family(&LATENCY);
         for (target, series) in self.targets.iter().zip(all.iter()) {
-            w.histogram(
-                "probe_latency_seconds",
-                &[("target", &target.name)],
-                &series.latency,
-            );
+            w.histogram(&LATENCY, &[("target", &target.name)], &series.latency);
         }
         for (i, gauge) in self.json_gauges.iter().enumerate() {
             let help = format!(
                 "The number at JSON pointer {} in the target's last answer.",
                 gauge.pointer
             );
-            w.family(&gauge.name, Kind::Gauge, &help);
+            w.family_named(&gauge.name, Kind::Gauge, &help);
             for (target, _, probe) in &probed {
                 // A tcp:// target, or a probe that failed early, has no
                 // gauge values: no sample, rather than an index past them.
                 if let Some(value) = probe.gauges.get(i).copied().flatten() {
-                    w.sample(&gauge.name, &[("target", target)], value);
+                    w.sample_named(&gauge.name, &[("target", target)], value);
                 }
             }
         }
@@ -313,40 +437,26 @@ fn write_tls_series(w: &mut Writer, probed: &[(&str, &Series, &Probe)]) {
         .iter()
         .filter_map(|(target, _, probe)| Some((*target, probe.tls.as_ref()?)))
         .collect();
-    type Expiry = (
-        &'static str,
-        &'static str,
-        fn(&net::tls::TlsInfo) -> Option<i64>,
-    );
+    type Expiry = (&'static Family, fn(&net::tls::TlsInfo) -> Option<i64>);
     let expiries: [Expiry; 2] = [
-        (
-            "probe_ssl_earliest_cert_expiry",
-            "Unix time of the earliest NotAfter over every certificate the server sent.",
-            |tls| tls.earliest_expiry,
-        ),
-        (
-            "probe_ssl_last_chain_expiry_timestamp_seconds",
-            "Unix time of the earliest NotAfter in the verified chain (the root's counted when it came from --ca-file or SSL_CERT_*; not with --insecure).",
-            |tls| tls.chain_expiry,
-        ),
+        (&SSL_EARLIEST_CERT_EXPIRY, |tls| tls.earliest_expiry),
+        (&SSL_LAST_CHAIN_EXPIRY_TIMESTAMP_SECONDS, |tls| {
+            tls.chain_expiry
+        }),
     ];
-    for (name, help, value) in expiries {
-        w.family(name, Kind::Gauge, help);
+    for (family, value) in expiries {
+        w.family(family);
         for (target, tls) in &over_tls {
             if let Some(at) = value(tls) {
-                w.sample(name, &[("target", target)], at as f64);
+                w.sample(family, &[("target", target)], at as f64);
             }
         }
     }
-    w.family(
-        "probe_ssl_last_chain_info",
-        Kind::Gauge,
-        "The server's leaf certificate, as labels.",
-    );
+    w.family(&SSL_LAST_CHAIN_INFO);
     for (target, tls) in &over_tls {
         if let Some(leaf) = &tls.leaf {
             w.sample(
-                "probe_ssl_last_chain_info",
+                &SSL_LAST_CHAIN_INFO,
                 &[
                     ("target", target),
                     ("fingerprint_sha256", &leaf.fingerprint_sha256),
@@ -359,26 +469,18 @@ fn write_tls_series(w: &mut Writer, probed: &[(&str, &Series, &Probe)]) {
             );
         }
     }
-    w.family(
-        "probe_tls_version_info",
-        Kind::Gauge,
-        "The TLS version the last probe negotiated.",
-    );
+    w.family(&TLS_VERSION_INFO);
     for (target, tls) in &over_tls {
         w.sample(
-            "probe_tls_version_info",
+            &TLS_VERSION_INFO,
             &[("target", target), ("version", tls.version)],
             1.0,
         );
     }
-    w.family(
-        "probe_tls_cipher_info",
-        Kind::Gauge,
-        "The cipher suite the last probe negotiated, by Go's name.",
-    );
+    w.family(&TLS_CIPHER_INFO);
     for (target, tls) in &over_tls {
         w.sample(
-            "probe_tls_cipher_info",
+            &TLS_CIPHER_INFO,
             &[("target", target), ("cipher", &tls.cipher)],
             1.0,
         );
@@ -421,6 +523,55 @@ mod tests {
             error: (!success).then(|| "status 503".to_string()),
             ..Probe::default()
         }
+    }
+
+    #[test]
+    fn the_docs_table_is_the_declared_families() {
+        let page = include_str!("../../../docs/latency-exporter.md");
+        common::prom::check_docs(FAMILIES, page);
+    }
+
+    /// Every family a scrape can hold, HTTP and TLS, is declared with the
+    /// labels its samples carry; a `--json-gauge` is the user's.
+    #[test]
+    fn a_scrape_writes_declared_families_only() {
+        let target = |name: &str| Target {
+            name: name.into(),
+            url: "https://127.0.0.1:1/".into(),
+            conditions: Default::default(),
+            fail_if_not_ssl: false,
+        };
+        let gauge = JsonGauge {
+            name: "app_queue_depth".into(),
+            pointer: "/depth".into(),
+        };
+        let board = Board::new(vec![target("a"), target("b")], vec![gauge], &[0.01]);
+        let mut over_tls = probe(true);
+        over_tls.ip = Some("127.0.0.1".parse().unwrap());
+        over_tls.gauges = vec![Some(3.0)];
+        over_tls.tls = Some(net::tls::TlsInfo {
+            version: "TLS 1.3",
+            cipher: "TLS_AES_128_GCM_SHA256".into(),
+            earliest_expiry: Some(2_000_000_000),
+            chain_expiry: Some(2_000_000_000),
+            leaf: Some(net::tls::Leaf {
+                fingerprint_sha256: "ab".into(),
+                subject: "CN=a".into(),
+                issuer: "CN=ca".into(),
+                dns_names: "a".into(),
+                serial: "01".into(),
+            }),
+            ..Default::default()
+        });
+        board.record(0, over_tls);
+        board.record(1, probe(false));
+        let text = board.render();
+        assert!(text.contains("probe_ssl_last_chain_info{"), "{text}");
+        let user_named = |name: &str| name == "app_queue_depth";
+        assert_eq!(
+            common::prom::check_scrape(FAMILIES, &text, &user_named),
+            Ok(())
+        );
     }
 
     /// Probes recorded while scrapes render, as fast as both can go: the

@@ -7,6 +7,9 @@ mod options;
 mod probe;
 mod probing;
 
+/// The metric families `/metrics` writes, for the tests that hold scrapes to them.
+pub use board::FAMILIES;
+
 use board::Board;
 use common::cli::Program;
 use common::log;

@@ -201,9 +201,9 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
                     }
                     Some(target) => target.conditions.add(&name, &value),
                     // Before any target, a header is for all of them.
-                    None if name == "header" => {
-                        net::client::parse_header(&value).map(|header| options.headers.push(header))
-                    }
+                    None if name == "header" => net::client::parse_header(&value)
+                        .map(|header| options.headers.push(header))
+                        .map_err(|e| e.to_string()),
                     None => return Err(usage(&flag, "must follow the --target it applies to")),
                 }
                 .map_err(|e| usage(&flag, e))?;
@@ -267,7 +267,7 @@ fn target(text: &str) -> Result<Target, String> {
                 return Err(format!("'{url}' is not {scheme}://HOST:PORT"));
             }
         }
-        _ => net::client::check_url(&url)?,
+        _ => net::client::check_url(&url).map_err(|e| e.to_string())?,
     }
     Ok(Target {
         name,

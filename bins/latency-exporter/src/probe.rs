@@ -147,12 +147,11 @@ impl Prober {
         let conditions = &target.conditions;
         let judged = conditions
             .judge_status(exchange.status, DefaultStatus::Success)
-            .map_err(|e| (e, !conditions.statuses.is_empty()))
-            .and_then(|()| conditions.judge_body(&exchange.body).map_err(|e| (e, true)));
+            .and_then(|()| conditions.judge_body(&exchange.body));
         probe.success = judged.is_ok();
-        if let Err((error, by_condition)) = judged {
-            probe.error = Some(error);
-            probe.failed_condition = by_condition;
+        if let Err(failure) = judged {
+            probe.failed_condition = failure.by_condition();
+            probe.error = Some(failure.to_string());
         }
         if !self.json_gauges.is_empty() {
             if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&exchange.body) {

@@ -14,6 +14,9 @@ mod options;
 mod publish;
 mod run;
 
+/// The metric families `/metrics` writes, for the tests that hold scrapes to them.
+pub use publish::FAMILIES;
+
 use common::cli::Program;
 use common::shutdown::Shutdown;
 use publish::Totals;

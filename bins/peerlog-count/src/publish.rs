@@ -4,7 +4,7 @@
 use crate::follow::Follower;
 use common::log;
 use common::process_metrics::ProcessMetrics;
-use common::prom::{Kind, Writer};
+use common::prom::{Family, Kind, Writer};
 use net::client::{Client, Request};
 use net::error::FetchError;
 use std::path::Path;
@@ -97,6 +97,87 @@ pub fn json(path: &Path, totals: &Totals) -> String {
     value.to_string()
 }
 
+/// peerlog-count's families, declared once: `/metrics` writes them from here,
+/// and the tests hold docs/peerlog-count.md and every scrape to the list.
+pub const FAMILIES: &[&[&Family]] = &[
+    &[
+        &LINES,
+        &MATCHED,
+        &LINES_BY,
+        &VALUES_DROPPED,
+        &BYTES,
+        &ROTATIONS,
+        &TRUNCATIONS,
+        &UNRECOVERED,
+        &UP,
+        &PEER_PID,
+        &BUILD_INFO,
+    ],
+    common::process_metrics::FAMILIES,
+];
+
+const LINES: Family = Family::new(
+    "peerlog_lines_total",
+    Kind::Counter,
+    "Complete lines read from the log since start.",
+    &[],
+);
+const MATCHED: Family = Family::new(
+    "peerlog_matched_lines_total",
+    Kind::Counter,
+    "Complete lines containing each --match TEXT.",
+    &["match"],
+);
+const LINES_BY: Family = Family::new(
+    "peerlog_lines_by_total",
+    Kind::Counter,
+    "Complete lines by the value of each --by field (\"\" without the field, \"other\" past --max-values).",
+    &["by", "value"],
+);
+const VALUES_DROPPED: Family = Family::new(
+    "peerlog_values_dropped_total",
+    Kind::Counter,
+    "Lines counted under \"other\" because their --by value came after --max-values distinct ones.",
+    &["by"],
+);
+const BYTES: Family = Family::new(
+    "peerlog_bytes_total",
+    Kind::Counter,
+    "Bytes read from the log since start.",
+    &[],
+);
+const ROTATIONS: Family = Family::new(
+    "peerlog_rotations_total",
+    Kind::Counter,
+    "Times the log was replaced or removed (the old one read on until quiet for --rotate-wait), counting generations found in its directory that were created and renamed away between two reads.",
+    &[],
+);
+const TRUNCATIONS: Family = Family::new(
+    "peerlog_truncations_total",
+    Kind::Counter,
+    "Times the log was truncated in place (copytruncate) and read again from its start.",
+    &[],
+);
+const UNRECOVERED: Family = Family::new(
+    "peerlog_truncations_unrecovered_total",
+    Kind::Counter,
+    "Truncations whose copy was not found in the log's directory (compressed or removed at once): lines written since the last read may be lost.",
+    &[],
+);
+const UP: Family = Family::new(
+    "peerlog_up",
+    Kind::Gauge,
+    "Whether the log was found and read at the last interval.",
+    &[],
+);
+const PEER_PID: Family = Family::new(
+    "peerlog_peer_pid",
+    Kind::Gauge,
+    "PID of the process through whose root the log is read.",
+    &[],
+);
+const BUILD_INFO: Family = common::build_info::family("peerlog_build_info");
+
 pub struct Metrics {
     totals: Arc<Mutex<Totals>>,
     process: ProcessMetrics,
@@ -117,86 +198,32 @@ impl Metrics {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         let mut w = Writer::new();
-        w.single(
-            "peerlog_lines_total",
-            Kind::Counter,
-            "Complete lines read from the log since start.",
-            t.lines as f64,
-        );
-        w.family(
-            "peerlog_matched_lines_total",
-            Kind::Counter,
-            "Complete lines containing each --match TEXT.",
-        );
+        w.single(&LINES, t.lines as f64);
+        w.family(&MATCHED);
         for (name, n) in &t.matches {
-            w.sample("peerlog_matched_lines_total", &[("match", name)], *n as f64);
+            w.sample(&MATCHED, &[("match", name)], *n as f64);
         }
-        w.family(
-            "peerlog_lines_by_total",
-            Kind::Counter,
-            "Complete lines by the value of each --by field (\"\" without the field, \"other\" past --max-values).",
-        );
+        w.family(&LINES_BY);
         for by in &t.by {
             for (value, n) in &by.counts {
-                w.sample(
-                    "peerlog_lines_by_total",
-                    &[("by", &by.name), ("value", value)],
-                    *n as f64,
-                );
+                w.sample(&LINES_BY, &[("by", &by.name), ("value", value)], *n as f64);
             }
         }
-        w.family(
-            "peerlog_values_dropped_total",
-            Kind::Counter,
-            "Lines counted under \"other\" because their --by value came after --max-values distinct ones.",
-        );
+        w.family(&VALUES_DROPPED);
         for by in &t.by {
-            w.sample(
-                "peerlog_values_dropped_total",
-                &[("by", &by.name)],
-                by.dropped as f64,
-            );
+            w.sample(&VALUES_DROPPED, &[("by", &by.name)], by.dropped as f64);
         }
-        w.single(
-            "peerlog_bytes_total",
-            Kind::Counter,
-            "Bytes read from the log since start.",
-            t.bytes as f64,
-        );
-        w.single(
-            "peerlog_rotations_total",
-            Kind::Counter,
-            "Times the log was replaced or removed (the old one read on until quiet for --rotate-wait), counting generations found in its directory that were created and renamed away between two reads.",
-            t.rotations as f64,
-        );
-        w.single(
-            "peerlog_truncations_total",
-            Kind::Counter,
-            "Times the log was truncated in place (copytruncate) and read again from its start.",
-            t.truncations as f64,
-        );
-        w.single(
-            "peerlog_truncations_unrecovered_total",
-            Kind::Counter,
-            "Truncations whose copy was not found in the log's directory (compressed or removed at once): lines written since the last read may be lost.",
-            t.unrecovered as f64,
-        );
-        w.single(
-            "peerlog_up",
-            Kind::Gauge,
-            "Whether the log was found and read at the last interval.",
-            f64::from(u8::from(t.up)),
-        );
-        w.family(
-            "peerlog_peer_pid",
-            Kind::Gauge,
-            "PID of the process through whose root the log is read.",
-        );
+        w.single(&BYTES, t.bytes as f64);
+        w.single(&ROTATIONS, t.rotations as f64);
+        w.single(&TRUNCATIONS, t.truncations as f64);
+        w.single(&UNRECOVERED, t.unrecovered as f64);
+        w.single(&UP, f64::from(u8::from(t.up)));
+        w.family(&PEER_PID);
         if let Some(pid) = t.peer_pid {
-            w.sample("peerlog_peer_pid", &[], f64::from(pid));
+            w.sample(&PEER_PID, &[], f64::from(pid));
         }
         self.process.write(&mut w);
-        common::build_info::write(&mut w, "peerlog");
+        common::build_info::write(&mut w, &BUILD_INFO);
         w.finish()
     }
 }
@@ -258,5 +285,31 @@ impl Poster {
     /// Says the failures folded since their last line: at exit.
     pub fn flush_log(&self) {
         self.failing.borrow_mut().flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_docs_table_is_the_declared_families() {
+        common::prom::check_docs(FAMILIES, include_str!("../../../docs/peerlog-count.md"));
+    }
+
+    #[test]
+    fn a_scrape_writes_declared_families_only() {
+        let mut totals = Totals::new(&[("errors".into(), "ERROR".into())]);
+        totals.by.push(ByTotals {
+            name: "level".into(),
+            counts: vec![("info".into(), 3)],
+            dropped: 1,
+        });
+        totals.peer_pid = Some(7);
+        let text = Metrics::new(Arc::new(Mutex::new(totals))).render();
+        assert_eq!(
+            common::prom::check_scrape(FAMILIES, &text, &|_| false),
+            Ok(())
+        );
     }
 }

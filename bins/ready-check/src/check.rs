@@ -95,8 +95,9 @@ impl HttpCheck {
         }
         // As the kubelet judges an httpGet probe, unless --status says.
         self.conditions
-            .judge_status(reply.status, DefaultStatus::Kubelet)?;
-        self.conditions.judge_body(&reply.body)
+            .judge_status(reply.status, DefaultStatus::Kubelet)
+            .and_then(|()| self.conditions.judge_body(&reply.body))
+            .map_err(|failure| failure.to_string())
     }
 }
 

@@ -8,6 +8,9 @@ mod pass;
 mod stats;
 mod walk;
 
+/// The metric families `/metrics` writes, for the tests that hold scrapes to them.
+pub use stats::FAMILIES;
+
 use common::cli::{Fatal, Program, EXIT_FAILURE};
 use common::log::{self, Outage};
 use common::schedule::Schedule;

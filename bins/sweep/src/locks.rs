@@ -12,9 +12,8 @@ pub struct Locked(HashSet<(u32, u32, u64)>);
 
 impl Locked {
     /// The locks now held, or why they cannot be known.
-    pub fn read() -> Result<Locked, String> {
-        let text = common::file::read_regular(std::path::Path::new("/proc/locks"), MAX_LOCKS_FILE)
-            .map_err(|e| format!("/proc/locks {e}"))?;
+    pub fn read() -> Result<Locked, common::file::FileError> {
+        let text = common::file::read_regular(std::path::Path::new("/proc/locks"), MAX_LOCKS_FILE)?;
         Ok(Locked::parse(&String::from_utf8_lossy(&text)))
     }
 

@@ -161,7 +161,7 @@ pub fn pass(root: &Path, config: &Options, shutdown: &Shutdown) -> Result<Report
         .map_err(|e| format!("cannot stat {}: {e}", root.display()))?;
     let (locks, locks_unknown) = match Locked::read() {
         Ok(locks) => (locks, None),
-        Err(e) => (Locked::default(), Some(e)),
+        Err(e) => (Locked::default(), Some(format!("/proc/locks {e}"))),
     };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -5,6 +5,87 @@
 
 use common::civil::{days_in_month, days_of, weekday, DAY};
 
+/// Why `--tz` gives no zone: the one line every says at start.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ZoneError {
+    NotAName(String),
+    Unreadable {
+        path: String,
+        why: common::file::FileError,
+    },
+    NotTzif {
+        path: String,
+        why: TzifError,
+    },
+}
+
+impl std::fmt::Display for ZoneError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ZoneError::NotAName(name) => {
+                write!(f, "{name:?} is not a zone name such as Europe/Berlin")
+            }
+            ZoneError::Unreadable { path, why } => write!(
+                f,
+                "cannot read {path}: {why} (mount the zone file into the container, e.g. from the node's /usr/share/zoneinfo)"
+            ),
+            ZoneError::NotTzif { path, why } => write!(f, "{path} is not a TZif zone file: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ZoneError {}
+
+/// Why the bytes of a zone file are not a TZif zone (RFC 8536).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TzifError {
+    ShortHeader,
+    NoMagic,
+    Truncated,
+    BadTypeIndex,
+    NoTypes,
+    FooterNotText,
+    Footer { text: String, why: RuleError },
+}
+
+impl std::fmt::Display for TzifError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TzifError::ShortHeader => f.write_str("shorter than its header"),
+            TzifError::NoMagic => f.write_str("no TZif magic"),
+            TzifError::Truncated => f.write_str("truncated"),
+            TzifError::BadTypeIndex => f.write_str("bad type index"),
+            TzifError::NoTypes => f.write_str("no local time types"),
+            TzifError::FooterNotText => f.write_str("footer is not text"),
+            TzifError::Footer { text, why } => write!(f, "footer {text:?}: {why}"),
+        }
+    }
+}
+
+/// Why a footer's POSIX TZ rule is not one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleError {
+    NoStartEnd,
+    UnclosedAngle,
+    ShortAbbreviation,
+    BadTime(String),
+    BadDateRule(String),
+}
+
+impl std::fmt::Display for RuleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RuleError::NoStartEnd => f.write_str("want start,end"),
+            RuleError::UnclosedAngle => f.write_str("unclosed <"),
+            RuleError::ShortAbbreviation => {
+                f.write_str("a zone abbreviation is shorter than 3 letters")
+            }
+            RuleError::BadTime(text) => write!(f, "bad time {text:?}"),
+            RuleError::BadDateRule(text) => write!(f, "bad date rule {text:?}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Zone {
     /// Transition instants (UTC seconds), ascending, with the UTC offset
@@ -49,11 +130,11 @@ impl Zone {
     }
 
     /// Reads `--tz`: a path, or a name under /usr/share/zoneinfo.
-    pub fn load(name: &str) -> Result<Zone, String> {
+    pub fn load(name: &str) -> Result<Zone, ZoneError> {
         let path = if name.starts_with('/') {
             name.to_string()
         } else if name.split('/').any(|part| part == ".." || part.is_empty()) {
-            return Err(format!("{name:?} is not a zone name such as Europe/Berlin"));
+            return Err(ZoneError::NotAName(name.to_string()));
         } else {
             format!("/usr/share/zoneinfo/{name}")
         };
@@ -61,13 +142,14 @@ impl Zone {
         // huge file named by mistake is one line, not a hang or an OOM.
         const MAX_ZONE_FILE: u64 = 64 * 1024;
         let bytes = common::file::read_regular(std::path::Path::new(&path), MAX_ZONE_FILE)
-            .map_err(|e| {
-                format!("cannot read {path}: {e} (mount the zone file into the container, e.g. from the node's /usr/share/zoneinfo)")
+            .map_err(|why| ZoneError::Unreadable {
+                path: path.clone(),
+                why,
             })?;
-        Zone::parse(&bytes).map_err(|e| format!("{path} is not a TZif zone file: {e}"))
+        Zone::parse(&bytes).map_err(|why| ZoneError::NotTzif { path, why })
     }
 
-    pub fn parse(bytes: &[u8]) -> Result<Zone, String> {
+    pub fn parse(bytes: &[u8]) -> Result<Zone, TzifError> {
         let header = Header::read(bytes, 0)?;
         // Version 2 and later repeat the data with 64-bit times after the
         // 32-bit block, then a footer with the POSIX rule.
@@ -78,18 +160,18 @@ impl Zone {
             (header, 44, 4)
         };
         let mut at = start;
-        let take = |at: &mut usize, n: usize| -> Result<&[u8], String> {
-            let slice = bytes.get(*at..*at + n).ok_or("truncated")?;
+        let take = |at: &mut usize, n: usize| -> Result<&[u8], TzifError> {
+            let slice = bytes.get(*at..*at + n).ok_or(TzifError::Truncated)?;
             *at += n;
             Ok(slice)
         };
         let times = take(&mut at, header.timecnt * time_size)?;
         let indices = take(&mut at, header.timecnt)?;
         let types = take(&mut at, header.typecnt * 6)?;
-        let offset_of = |index: usize| -> Result<i32, String> {
+        let offset_of = |index: usize| -> Result<i32, TzifError> {
             let t = types
                 .get(index * 6..index * 6 + 4)
-                .ok_or("bad type index")?;
+                .ok_or(TzifError::BadTypeIndex)?;
             Ok(i32::from_be_bytes(t.try_into().unwrap()))
         };
         let mut transitions = Vec::with_capacity(header.timecnt);
@@ -103,7 +185,7 @@ impl Zone {
             transitions.push((instant, offset_of(usize::from(indices[i]))?));
         }
         if header.typecnt == 0 {
-            return Err("no local time types".into());
+            return Err(TzifError::NoTypes);
         }
         let rule = if header.version >= b'2' {
             let footer_start = start - 44 + header.block_len(8);
@@ -112,11 +194,14 @@ impl Zone {
                 .strip_prefix(b"\n")
                 .and_then(|f| f.split(|&b| b == b'\n').next())
                 .unwrap_or_default();
-            let text = std::str::from_utf8(text).map_err(|_| "footer is not text")?;
+            let text = std::str::from_utf8(text).map_err(|_| TzifError::FooterNotText)?;
             if text.is_empty() {
                 None
             } else {
-                Some(Rule::parse(text).map_err(|e| format!("footer {text:?}: {e}"))?)
+                Some(Rule::parse(text).map_err(|why| TzifError::Footer {
+                    text: text.to_string(),
+                    why,
+                })?)
             }
         } else {
             None
@@ -168,10 +253,10 @@ struct Header {
 }
 
 impl Header {
-    fn read(bytes: &[u8], at: usize) -> Result<Header, String> {
-        let h = bytes.get(at..at + 44).ok_or("shorter than its header")?;
+    fn read(bytes: &[u8], at: usize) -> Result<Header, TzifError> {
+        let h = bytes.get(at..at + 44).ok_or(TzifError::ShortHeader)?;
         if &h[..4] != b"TZif" {
-            return Err("no TZif magic".into());
+            return Err(TzifError::NoMagic);
         }
         let count =
             |i: usize| u32::from_be_bytes(h[20 + i * 4..24 + i * 4].try_into().unwrap()) as usize;
@@ -200,7 +285,7 @@ impl Header {
 
 impl Rule {
     /// `STDoffset[DST[offset][,start[/time],end[/time]]]`
-    fn parse(text: &str) -> Result<Rule, String> {
+    fn parse(text: &str) -> Result<Rule, RuleError> {
         let mut rest = text;
         designation(&mut rest)?;
         let std_offset = -posix_offset(&mut rest)?;
@@ -222,7 +307,7 @@ impl Rule {
         } else {
             rest
         });
-        let (start, end) = rules.split_once(',').ok_or("want start,end")?;
+        let (start, end) = rules.split_once(',').ok_or(RuleError::NoStartEnd)?;
         Ok(Rule {
             std_offset,
             dst: Some(Dst {
@@ -305,22 +390,22 @@ fn local_instant(year: i64, (rule, time): (DateRule, i32)) -> i64 {
     day.saturating_mul(DAY).saturating_add(i64::from(time))
 }
 
-fn designation(rest: &mut &str) -> Result<(), String> {
+fn designation(rest: &mut &str) -> Result<(), RuleError> {
     let end = if let Some(quoted) = rest.strip_prefix('<') {
-        quoted.find('>').ok_or("unclosed <")? + 2
+        quoted.find('>').ok_or(RuleError::UnclosedAngle)? + 2
     } else {
         rest.find(|c: char| !c.is_ascii_alphabetic())
             .unwrap_or(rest.len())
     };
     if end < 3 {
-        return Err("a zone abbreviation is shorter than 3 letters".into());
+        return Err(RuleError::ShortAbbreviation);
     }
     *rest = &rest[end..];
     Ok(())
 }
 
 /// `[+-]hh[:mm[:ss]]` as seconds (POSIX sign: positive is west).
-fn posix_offset(rest: &mut &str) -> Result<i32, String> {
+fn posix_offset(rest: &mut &str) -> Result<i32, RuleError> {
     let end = rest
         .find(|c: char| !(c.is_ascii_digit() || c == ':' || c == '+' || c == '-'))
         .unwrap_or(rest.len());
@@ -331,12 +416,12 @@ fn posix_offset(rest: &mut &str) -> Result<i32, String> {
 
 /// `[+-]hh[:mm[:ss]]`, hours at most 167 (RFC 8536 3.3.1), minutes and
 /// seconds at most 59: so no sum of them can overflow.
-fn hms(text: &str) -> Result<i32, String> {
+fn hms(text: &str) -> Result<i32, RuleError> {
     let (sign, digits) = match text.strip_prefix('-') {
         Some(d) => (-1, d),
         None => (1, text.strip_prefix('+').unwrap_or(text)),
     };
-    let bad = || format!("bad time {text:?}");
+    let bad = || RuleError::BadTime(text.to_string());
     let mut seconds = 0;
     for (i, part) in digits.split(':').enumerate() {
         let (unit, max) = *[(3600, 167), (60, 59), (1, 59)].get(i).ok_or_else(bad)?;
@@ -349,28 +434,23 @@ fn hms(text: &str) -> Result<i32, String> {
     Ok(sign * seconds)
 }
 
-fn date_rule(text: &str) -> Result<(DateRule, i32), String> {
+fn date_rule(text: &str) -> Result<(DateRule, i32), RuleError> {
+    let bad = || RuleError::BadDateRule(text.to_string());
     let (date, time) = match text.split_once('/') {
         Some((d, t)) => (d, hms(t)?),
         None => (text, 7200),
     };
-    let number = |s: &str| {
-        s.parse::<u32>()
-            .map_err(|_| format!("bad date rule {text:?}"))
-    };
+    let number = |s: &str| s.parse::<u32>().map_err(|_| bad());
     // POSIX's ranges: Jn 1-365, n 0-365, Mm.w.d with m 1-12, w 1-5, d 0-6.
     let within = |n: u32, range: std::ops::RangeInclusive<u32>| {
-        range
-            .contains(&n)
-            .then_some(n)
-            .ok_or_else(|| format!("bad date rule {text:?}"))
+        range.contains(&n).then_some(n).ok_or_else(bad)
     };
     let rule = if let Some(n) = date.strip_prefix('J') {
         DateRule::Julian(within(number(n)?, 1..=365)?)
     } else if let Some(m) = date.strip_prefix('M') {
         let parts: Vec<&str> = m.split('.').collect();
         let [month, week, day] = parts[..] else {
-            return Err(format!("bad date rule {text:?}"));
+            return Err(bad());
         };
         DateRule::Month(
             within(number(month)?, 1..=12)?,
@@ -549,16 +629,33 @@ mod tests {
     fn a_missing_or_foreign_zone_is_named() {
         let err = Zone::load("Nowhere/City").unwrap_err();
         assert!(
-            err.starts_with("cannot read /usr/share/zoneinfo/Nowhere/City"),
+            err.to_string()
+                .starts_with("cannot read /usr/share/zoneinfo/Nowhere/City"),
             "{err}"
         );
-        assert!(Zone::load("../etc/passwd")
-            .unwrap_err()
-            .contains("not a zone name"));
-        let err = Zone::load("/etc/hostname").unwrap_err();
+        assert!(matches!(err, ZoneError::Unreadable { .. }));
+        assert_eq!(
+            Zone::load("../etc/passwd").unwrap_err().to_string(),
+            "\"../etc/passwd\" is not a zone name such as Europe/Berlin"
+        );
+        let mut not_a_zone =
+            std::env::temp_dir().join(format!("every-zone-{}", std::process::id()));
+        not_a_zone.set_extension("txt");
+        std::fs::write(&not_a_zone, "not a zone\n").unwrap();
+        let err = Zone::load(not_a_zone.to_str().unwrap()).unwrap_err();
+        std::fs::remove_file(&not_a_zone).unwrap();
         assert!(
-            err.contains("not a TZif zone file") || err.starts_with("cannot read"),
+            matches!(
+                err,
+                ZoneError::NotTzif {
+                    why: TzifError::ShortHeader,
+                    ..
+                }
+            ),
             "{err}"
         );
+        assert!(err
+            .to_string()
+            .ends_with("is not a TZif zone file: shorter than its header"));
     }
 }
