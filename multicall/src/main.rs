@@ -12,14 +12,8 @@ use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 
-/// Each side-car's name and main: the crates of bins/ (a test holds them equal).
-const SIDECARS: [(&str, fn()); 5] = [
-    ("every", every::main),
-    ("latency-exporter", latency_exporter::main),
-    ("peerlog-count", peerlog_count::main),
-    ("ready-check", ready_check::main),
-    ("sweep", sweep::main),
-];
+// `SIDECARS`: each side-car's name and main, generated from bins/ by build.rs.
+include!(concat!(env!("OUT_DIR"), "/sidecars.rs"));
 
 fn main() {
     let mut args = std::env::args_os();
