@@ -1,7 +1,8 @@
 //! A flag is declared once, as ripgrep declares it: its spelling and a
 //! sample of what follows it, in one list per binary (`options::FLAGS`) and
 //! one per shared group (`log::FLAGS`, `tls::FLAGS`, ...). The parser takes
-//! no flag that a list does not declare ([`declared`]), and each binary's
+//! no flag that a list does not declare ([`declared`], over the spellings
+//! [`spelled`] makes at compile time), and each binary's
 //! unit test ([`check`]) holds its `--help`, its `docs/NAME.md` and its
 //! parser to the lists: a flag declared and not parsed, not in the help or
 //! not in the page fails `cargo test -p NAME` in seconds.
@@ -62,27 +63,60 @@ pub const STANDARD: &[Flag] = &[
     Flag::switch("version").short('V'),
 ];
 
-/// Refuses a flag that none of `lists` declares, in lexopt's words
+/// A flag as the parser knows it: its long name and its short one. Made
+/// from the lists at compile time ([`spelled`]), so that the samples stay
+/// in the tests and out of the executables. (Pointers to the names, which
+/// the match arms hold anyway: a table of the names' bytes instead measured
+/// larger.)
+pub type Spelling = (&'static str, Option<char>);
+
+/// How many flags `lists` declare: the length of [`spelled`]'s array.
+pub const fn count(lists: &[&[Flag]]) -> usize {
+    let (mut i, mut n) = (0, 0);
+    while i < lists.len() {
+        n += lists[i].len();
+        i += 1;
+    }
+    n
+}
+
+/// The spellings of every flag of `lists`, evaluated at compile time:
+/// `const PARSED: [Spelling; count(ALL_FLAGS)] = spelled(ALL_FLAGS);`.
+pub const fn spelled<const N: usize>(lists: &[&[Flag]]) -> [Spelling; N] {
+    let mut out: [Spelling; N] = [("", None); N];
+    let (mut i, mut k) = (0, 0);
+    while i < lists.len() {
+        let mut j = 0;
+        while j < lists[i].len() {
+            out[k] = (lists[i][j].long, lists[i][j].short);
+            k += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    assert!(k == N, "N is not count(lists)");
+    out
+}
+
+/// Refuses a flag that `parsed` does not spell, in lexopt's words
 /// (`invalid option '--x'`, which the usage line completes with the
 /// nearest flag), so that a match arm without a declaration is never
 /// reached.
-pub fn declared(arg: &lexopt::Arg, lists: &[&[Flag]]) -> Result<(), Stop> {
-    let all = || lists.iter().flat_map(|list| list.iter());
-    let known = match arg {
-        lexopt::Arg::Long(name) => all().any(|flag| flag.long == *name),
-        lexopt::Arg::Short(c) => all().any(|flag| flag.short == Some(*c)),
-        lexopt::Arg::Value(_) => true,
-    };
-    match (known, arg) {
-        (true, _) | (_, lexopt::Arg::Value(_)) => Ok(()),
-        (false, lexopt::Arg::Long(name)) => Err(Stop::Usage(format!("invalid option '--{name}'"))),
-        (false, lexopt::Arg::Short(c)) => Err(Stop::Usage(format!("invalid option '-{c}'"))),
+pub fn declared(arg: &lexopt::Arg, parsed: &[Spelling]) -> Result<(), Stop> {
+    match arg {
+        lexopt::Arg::Long(name) if !has(parsed, name) => {
+            Err(Stop::Usage(format!("invalid option '--{name}'")))
+        }
+        lexopt::Arg::Short(c) if !parsed.iter().any(|(_, short)| *short == Some(*c)) => {
+            Err(Stop::Usage(format!("invalid option '-{c}'")))
+        }
+        _ => Ok(()),
     }
 }
 
-/// Whether `list` declares the long flag `name` (without its dashes).
-pub fn has(list: &[Flag], name: &str) -> bool {
-    list.iter().any(|flag| flag.long == name)
+/// Whether `parsed` spells the long flag `name` (without its dashes).
+pub fn has(parsed: &[Spelling], name: &str) -> bool {
+    parsed.iter().any(|(long, _)| *long == name)
 }
 
 /// Every spelling the lists declare: `--long` and `-s`.
@@ -155,7 +189,11 @@ mod tests {
 
     #[test]
     fn only_declared_flags_pass() {
-        let lists = [OWN, STANDARD];
+        const LISTS: &[&[Flag]] = &[OWN, STANDARD];
+        const PARSED: [Spelling; count(LISTS)] = spelled(LISTS);
+        assert_eq!(PARSED[0], ("every", Some('e')));
+        assert!(has(&PARSED, "help") && !has(&PARSED, "ever") && !has(&PARSED, ""));
+        let lists = PARSED;
         assert!(declared(&lexopt::Arg::Long("once"), &lists).is_ok());
         assert!(declared(&lexopt::Arg::Short('e'), &lists).is_ok());
         assert!(declared(&lexopt::Arg::Short('V'), &lists).is_ok());

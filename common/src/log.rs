@@ -41,6 +41,9 @@ pub const FLAGS: &[crate::flag::Flag] = &[
     crate::flag::Flag::new("log-format", &["logfmt"]),
     crate::flag::Flag::new("log-level", &["debug"]),
 ];
+/// Their spellings, for the parser's guards.
+pub const SPELLED: [crate::flag::Spelling; crate::flag::count(&[FLAGS])] =
+    crate::flag::spelled(&[FLAGS]);
 
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub enum Format {

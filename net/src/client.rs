@@ -210,7 +210,7 @@ impl Client {
             )?;
             let handshake = self.tls.handshake(socket, url.host, deadline, timeout);
             phases.tls = connect_end.elapsed();
-            let (_, info) = handshake.map_err(FetchError::Tls)?;
+            let (_, info) = handshake.map_err(|e| FetchError::Tls(Box::new(e)))?;
             exchange.tls = Some(info);
             Ok(())
         })();
@@ -244,7 +244,7 @@ impl Client {
             true => {
                 let handshake = self.tls.handshake(socket, url.host, deadline, timeout);
                 phases.tls = connect_end.elapsed();
-                let (stream, info) = handshake.map_err(FetchError::Tls)?;
+                let (stream, info) = handshake.map_err(|e| FetchError::Tls(Box::new(e)))?;
                 exchange.tls = Some(info);
                 Connection::Tls(Box::new(stream))
             }
@@ -534,7 +534,7 @@ fn resolve_location(base: &str, location: &str) -> Option<String> {
 /// An I/O failure on the connection as the line a user reads.
 fn io_error(e: std::io::Error) -> FetchError {
     if let Some(line) = crate::tls::after_handshake(&e) {
-        return FetchError::Tls(crate::tls::TlsError::AfterHandshake(line));
+        return FetchError::Tls(Box::new(crate::tls::TlsError::AfterHandshake(line)));
     }
     match e.kind() {
         ErrorKind::TimedOut | ErrorKind::WouldBlock => FetchError::TimedOut(Duration::ZERO),

@@ -14,6 +14,9 @@ pub const FLAGS: &[Flag] = &[
     Flag::new("contains", &["ok"]),
     Flag::new("json", &["/status == \"up\""]),
 ];
+/// Their spellings, for the parser's guards.
+pub const SPELLED: [common::flag::Spelling; common::flag::count(&[FLAGS])] =
+    common::flag::spelled(&[FLAGS]);
 
 #[derive(Debug, Default, Clone)]
 pub struct Conditions {

@@ -36,8 +36,9 @@ pub enum FetchError {
     HeadTooLarge,
     Closed,
     Reset,
-    /// A TLS handshake or TLS-level failure.
-    Tls(crate::tls::TlsError),
+    /// A TLS handshake or TLS-level failure (boxed: it is the largest, and
+    /// every Result of the client carries its size).
+    Tls(Box<crate::tls::TlsError>),
     /// The answer broke HTTP/1.1: its framing, lengths or head.
     Answer(AnswerError),
     /// Still a redirect after following as many as allowed, as Go's client

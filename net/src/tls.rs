@@ -69,6 +69,9 @@ pub const FLAGS: &[Flag] = &[
     Flag::new("cert", &[SAMPLE_CERT, "--key", SAMPLE_KEY]),
     Flag::new("key", &[SAMPLE_KEY, "--cert", SAMPLE_CERT]),
 ];
+/// Their spellings, for the parser's guards.
+pub const SPELLED: [common::flag::Spelling; common::flag::count(&[FLAGS])] =
+    common::flag::spelled(&[FLAGS]);
 const SAMPLE_CERT: &str = "../../net/src/testdata/flag-sample.pem";
 const SAMPLE_KEY: &str = "../../net/src/testdata/flag-sample.key";
 

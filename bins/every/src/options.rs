@@ -81,6 +81,10 @@ pub const FLAGS: &[Flag] = &[
     Flag::new("data", &["{}"]).short('d'),
 ];
 
+/// The spellings the parser takes, made from the lists at compile time.
+const PARSED: [common::flag::Spelling; common::flag::count(ALL_FLAGS)] =
+    common::flag::spelled(ALL_FLAGS);
+
 pub const ALL_FLAGS: &[&[Flag]] = &[
     FLAGS,
     common::log::FLAGS,
@@ -177,16 +181,16 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
     while let Some(arg) = parser.next()? {
         // --interval is no flag of every's, and is refused with a hint below.
         if !matches!(arg, Long("interval")) {
-            common::flag::declared(&arg, ALL_FLAGS)?;
+            common::flag::declared(&arg, &PARSED)?;
         }
         match arg {
             Short('h') | Long("help") => return Err(Stop::Help),
             Short('V') | Long("version") => return Err(Stop::Version),
-            Long(flag) if common::flag::has(common::log::FLAGS, flag) => {
+            Long(flag) if common::flag::has(&common::log::SPELLED, flag) => {
                 let flag = flag.to_string();
                 cli::log_flag(&mut options.log, &flag, &mut parser)?;
             }
-            Long(flag) if common::flag::has(net::tls::FLAGS, flag) => {
+            Long(flag) if common::flag::has(&net::tls::SPELLED, flag) => {
                 let flag = flag.to_string();
                 options.tls.parse_flag(&flag, &mut parser)?;
             }

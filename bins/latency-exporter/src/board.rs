@@ -200,8 +200,9 @@ pub struct Board {
     process: ProcessMetrics,
 }
 
-/// A family, and its value read off the last probe.
-type LastProbeGauge = (&'static Family, fn(&Probe) -> Option<f64>);
+/// A family's name and HELP (its fields, not a reference to it, so that no
+/// Family is kept in the executable), and its value read off the last probe.
+type LastProbeGauge = (&'static str, &'static str, fn(&Probe) -> Option<f64>);
 
 struct Series {
     last: Option<Probe>,
@@ -315,54 +316,64 @@ impl Board {
             .filter_map(|(t, s)| Some((t.name.as_str(), s, s.last.as_ref()?)))
             .collect();
         let gauges: [LastProbeGauge; 14] = [
-            (&SUCCESS, |p| Some(f64::from(u8::from(p.success)))),
-            (&DURATION_SECONDS, |p| Some(p.duration)),
-            (&DNS_LOOKUP_TIME_SECONDS, |p| {
-                Some(p.phases.resolve.as_secs_f64())
+            (SUCCESS.name, SUCCESS.help, |p| {
+                Some(f64::from(u8::from(p.success)))
             }),
-            (&IP_PROTOCOL, |p| {
+            (DURATION_SECONDS.name, DURATION_SECONDS.help, |p| {
+                Some(p.duration)
+            }),
+            (
+                DNS_LOOKUP_TIME_SECONDS.name,
+                DNS_LOOKUP_TIME_SECONDS.help,
+                |p| Some(p.phases.resolve.as_secs_f64()),
+            ),
+            (IP_PROTOCOL.name, IP_PROTOCOL.help, |p| {
                 p.ip.map(|ip| if ip.is_ipv4() { 4.0 } else { 6.0 })
             }),
-            (&IP_ADDR_HASH, |p| p.ip.map(ip_hash)),
-            (&HTTP_STATUS_CODE, |p| {
+            (IP_ADDR_HASH.name, IP_ADDR_HASH.help, |p| p.ip.map(ip_hash)),
+            (HTTP_STATUS_CODE.name, HTTP_STATUS_CODE.help, |p| {
                 p.http.as_ref().map(|h| f64::from(h.status))
             }),
-            (&HTTP_VERSION, |p| {
+            (HTTP_VERSION.name, HTTP_VERSION.help, |p| {
                 p.http.as_ref().filter(|h| h.status > 0).map(|h| h.version)
             }),
-            (&HTTP_SSL, |p| {
+            (HTTP_SSL.name, HTTP_SSL.help, |p| {
                 p.http
                     .as_ref()
                     .map(|_| f64::from(u8::from(p.tls.is_some())))
             }),
-            (&HTTP_REDIRECTS, |p| {
+            (HTTP_REDIRECTS.name, HTTP_REDIRECTS.help, |p| {
                 p.http.as_ref().map(|h| f64::from(h.redirects))
             }),
-            (&HTTP_CONTENT_LENGTH, |p| {
+            (HTTP_CONTENT_LENGTH.name, HTTP_CONTENT_LENGTH.help, |p| {
                 p.http
                     .as_ref()
                     .map(|h| h.content_length.map_or(-1.0, |n| n as f64))
             }),
-            (&HTTP_UNCOMPRESSED_BODY_LENGTH, |p| {
-                p.http.as_ref().map(|h| h.body_bytes as f64)
-            }),
-            (&FAILED_DUE_TO_CONDITION, |p| {
+            (
+                HTTP_UNCOMPRESSED_BODY_LENGTH.name,
+                HTTP_UNCOMPRESSED_BODY_LENGTH.help,
+                |p| p.http.as_ref().map(|h| h.body_bytes as f64),
+            ),
+            (
+                FAILED_DUE_TO_CONDITION.name,
+                FAILED_DUE_TO_CONDITION.help,
+                |p| Some(f64::from(u8::from(p.failed_condition))),
+            ),
+            (FAILED_DUE_TO_REGEX.name, FAILED_DUE_TO_REGEX.help, |p| {
                 Some(f64::from(u8::from(p.failed_condition)))
             }),
-            (&FAILED_DUE_TO_REGEX, |p| {
-                Some(f64::from(u8::from(p.failed_condition)))
-            }),
-            (&TCP_CONNECTED, |p| {
+            (TCP_CONNECTED.name, TCP_CONNECTED.help, |p| {
                 p.http
                     .is_none()
                     .then(|| f64::from(u8::from(p.success || p.phases.tls > Duration::ZERO)))
             }),
         ];
-        for (family, value) in gauges {
-            w.family(family);
+        for (name, help, value) in gauges {
+            w.family_named(name, Kind::Gauge, help);
             for (target, _, probe) in &probed {
                 if let Some(v) = value(probe) {
-                    w.sample(family, &[("target", target)], v);
+                    w.sample_named(name, &[("target", target)], v);
                 }
             }
         }
@@ -437,18 +448,28 @@ fn write_tls_series(w: &mut Writer, probed: &[(&str, &Series, &Probe)]) {
         .iter()
         .filter_map(|(target, _, probe)| Some((*target, probe.tls.as_ref()?)))
         .collect();
-    type Expiry = (&'static Family, fn(&net::tls::TlsInfo) -> Option<i64>);
+    type Expiry = (
+        &'static str,
+        &'static str,
+        fn(&net::tls::TlsInfo) -> Option<i64>,
+    );
     let expiries: [Expiry; 2] = [
-        (&SSL_EARLIEST_CERT_EXPIRY, |tls| tls.earliest_expiry),
-        (&SSL_LAST_CHAIN_EXPIRY_TIMESTAMP_SECONDS, |tls| {
-            tls.chain_expiry
-        }),
+        (
+            SSL_EARLIEST_CERT_EXPIRY.name,
+            SSL_EARLIEST_CERT_EXPIRY.help,
+            |tls| tls.earliest_expiry,
+        ),
+        (
+            SSL_LAST_CHAIN_EXPIRY_TIMESTAMP_SECONDS.name,
+            SSL_LAST_CHAIN_EXPIRY_TIMESTAMP_SECONDS.help,
+            |tls| tls.chain_expiry,
+        ),
     ];
-    for (family, value) in expiries {
-        w.family(family);
+    for (name, help, value) in expiries {
+        w.family_named(name, Kind::Gauge, help);
         for (target, tls) in &over_tls {
             if let Some(at) = value(tls) {
-                w.sample(family, &[("target", target)], at as f64);
+                w.sample_named(name, &[("target", target)], at as f64);
             }
         }
     }

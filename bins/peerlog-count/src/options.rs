@@ -89,6 +89,10 @@ pub const FLAGS: &[Flag] = &[
     Flag::switch("once"),
 ];
 
+/// The spellings the parser takes, made from the lists at compile time.
+const PARSED: [common::flag::Spelling; common::flag::count(ALL_FLAGS)] =
+    common::flag::spelled(ALL_FLAGS);
+
 pub const ALL_FLAGS: &[&[Flag]] = &[FLAGS, common::log::FLAGS, common::flag::STANDARD];
 
 pub struct Options {
@@ -136,11 +140,11 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         once: false,
     };
     while let Some(arg) = parser.next()? {
-        common::flag::declared(&arg, ALL_FLAGS)?;
+        common::flag::declared(&arg, &PARSED)?;
         match arg {
             Short('h') | Long("help") => return Err(Stop::Help),
             Short('V') | Long("version") => return Err(Stop::Version),
-            Long(flag) if common::flag::has(common::log::FLAGS, flag) => {
+            Long(flag) if common::flag::has(&common::log::SPELLED, flag) => {
                 let flag = flag.to_string();
                 cli::log_flag(&mut options.log, &flag, &mut parser)?;
             }

@@ -90,6 +90,10 @@ pub const FLAGS: &[Flag] = &[
     Flag::new("copy-to", &["/shared"]).after(&[]),
 ];
 
+/// The spellings the parser takes, made from the lists at compile time.
+const PARSED: [common::flag::Spelling; common::flag::count(ALL_FLAGS)] =
+    common::flag::spelled(ALL_FLAGS);
+
 pub const ALL_FLAGS: &[&[Flag]] = &[
     FLAGS,
     common::log::FLAGS,
@@ -130,11 +134,11 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
     };
     let mut cache_given = false;
     while let Some(arg) = parser.next()? {
-        common::flag::declared(&arg, ALL_FLAGS)?;
+        common::flag::declared(&arg, &PARSED)?;
         match arg {
             Short('h') | Long("help") => return Err(Stop::Help),
             Short('V') | Long("version") => return Err(Stop::Version),
-            Long(flag) if common::flag::has(common::log::FLAGS, flag) => {
+            Long(flag) if common::flag::has(&common::log::SPELLED, flag) => {
                 let flag = flag.to_string();
                 cli::log_flag(&mut options.log, &flag, &mut parser)?;
             }
@@ -202,7 +206,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
                     }
                 }
             }
-            Long(flag) if common::flag::has(net::tls::FLAGS, flag) => {
+            Long(flag) if common::flag::has(&net::tls::SPELLED, flag) => {
                 let flag = flag.to_string();
                 options.tls.parse_flag(&flag, &mut parser)?;
             }
@@ -213,7 +217,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
                     _ => return Err(usage("--max-age", "must follow --file PATH")),
                 }
             }
-            Long(flag) if common::flag::has(condition::FLAGS, flag) => {
+            Long(flag) if common::flag::has(&condition::SPELLED, flag) => {
                 let (name, flag) = (flag.to_string(), format!("--{flag}"));
                 let value = cli::text(&mut parser, &flag)?;
                 let Some(Check::Http(http)) = options.checks.last_mut() else {

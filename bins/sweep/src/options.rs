@@ -86,6 +86,10 @@ pub const FLAGS: &[Flag] = &[
     Flag::new("listen", &[":9103"]),
 ];
 
+/// The spellings the parser takes, made from the lists at compile time.
+const PARSED: [common::flag::Spelling; common::flag::count(ALL_FLAGS)] =
+    common::flag::spelled(ALL_FLAGS);
+
 pub const ALL_FLAGS: &[&[Flag]] = &[FLAGS, common::log::FLAGS, common::flag::STANDARD];
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -134,11 +138,11 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         listen: None,
     };
     while let Some(arg) = parser.next()? {
-        common::flag::declared(&arg, ALL_FLAGS)?;
+        common::flag::declared(&arg, &PARSED)?;
         match arg {
             Short('h') | Long("help") => return Err(Stop::Help),
             Short('V') | Long("version") => return Err(Stop::Version),
-            Long(flag) if common::flag::has(common::log::FLAGS, flag) => {
+            Long(flag) if common::flag::has(&common::log::SPELLED, flag) => {
                 let flag = flag.to_string();
                 cli::log_flag(&mut options.log, &flag, &mut parser)?;
             }
