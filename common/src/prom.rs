@@ -89,7 +89,7 @@ impl Writer {
     /// Starts a family whose name the user chose (`--json-gauge`), so that
     /// no declaration can hold it.
     pub fn family_named(&mut self, name: &str, kind: Kind, help: &str) {
-        let help = help.replace('\\', "\\\\").replace('\n', "\\n");
+        let help = escape_help(help);
         let kind = kind.as_str();
         let _ = write!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
     }
@@ -143,6 +143,15 @@ impl Writer {
 
     pub fn finish(self) -> String {
         self.out
+    }
+}
+
+/// HELP as the text format writes it: backslash and newline escaped. A
+/// declared HELP has neither, so a scrape allocates nothing for it.
+fn escape_help(help: &str) -> std::borrow::Cow<'_, str> {
+    match help.contains(['\\', '\n']) {
+        true => help.replace('\\', "\\\\").replace('\n', "\\n").into(),
+        false => help.into(),
     }
 }
 
@@ -250,7 +259,11 @@ pub fn check_docs(lists: &[&[&Family]], page: &str) {
             .filter(|label| !label.is_empty())
             .collect();
         labels.sort_unstable();
-        documented.insert(name, (cells.get(1).copied().unwrap_or_default(), labels));
+        let row = (cells.get(1).copied().unwrap_or_default(), labels);
+        assert!(
+            documented.insert(name, row).is_none(),
+            "the docs' metric table has {name} twice"
+        );
     }
     let differ: Vec<String> = declared
         .keys()
@@ -309,7 +322,7 @@ pub fn check_scrape(
         } else if let Some(rest) = line.strip_prefix("# HELP ") {
             let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
             if let Some(family) = find(name) {
-                let want = family.help.replace('\\', "\\\\").replace('\n', "\\n");
+                let want = escape_help(family.help);
                 if help != want {
                     return Err(format!("{name}'s HELP is {help:?}, declared {want:?}"));
                 }
@@ -341,6 +354,23 @@ pub fn check_scrape(
         }
     }
     Ok(())
+}
+
+/// The declared families `text` has no `# TYPE` line for: what a unit test
+/// that sets up every state asks to be empty.
+pub fn unwritten<'a>(lists: &[&[&'a Family]], text: &str) -> Vec<&'a str> {
+    lists
+        .iter()
+        .flat_map(|list| list.iter())
+        .map(|family| family.name)
+        .filter(|name| {
+            !text.lines().any(|line| {
+                line.strip_prefix("# TYPE ")
+                    .and_then(|r| r.split(' ').next())
+                    == Some(name)
+            })
+        })
+        .collect()
 }
 
 /// A sample line's name and label names, in order.

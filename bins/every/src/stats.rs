@@ -174,5 +174,7 @@ mod tests {
             common::prom::check_scrape(super::FAMILIES, &text, &|_| false),
             Ok(())
         );
+        let none: &[&str] = &[];
+        assert_eq!(common::prom::unwritten(super::FAMILIES, &text), none);
     }
 }

@@ -566,7 +566,11 @@ mod tests {
             name: "app_queue_depth".into(),
             pointer: "/depth".into(),
         };
-        let board = Board::new(vec![target("a"), target("b")], vec![gauge], &[0.01]);
+        let tcp = Target {
+            url: "tcp://127.0.0.1:1".into(),
+            ..target("c")
+        };
+        let board = Board::new(vec![target("a"), target("b"), tcp], vec![gauge], &[0.01]);
         let mut over_tls = probe(true);
         over_tls.ip = Some("127.0.0.1".parse().unwrap());
         over_tls.gauges = vec![Some(3.0)];
@@ -586,13 +590,19 @@ mod tests {
         });
         board.record(0, over_tls);
         board.record(1, probe(false));
+        let connected = Probe {
+            success: true,
+            ..Probe::default()
+        };
+        board.record(2, connected);
         let text = board.render();
-        assert!(text.contains("probe_ssl_last_chain_info{"), "{text}");
         let user_named = |name: &str| name == "app_queue_depth";
         assert_eq!(
             common::prom::check_scrape(FAMILIES, &text, &user_named),
             Ok(())
         );
+        let none: &[&str] = &[];
+        assert_eq!(common::prom::unwritten(FAMILIES, &text), none);
     }
 
     /// Probes recorded while scrapes render, as fast as both can go: the

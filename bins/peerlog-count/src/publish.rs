@@ -311,5 +311,7 @@ mod tests {
             common::prom::check_scrape(FAMILIES, &text, &|_| false),
             Ok(())
         );
+        let none: &[&str] = &[];
+        assert_eq!(common::prom::unwritten(FAMILIES, &text), none);
     }
 }

@@ -177,10 +177,20 @@ mod tests {
 
     #[test]
     fn a_scrape_writes_declared_families_only() {
-        let text = super::Stats::new().render();
+        let stats = super::Stats::new();
+        let pass = crate::pass::Report {
+            usage: 4096,
+            files: 1,
+            oldest: Some(1_700_000_000),
+            ..Default::default()
+        };
+        stats.record(&pass, false);
+        let text = stats.render();
         assert_eq!(
             common::prom::check_scrape(super::FAMILIES, &text, &|_| false),
             Ok(())
         );
+        let none: &[&str] = &[];
+        assert_eq!(common::prom::unwritten(super::FAMILIES, &text), none);
     }
 }
