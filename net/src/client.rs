@@ -7,21 +7,21 @@
 //! Each exchange is timed phase by phase as the blackbox exporter times it:
 //! `resolve` (the name lookup; 0 for an IP), `connect` (the TCP connect),
 //! `tls` (the handshake, for https://), `processing` (to the first response
-//! byte) and `transfer` (first byte to the last body byte), read from one run of consecutive clock readings so that
-//! they add up to the duration. Those timings live between socket calls,
+//! byte) and `transfer` (first byte to the last body byte), read from one
+//! run of consecutive clock readings so that they add up to the duration. Those timings live between socket calls,
 //! which is why this is a client of its own and not a library's.
 
+use crate::answer::{Framing, Input, Source};
+use crate::error::{FetchError, HeaderError, UrlError, UrlProblem};
 use crate::tls::{Tls, TlsInfo, TlsOptions, TlsStream};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
+pub use crate::error::MAX_HEAD;
+
 /// The default body cap (`--max-body`).
 pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
-
-use crate::answer::{Framing, Input, Source};
-pub use crate::error::MAX_HEAD;
-use crate::error::{FetchError, HeaderError, UrlError, UrlProblem};
 
 pub struct Client {
     user_agent: String,
