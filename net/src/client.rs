@@ -8,8 +8,9 @@
 //! `resolve` (the name lookup; 0 for an IP), `connect` (the TCP connect),
 //! `tls` (the handshake, for https://), `processing` (to the first response
 //! byte) and `transfer` (first byte to the last body byte), read from one
-//! run of consecutive clock readings so that they add up to the duration. Those timings live between socket calls,
-//! which is why this is a client of its own and not a library's.
+//! run of consecutive clock readings so that they add up to the duration.
+//! Those timings live between socket calls, which is why this is a client
+//! of its own and not a library's.
 
 use crate::answer::{Framing, Input, Source};
 use crate::error::{FetchError, HeaderError, UrlError, UrlProblem};
