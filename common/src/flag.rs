@@ -2,7 +2,7 @@
 //! sample of what follows it, in one list per binary (`options::FLAGS`) and
 //! one per shared group (`log::FLAGS`, `tls::FLAGS`, ...). The parser takes
 //! no flag that a list does not declare ([`declared`], over the spellings
-//! [`spelled`] makes at compile time), and each binary's
+//! [`spelled`] makes at compile time; in debug builds), and each binary's
 //! unit test ([`check`]) holds its `--help`, its `docs/NAME.md` and its
 //! parser to the lists: a flag declared and not parsed, not in the help or
 //! not in the page fails `cargo test -p NAME` in seconds.
@@ -102,7 +102,15 @@ pub const fn spelled<const N: usize>(lists: &[&[Flag]]) -> [Spelling; N] {
 /// (`invalid option '--x'`, which the usage line completes with the
 /// nearest flag), so that a match arm without a declaration is never
 /// reached.
+///
+/// A guard for the code, not for the user: in a release build a flag
+/// without an arm meets the parser's own `invalid option` in the same
+/// words, so it is checked only where tests run (debug builds). That keeps
+/// the table out of the executables (measured: 4 KB of the multicall).
 pub fn declared(arg: &lexopt::Arg, parsed: &[Spelling]) -> Result<(), Stop> {
+    if !cfg!(debug_assertions) {
+        return Ok(());
+    }
     match arg {
         lexopt::Arg::Long(name) if !has(parsed, name) => {
             Err(Stop::Usage(format!("invalid option '--{name}'")))

@@ -56,6 +56,10 @@ pub struct Head {
     pub content_length: Option<u64>,
     pub framing: Framing,
     pub location: Option<String>,
+    /// Every header, its name in lower case and its value as text (bytes
+    /// that are not UTF-8 as U+FFFD), for CEL's `headers`: at most
+    /// MAX_HEADERS of them within MAX_HEAD bytes, as read.
+    pub headers: Vec<(String, String)>,
 }
 
 /// Bytes read from a source and not yet consumed, and when the first came.
@@ -231,6 +235,14 @@ impl<S: Source> Input<S> {
             content_length: content_length.filter(|_| codings.is_empty()),
             framing,
             location: values("location").next(),
+            headers: response
+                .headers
+                .iter()
+                .map(|h| {
+                    let value = String::from_utf8_lossy(h.value).trim().to_string();
+                    (h.name.to_ascii_lowercase(), value)
+                })
+                .collect(),
         };
         self.at += end;
         Ok(head)

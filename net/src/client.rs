@@ -59,6 +59,8 @@ impl<'a> Request<'a> {
 /// What came back.
 pub struct Reply {
     pub status: u16,
+    /// The final answer's headers, names in lower case.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     /// From just before the lookup to the last body byte read.
     pub elapsed: Duration,
@@ -103,6 +105,8 @@ pub struct Exchange {
     pub version: f64,
     /// The Content-Length header; None when absent.
     pub content_length: Option<u64>,
+    /// The final answer's headers, names in lower case.
+    pub headers: Vec<(String, String)>,
     /// Body bytes received (kept up to the cap).
     pub body: Vec<u8>,
     pub redirects: u32,
@@ -136,6 +140,7 @@ impl Client {
             Some(error) => Err(error),
             None => Ok(Reply {
                 status: exchange.status,
+                headers: exchange.headers,
                 body: exchange.body,
                 elapsed: started.elapsed(),
                 tls: exchange.tls,
@@ -279,6 +284,7 @@ impl Client {
             exchange.status = head.status;
             exchange.version = if head.minor_version == 0 { 1.0 } else { 1.1 };
             exchange.content_length = head.content_length;
+            exchange.headers = head.headers.clone();
             let body = match request.max_body {
                 // Status only: the head is the answer.
                 None => Ok(Vec::new()),

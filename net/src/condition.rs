@@ -3,7 +3,7 @@
 //! headers sent with the request (`--header`), each given after the check
 //! or target it modifies. Both programs say a failure in the same words.
 
-use crate::error::ConditionFailure;
+use crate::error::{CelOutcome, ConditionFailure};
 use crate::json_condition::Condition;
 use common::flag::Flag;
 
@@ -13,6 +13,7 @@ pub const FLAGS: &[Flag] = &[
     Flag::new("header", &["Content-Type: application/json"]),
     Flag::new("contains", &["ok"]),
     Flag::new("json", &["/status == \"up\""]),
+    Flag::new("cel", &["body.status == 'up' && status == 200"]),
 ];
 /// Their spellings, for the parser's guards.
 pub const SPELLED: [common::flag::Spelling; common::flag::count(&[FLAGS])] =
@@ -24,6 +25,62 @@ pub struct Conditions {
     pub headers: Vec<(String, String)>,
     pub contains: Vec<String>,
     pub json: Vec<Condition>,
+    /// `--cel` expressions, compiled at start.
+    pub cel: Vec<std::sync::Arc<cel::Program>>,
+}
+
+/// What a `--cel` expression may read of an HTTP answer.
+pub fn cel_variables() -> Vec<(&'static str, cel::Ty)> {
+    use cel::Ty;
+    vec![
+        ("body", Ty::Dyn),
+        ("status", Ty::Int),
+        (
+            "headers",
+            Ty::Map(Box::new(Ty::String), Box::new(Ty::String)),
+        ),
+        ("now", Ty::Timestamp),
+    ]
+}
+
+/// The time now, as CEL's `now`.
+pub fn cel_now() -> cel::Value {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    cel::Value::Timestamp(since.as_nanos() as i128)
+}
+
+/// A body as CEL's `body`: its JSON, or the error that reading it gives.
+pub fn cel_body(body: &[u8]) -> Result<cel::Value, String> {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .map(|json| cel::Value::from_json(&json))
+        .map_err(|e| format!("body is not JSON ({e})"))
+}
+
+/// Evaluates each of `programs` with `variables`: the first that is not
+/// true, as a failure.
+pub fn judge_cel(
+    programs: &[std::sync::Arc<cel::Program>],
+    variables: &[(&str, Result<cel::Value, String>)],
+) -> Result<(), ConditionFailure> {
+    for program in programs {
+        let outcome = match program.eval(variables, cel::DEFAULT_BUDGET) {
+            Ok(cel::Value::Bool(true)) => continue,
+            Ok(cel::Value::Bool(false)) => CelOutcome::False(
+                program
+                    .false_part(variables, cel::DEFAULT_BUDGET)
+                    .map(str::to_string),
+            ),
+            Ok(other) => CelOutcome::NotBool(other.type_name().name()),
+            Err(e) => CelOutcome::Error(e.to_string()),
+        };
+        return Err(ConditionFailure::Cel {
+            expression: program.source().to_string(),
+            outcome,
+        });
+    }
+    Ok(())
 }
 
 /// Which statuses pass when `--status` does not say.
@@ -55,6 +112,9 @@ impl Conditions {
                 .push(crate::client::parse_header(value).map_err(|e| e.to_string())?),
             "contains" => self.contains.push(value.to_string()),
             "json" => self.json.push(Condition::parse(value)?),
+            "cel" => self.cel.push(std::sync::Arc::new(
+                cel::Program::compile(value, &cel_variables()).map_err(|e| e.to_string())?,
+            )),
             other => return Err(format!("--{other} is not a condition")),
         }
         Ok(())
@@ -75,22 +135,56 @@ impl Conditions {
             }
             return Err(ConditionFailure::Status {
                 got: status,
-                want: want.into(),
+                want: Err(want),
                 given: false,
             });
         }
         if self.statuses.contains(&status) {
             return Ok(());
         }
-        let want: Vec<String> = self.statuses.iter().map(u16::to_string).collect();
         Err(ConditionFailure::Status {
             got: status,
-            want: want.join(" or "),
+            want: Ok(self.statuses.clone()),
             given: true,
         })
     }
 
     /// `--contains` and `--json`, in the order given.
+    /// The `--cel` expressions, over the whole answer.
+    pub fn judge_cel(
+        &self,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<(), ConditionFailure> {
+        if self.cel.is_empty() {
+            return Ok(());
+        }
+        // Repeated headers joined by ", ", as RFC 9110 5.3 allows.
+        let mut joined: Vec<(cel::Value, cel::Value)> = Vec::new();
+        for (name, value) in headers {
+            match joined
+                .iter_mut()
+                .find(|(n, _)| matches!(n, cel::Value::String(s) if **s == **name))
+            {
+                Some((_, cel::Value::String(existing))) => {
+                    *existing = format!("{existing}, {value}").into();
+                }
+                _ => joined.push((
+                    cel::Value::string(name.as_str()),
+                    cel::Value::string(value.as_str()),
+                )),
+            }
+        }
+        let variables = [
+            ("body", cel_body(body)),
+            ("status", Ok(cel::Value::Int(i64::from(status)))),
+            ("headers", Ok(cel::Value::Map(std::sync::Arc::new(joined)))),
+            ("now", Ok(cel_now())),
+        ];
+        judge_cel(&self.cel, &variables)
+    }
+
     pub fn judge_body(&self, body: &[u8]) -> Result<(), ConditionFailure> {
         for text in &self.contains {
             if memchr::memmem::find(body, text.as_bytes()).is_none() {

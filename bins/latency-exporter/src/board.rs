@@ -29,6 +29,7 @@ pub const FAMILIES: &[&[&Family]] = &[
         &HTTP_UNCOMPRESSED_BODY_LENGTH,
         &FAILED_DUE_TO_CONDITION,
         &FAILED_DUE_TO_REGEX,
+        &FAILED_DUE_TO_CEL,
         &TCP_CONNECTED,
         &SSL_EARLIEST_CERT_EXPIRY,
         &SSL_LAST_CHAIN_EXPIRY_TIMESTAMP_SECONDS,
@@ -113,13 +114,19 @@ const HTTP_UNCOMPRESSED_BODY_LENGTH: Family = Family::new(
 const FAILED_DUE_TO_CONDITION: Family = Family::new(
     "probe_failed_due_to_condition",
     Kind::Gauge,
-    "Whether the last probe failed a condition of its target (--status, --contains, --json).",
+    "Whether the last probe failed a condition of its target (--status, --contains, --json, --cel).",
     &["target"],
 );
 const FAILED_DUE_TO_REGEX: Family = Family::new(
     "probe_failed_due_to_regex",
     Kind::Gauge,
     "The blackbox exporter's name for probe_failed_due_to_condition, so alerts on it keep working.",
+    &["target"],
+);
+const FAILED_DUE_TO_CEL: Family = Family::new(
+    "probe_failed_due_to_cel",
+    Kind::Gauge,
+    "Whether the last probe failed a --cel expression of its target (false, not a bool, or an error), as the blackbox exporter 0.27.",
     &["target"],
 );
 const TCP_CONNECTED: Family = Family::new(
@@ -315,7 +322,7 @@ impl Board {
             .zip(all.iter())
             .filter_map(|(t, s)| Some((t.name.as_str(), s, s.last.as_ref()?)))
             .collect();
-        let gauges: [LastProbeGauge; 14] = [
+        let gauges: [LastProbeGauge; 15] = [
             (SUCCESS.name, SUCCESS.help, |p| {
                 Some(f64::from(u8::from(p.success)))
             }),
@@ -362,6 +369,9 @@ impl Board {
             ),
             (FAILED_DUE_TO_REGEX.name, FAILED_DUE_TO_REGEX.help, |p| {
                 Some(f64::from(u8::from(p.failed_condition)))
+            }),
+            (FAILED_DUE_TO_CEL.name, FAILED_DUE_TO_CEL.help, |p| {
+                Some(f64::from(u8::from(p.failed_cel)))
             }),
             (TCP_CONNECTED.name, TCP_CONNECTED.help, |p| {
                 p.http

@@ -32,6 +32,9 @@ a failure is probe_success 0 and probe_failed_due_to_condition 1):
   --json 'POINTER OP VALUE'
                            the body is JSON and the value at POINTER compares true
                            with VALUE; OP is == != < <= > >= (repeatable)
+  --cel 'EXPR'             the CEL expression is true, over body (the JSON answer),
+                           status, headers and now; a failure is also
+                           probe_failed_due_to_cel 1 (repeatable; docs/cel.md)
   --fail-if-not-ssl        the final answer must come over TLS (after redirects)
 
   --json-gauge NAME=POINTER

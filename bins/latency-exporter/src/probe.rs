@@ -58,8 +58,11 @@ pub struct Probe {
     /// Per `--json-gauge`, the number found (None: missing or not a number).
     pub gauges: Vec<Option<f64>>,
     pub error: Option<String>,
-    /// A condition of the target (`--status`, `--contains`, `--json`) failed.
+    /// A condition of the target (`--status`, `--contains`, `--json`,
+    /// `--cel`) failed.
     pub failed_condition: bool,
+    /// A `--cel` expression of the target was false or failed.
+    pub failed_cel: bool,
 }
 
 #[derive(Default)]
@@ -147,10 +150,14 @@ impl Prober {
         let conditions = &target.conditions;
         let judged = conditions
             .judge_status(exchange.status, DefaultStatus::Success)
-            .and_then(|()| conditions.judge_body(&exchange.body));
+            .and_then(|()| conditions.judge_body(&exchange.body))
+            .and_then(|()| {
+                conditions.judge_cel(exchange.status, &exchange.headers, &exchange.body)
+            });
         probe.success = judged.is_ok();
         if let Err(failure) = judged {
             probe.failed_condition = failure.by_condition();
+            probe.failed_cel = failure.by_cel();
             probe.error = Some(failure.to_string());
         }
         if !self.json_gauges.is_empty() {

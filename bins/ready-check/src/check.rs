@@ -97,6 +97,10 @@ impl HttpCheck {
         self.conditions
             .judge_status(reply.status, DefaultStatus::Kubelet)
             .and_then(|()| self.conditions.judge_body(&reply.body))
+            .and_then(|()| {
+                self.conditions
+                    .judge_cel(reply.status, &reply.headers, &reply.body)
+            })
             .map_err(|failure| failure.to_string())
     }
 }

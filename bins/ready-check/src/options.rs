@@ -24,6 +24,10 @@ Checks (each followed by the modifiers that apply to it):
                              the body is JSON and the value at the RFC 6901
                              POINTER compares true with the JSON literal VALUE;
                              OP is == != < <= > >= (repeatable)
+      --cel 'EXPR'           the CEL expression is true, over body (the JSON
+                             answer), status, headers (lower-case names) and
+                             now, as Kubernetes and blackbox write it
+                             (repeatable; docs/cel.md)
   --tcp HOST:PORT            a TCP connection is accepted
       --cert-valid-for DURATION
                              fail while the server's certificate (any it
@@ -66,6 +70,7 @@ start (--serve address, --copy-to), 70 an internal error.
 Examples:
   ready-check --http http://127.0.0.1:8080/known-value --json '/value == 5'
   ready-check --http http://127.0.0.1:8080/healthz --status 200 --tcp 127.0.0.1:5432
+  ready-check --http http://127.0.0.1:8080/status --cel 'body.items.filter(i, i.ready).size() >= 2'
   ready-check --file /tmp/heartbeat --max-age 30s --quiet
   ready-check --serve :8081 --cache 1s --http http://127.0.0.1:8080/healthz
   ready-check --insecure --http https://127.0.0.1:8443/healthz --cert-valid-for 7d

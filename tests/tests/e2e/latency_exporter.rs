@@ -449,9 +449,16 @@ fn each_condition_of_a_target_fails_with_ready_checks_message() {
             "204",
             "--target",
             &format!("missing=http://{}/no-such-page", app.addr),
+            "--target",
+            &format!("cel={url}"),
+            "--cel",
+            "body.value == 5.0 && body.queue.depth < 100.0",
         ],
     );
     let ok = |t: &str| format!("probe_success{{target=\"{t}\"}}");
+    let by_cel = |t: &str| format!("probe_failed_due_to_cel{{target=\"{t}\"}}");
+    let values = wait_for_sample(&exporter.addr, &ok("cel"), |v| v == 1.0);
+    assert_eq!(values[&by_cel("cel")], 0.0);
     let by_condition = |t: &str| format!("probe_failed_due_to_condition{{target=\"{t}\"}}");
     let values = wait_for_sample(&exporter.addr, &ok("json"), |v| v == 1.0);
     assert_eq!(values[&by_condition("json")], 0.0);
@@ -468,12 +475,16 @@ fn each_condition_of_a_target_fails_with_ready_checks_message() {
     let values = wait_for_sample(&exporter.addr, &ok("json"), |v| v == 0.0);
     assert_eq!(values[&by_condition("json")], 1.0);
     wait_for_sample(&exporter.addr, &ok("text"), |v| v == 0.0);
+    let values = wait_for_sample(&exporter.addr, &ok("cel"), |v| v == 0.0);
+    assert_eq!(values[&by_cel("cel")], 1.0, "as blackbox 0.27");
+    assert_eq!(values[&by_cel("json")], 0.0, "only --cel sets it");
     scrape_checked(&exporter.addr);
     for (target, message) in [
         ("json", "/value is 4, want == 5"),
         ("text", "body does not contain"),
         ("status", "status 200, want 204"),
         ("missing", "status 404, want 200-299"),
+        ("cel", "--cel 'body.value == 5.0 && body.queue.depth < 100.0' is false: body.value == 5.0 is false"),
     ] {
         let line = exporter.wait_log(&format!("target={target} "));
         assert!(line.contains(message), "{target}: {line}");

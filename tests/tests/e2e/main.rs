@@ -3,6 +3,7 @@
 //! suite links once; what they run is built on demand (`sidecars_tests::bin`).
 
 mod argv_fuzz;
+mod cel;
 mod configs;
 mod conventions;
 mod docs;

@@ -731,3 +731,112 @@ fn copy_to_works_from_inside_the_scratch_image() {
     assert!(probe.status.success());
     assert!(String::from_utf8_lossy(&probe.stdout).starts_with("ok "));
 }
+
+/// The four sentences that `--json` cannot say, as `--cel` over a
+/// real answer with repeated headers; a false conjunction names its part.
+#[test]
+fn cel_expressions_judge_the_whole_answer_and_name_the_false_part() {
+    let synced = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 60;
+    let last_sync = common::civil::format_utc(synced as i64);
+    let body = format!(
+        "{{\"status\": \"degraded\", \"errors\": 2, \"items\": [{{\"ready\": true}}, {{\"ready\": false}}, {{\"ready\": true}}], \"lastSync\": \"{last_sync}\"}}"
+    );
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\nX-Version: 2.1\r\nX-Version: beta\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let target = Target::start(move |_| Reply::Raw(answer.clone().into_bytes()));
+    let url = target.url("/status");
+    let passing = [
+        "body.items.filter(i, i.ready).size() >= 2",
+        "body.status == 'serving' || (body.status == 'degraded' && body.errors < 3.0)",
+        "now - timestamp(body.lastSync) < duration('5m')",
+        "headers['x-version'].startsWith('2.') && headers['x-version'] == '2.1, beta'",
+        "status == 200",
+    ];
+    let mut args = vec!["--http", url.as_str()];
+    for expr in &passing {
+        args.extend(["--cel", expr]);
+    }
+    let ran = run("ready-check", &args);
+    assert_eq!(
+        (ran.code, ran.stdout.as_str()),
+        (0, format!("ok {url}\n").as_str()),
+        "{}",
+        ran.stderr
+    );
+
+    let ran = run(
+        "ready-check",
+        &[
+            "--http",
+            &url,
+            "--cel",
+            "body.items.size() == 3 && body.errors < 2.0 && status == 200",
+        ],
+    );
+    assert_eq!(ran.code, 1);
+    assert_eq!(
+        ran.stdout,
+        format!("FAIL {url}: --cel 'body.items.size() == 3 && body.errors < 2.0 && status == 200' is false: body.errors < 2.0 is false\n")
+    );
+    let ran = run(
+        "ready-check",
+        &["--http", &url, "--cel", "body.missing == 1.0"],
+    );
+    assert_eq!(
+        ran.stdout,
+        format!("FAIL {url}: --cel 'body.missing == 1.0' failed: no such key: \"missing\"\n")
+    );
+
+    let text = Target::start(|_| Reply::ok("plain text"));
+    let text_url = text.url("/");
+    let ran = run(
+        "ready-check",
+        &["--http", &text_url, "--cel", "status == 200 && body.ok"],
+    );
+    assert_eq!(ran.code, 1);
+    assert!(
+        ran.stdout.starts_with(&format!(
+            "FAIL {text_url}: --cel 'status == 200 && body.ok' failed: body is not JSON ("
+        )),
+        "{}",
+        ran.stdout
+    );
+    // A false answer absorbs the error of the unreadable body, as CEL says.
+    let ran = run(
+        "ready-check",
+        &["--http", &text_url, "--cel", "body.ok || status == 200"],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+}
+
+#[test]
+fn a_cel_expression_that_does_not_parse_or_type_check_is_refused_at_start() {
+    for (expr, said) in [
+        (
+            "body.status == ",
+            "column 16: expected an operand, found the end",
+        ),
+        (
+            "status == 'up'",
+            "column 1: found no matching overload for '_==_' applied to '(int, string)'",
+        ),
+        (
+            "body.tags.sort()",
+            "column 11: the function 'sort' is outside the CEL subset",
+        ),
+    ] {
+        let ran = run(
+            "ready-check",
+            &["--http", "http://127.0.0.1:9/", "--cel", expr],
+        );
+        assert_eq!(ran.code, 2, "{expr}: {}", ran.stderr);
+        assert_eq!(ran.stderr.lines().count(), 2, "{}", ran.stderr);
+        assert!(ran.stderr.contains(said), "{expr}: {}", ran.stderr);
+    }
+}
