@@ -118,7 +118,8 @@ fn no_overload(node: &Node, name: &str, args: &[Ty]) -> CheckError {
 }
 
 /// Resolves among simple overloads: the result of every candidate the
-/// arguments fit, or dyn where they disagree.
+/// arguments fit, or dyn where they disagree. The tables are constants
+/// (`&[...]`): built at run time they cost the executables 4 KB.
 fn resolve(
     node: &Node,
     name: &str,
@@ -137,14 +138,16 @@ fn resolve(
     result.ok_or_else(|| no_overload(node, name, args))
 }
 
-const ORDERED: [Ty; 7] = [
-    Ty::Int,
-    Ty::Uint,
-    Ty::Double,
-    Ty::String,
-    Ty::Bool,
-    Ty::Timestamp,
-    Ty::Duration,
+/// The types `<` orders: each with itself (cel-cpp's checker has no
+/// cross-type numeric overloads; its runtime compares across them).
+const ORDERED: &[(&[Ty], Ty)] = &[
+    (&[Ty::Int, Ty::Int], Ty::Bool),
+    (&[Ty::Uint, Ty::Uint], Ty::Bool),
+    (&[Ty::Double, Ty::Double], Ty::Bool),
+    (&[Ty::String, Ty::String], Ty::Bool),
+    (&[Ty::Bool, Ty::Bool], Ty::Bool),
+    (&[Ty::Timestamp, Ty::Timestamp], Ty::Bool),
+    (&[Ty::Duration, Ty::Duration], Ty::Bool),
 ];
 
 fn ty(node: &Node, scope: &mut Vec<(String, Ty)>) -> Result<Ty, CheckError> {
@@ -198,7 +201,12 @@ fn ty(node: &Node, scope: &mut Vec<(String, Ty)>) -> Result<Ty, CheckError> {
         }
         Expr::MatchesLiteral(text, _) => {
             let t = ty(text, scope)?;
-            resolve(node, "matches", &[t], &[(&[Ty::String], Ty::Bool)])?
+            resolve(
+                node,
+                "matches",
+                &[t],
+                const { &[(&[Ty::String], Ty::Bool)] },
+            )?
         }
         Expr::List(items) => {
             let mut element: Option<Ty> = None;
@@ -243,11 +251,16 @@ fn ty(node: &Node, scope: &mut Vec<(String, Ty)>) -> Result<Ty, CheckError> {
             } else {
                 "_||_"
             };
-            resolve(node, name, &[a, b], &[(&[Ty::Bool, Ty::Bool], Ty::Bool)])?
+            resolve(
+                node,
+                name,
+                &[a, b],
+                const { &[(&[Ty::Bool, Ty::Bool], Ty::Bool)] },
+            )?
         }
         Expr::Not(operand) => {
             let t = ty(operand, scope)?;
-            resolve(node, "!_", &[t], &[(&[Ty::Bool], Ty::Bool)])?
+            resolve(node, "!_", &[t], const { &[(&[Ty::Bool], Ty::Bool)] })?
         }
         Expr::Neg(operand) => {
             let t = ty(operand, scope)?;
@@ -255,7 +268,7 @@ fn ty(node: &Node, scope: &mut Vec<(String, Ty)>) -> Result<Ty, CheckError> {
                 node,
                 "-_",
                 &[t],
-                &[(&[Ty::Int], Ty::Int), (&[Ty::Double], Ty::Double)],
+                const { &[(&[Ty::Int], Ty::Int), (&[Ty::Double], Ty::Double)] },
             )?
         }
         Expr::Cond(condition, then, otherwise) => {
@@ -325,14 +338,7 @@ fn binary(node: &Node, op: Op, a: Ty, b: Ty) -> Result<Ty, CheckError> {
             }
             Ty::Bool
         }
-        Op::Lt | Op::Le | Op::Gt | Op::Ge => {
-            let pairs: Vec<([Ty; 2], Ty)> = ORDERED
-                .iter()
-                .map(|t| ([t.clone(), t.clone()], Ty::Bool))
-                .collect();
-            let table: Vec<(&[Ty], Ty)> = pairs.iter().map(|(p, r)| (&p[..], r.clone())).collect();
-            resolve(node, op.name(), &args, &table)?
-        }
+        Op::Lt | Op::Le | Op::Gt | Op::Ge => resolve(node, op.name(), &args, ORDERED)?,
         Op::In => match b {
             Ty::Dyn | Ty::Free => Ty::Bool,
             Ty::List(e) | Ty::Map(e, _) if assignable(e, a) => Ty::Bool,
@@ -349,123 +355,134 @@ fn binary(node: &Node, op: Op, a: Ty, b: Ty) -> Result<Ty, CheckError> {
                 node,
                 op.name(),
                 &args,
-                &[
-                    (&[Ty::Int, Ty::Int], Ty::Int),
-                    (&[Ty::Uint, Ty::Uint], Ty::Uint),
-                    (&[Ty::Double, Ty::Double], Ty::Double),
-                    (&[Ty::String, Ty::String], Ty::String),
-                    (&[Ty::Timestamp, Ty::Duration], Ty::Timestamp),
-                    (&[Ty::Duration, Ty::Timestamp], Ty::Timestamp),
-                    (&[Ty::Duration, Ty::Duration], Ty::Duration),
-                ],
+                const {
+                    &[
+                        (&[Ty::Int, Ty::Int], Ty::Int),
+                        (&[Ty::Uint, Ty::Uint], Ty::Uint),
+                        (&[Ty::Double, Ty::Double], Ty::Double),
+                        (&[Ty::String, Ty::String], Ty::String),
+                        (&[Ty::Timestamp, Ty::Duration], Ty::Timestamp),
+                        (&[Ty::Duration, Ty::Timestamp], Ty::Timestamp),
+                        (&[Ty::Duration, Ty::Duration], Ty::Duration),
+                    ]
+                },
             )?,
         },
         Op::Sub => resolve(
             node,
             op.name(),
             &args,
-            &[
-                (&[Ty::Int, Ty::Int], Ty::Int),
-                (&[Ty::Uint, Ty::Uint], Ty::Uint),
-                (&[Ty::Double, Ty::Double], Ty::Double),
-                (&[Ty::Timestamp, Ty::Timestamp], Ty::Duration),
-                (&[Ty::Timestamp, Ty::Duration], Ty::Timestamp),
-                (&[Ty::Duration, Ty::Duration], Ty::Duration),
-            ],
+            const {
+                &[
+                    (&[Ty::Int, Ty::Int], Ty::Int),
+                    (&[Ty::Uint, Ty::Uint], Ty::Uint),
+                    (&[Ty::Double, Ty::Double], Ty::Double),
+                    (&[Ty::Timestamp, Ty::Timestamp], Ty::Duration),
+                    (&[Ty::Timestamp, Ty::Duration], Ty::Timestamp),
+                    (&[Ty::Duration, Ty::Duration], Ty::Duration),
+                ]
+            },
         )?,
         Op::Mul | Op::Div => resolve(
             node,
             op.name(),
             &args,
-            &[
-                (&[Ty::Int, Ty::Int], Ty::Int),
-                (&[Ty::Uint, Ty::Uint], Ty::Uint),
-                (&[Ty::Double, Ty::Double], Ty::Double),
-            ],
+            const {
+                &[
+                    (&[Ty::Int, Ty::Int], Ty::Int),
+                    (&[Ty::Uint, Ty::Uint], Ty::Uint),
+                    (&[Ty::Double, Ty::Double], Ty::Double),
+                ]
+            },
         )?,
         Op::Rem => resolve(
             node,
             op.name(),
             &args,
-            &[
-                (&[Ty::Int, Ty::Int], Ty::Int),
-                (&[Ty::Uint, Ty::Uint], Ty::Uint),
-            ],
+            const {
+                &[
+                    (&[Ty::Int, Ty::Int], Ty::Int),
+                    (&[Ty::Uint, Ty::Uint], Ty::Uint),
+                ]
+            },
         )?,
     })
 }
 
 fn call(node: &Node, func: Func, args: &[Ty]) -> Result<Ty, CheckError> {
-    let any_list = Ty::List(Box::new(Ty::Dyn));
-    let any_map = Ty::Map(Box::new(Ty::Dyn), Box::new(Ty::Dyn));
     let name = func.name();
     match func {
-        Func::Size => resolve(
+        Func::Size => match args {
+            [Ty::String | Ty::List(_) | Ty::Map(..) | Ty::Dyn | Ty::Free] => Ok(Ty::Int),
+            _ => Err(no_overload(node, name, args)),
+        },
+        Func::Contains | Func::StartsWith | Func::EndsWith | Func::Matches => resolve(
             node,
             name,
             args,
-            &[
-                (&[Ty::String], Ty::Int),
-                (&[any_list], Ty::Int),
-                (&[any_map], Ty::Int),
-            ],
+            const { &[(&[Ty::String, Ty::String], Ty::Bool)] },
         ),
-        Func::Contains | Func::StartsWith | Func::EndsWith | Func::Matches => {
-            resolve(node, name, args, &[(&[Ty::String, Ty::String], Ty::Bool)])
-        }
         Func::Int => resolve(
             node,
             name,
             args,
-            &[
-                (&[Ty::Int], Ty::Int),
-                (&[Ty::Uint], Ty::Int),
-                (&[Ty::Double], Ty::Int),
-                (&[Ty::String], Ty::Int),
-                (&[Ty::Timestamp], Ty::Int),
-            ],
+            const {
+                &[
+                    (&[Ty::Int], Ty::Int),
+                    (&[Ty::Uint], Ty::Int),
+                    (&[Ty::Double], Ty::Int),
+                    (&[Ty::String], Ty::Int),
+                    (&[Ty::Timestamp], Ty::Int),
+                ]
+            },
         ),
         Func::Uint => resolve(
             node,
             name,
             args,
-            &[
-                (&[Ty::Int], Ty::Uint),
-                (&[Ty::Uint], Ty::Uint),
-                (&[Ty::Double], Ty::Uint),
-                (&[Ty::String], Ty::Uint),
-            ],
+            const {
+                &[
+                    (&[Ty::Int], Ty::Uint),
+                    (&[Ty::Uint], Ty::Uint),
+                    (&[Ty::Double], Ty::Uint),
+                    (&[Ty::String], Ty::Uint),
+                ]
+            },
         ),
         Func::Double => resolve(
             node,
             name,
             args,
-            &[
-                (&[Ty::Int], Ty::Double),
-                (&[Ty::Uint], Ty::Double),
-                (&[Ty::Double], Ty::Double),
-                (&[Ty::String], Ty::Double),
-            ],
+            const {
+                &[
+                    (&[Ty::Int], Ty::Double),
+                    (&[Ty::Uint], Ty::Double),
+                    (&[Ty::Double], Ty::Double),
+                    (&[Ty::String], Ty::Double),
+                ]
+            },
         ),
         Func::String => resolve(
             node,
             name,
             args,
-            &[
-                (&[Ty::Int], Ty::String),
-                (&[Ty::Uint], Ty::String),
-                (&[Ty::Double], Ty::String),
-                (&[Ty::String], Ty::String),
-                (&[Ty::Bool], Ty::String),
-                (&[Ty::Timestamp], Ty::String),
-                (&[Ty::Duration], Ty::String),
-            ],
+            const {
+                &[
+                    (&[Ty::Int], Ty::String),
+                    (&[Ty::Uint], Ty::String),
+                    (&[Ty::Double], Ty::String),
+                    (&[Ty::String], Ty::String),
+                    (&[Ty::Bool], Ty::String),
+                    (&[Ty::Timestamp], Ty::String),
+                    (&[Ty::Duration], Ty::String),
+                ]
+            },
         ),
         Func::Bool => resolve(
             node,
             name,
             args,
-            &[(&[Ty::Bool], Ty::Bool), (&[Ty::String], Ty::Bool)],
+            const { &[(&[Ty::Bool], Ty::Bool), (&[Ty::String], Ty::Bool)] },
         ),
         Func::Type => Ok(Ty::Type),
         Func::Dyn => Ok(Ty::Dyn),
@@ -473,20 +490,24 @@ fn call(node: &Node, func: Func, args: &[Ty]) -> Result<Ty, CheckError> {
             node,
             name,
             args,
-            &[
-                (&[Ty::String], Ty::Duration),
-                (&[Ty::Duration], Ty::Duration),
-            ],
+            const {
+                &[
+                    (&[Ty::String], Ty::Duration),
+                    (&[Ty::Duration], Ty::Duration),
+                ]
+            },
         ),
         Func::Timestamp => resolve(
             node,
             name,
             args,
-            &[
-                (&[Ty::String], Ty::Timestamp),
-                (&[Ty::Int], Ty::Timestamp),
-                (&[Ty::Timestamp], Ty::Timestamp),
-            ],
+            const {
+                &[
+                    (&[Ty::String], Ty::Timestamp),
+                    (&[Ty::Int], Ty::Timestamp),
+                    (&[Ty::Timestamp], Ty::Timestamp),
+                ]
+            },
         ),
     }
 }

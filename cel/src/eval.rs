@@ -345,7 +345,8 @@ impl<'v, 'n> Evaluator<'v, 'n> {
                 };
                 match usize::try_from(at).ok().and_then(|i| items.get(i)) {
                     Some(v) => Ok(v.clone()),
-                    None => fail(format!("index {at} out of range (size {})", items.len())),
+                    // Said as the index given: a wide integer would cost its own printer.
+                    None => fail(format!("index {index} out of range (size {})", items.len())),
                 }
             }
             Value::Map(entries) if is_key(index) => match Value::map_get(entries, index) {
@@ -653,13 +654,53 @@ pub fn format_double(d: f64) -> String {
             "0".into()
         };
     }
-    // Rust's {:e} is the shortest round-trip digits: "1.2345e8".
-    let scientific = format!("{d:e}");
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    if !(-4..6).contains(&exponent) {
-        let sign = if exponent < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exponent.abs());
+    // Rust's `{}` is the shortest round-trip digits, never with an
+    // exponent (`100000000000000000000`, `0.0000001`): read the digits and
+    // the exponent off it. (`{:e}` would link a second float printer.)
+    let plain = format!("{}", d.abs());
+    let (whole, fraction) = plain.split_once('.').unwrap_or((&plain, ""));
+    let all: String = whole.chars().chain(fraction.chars()).collect();
+    let leading = all.len() - all.trim_start_matches('0').len();
+    let digits = all.trim_start_matches('0').trim_end_matches('0');
+    let exponent = whole.len() as i32 - 1 - leading as i32;
+    let sign = if d < 0.0 { "-" } else { "" };
+    if (-4..6).contains(&exponent) {
+        return format!("{sign}{}", plain.strip_suffix(".0").unwrap_or(&plain));
     }
-    format!("{d}")
+    let (first, rest) = digits.split_at(1);
+    let dot = if rest.is_empty() { "" } else { "." };
+    let exponent_sign = if exponent < 0 { '-' } else { '+' };
+    format!(
+        "{sign}{first}{dot}{rest}e{exponent_sign}{:02}",
+        exponent.abs()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_double;
+
+    #[test]
+    fn doubles_print_as_the_reference_prints_them() {
+        for (d, want) in [
+            (1.5, "1.5"),
+            (1e20, "1e+20"),
+            (1.0, "1"),
+            (-0.0, "-0"),
+            (1e-7, "1e-07"),
+            (123456789.0, "1.23456789e+08"),
+            (100000.0, "100000"),
+            (1000000.0, "1e+06"),
+            (1234567.0, "1.234567e+06"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.5e300, "1.5e+300"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (-1.5e-10, "-1.5e-10"),
+            (f64::INFINITY, "inf"),
+            (f64::NAN, "nan"),
+        ] {
+            assert_eq!(format_double(d), want, "{d:?}");
+        }
+    }
 }

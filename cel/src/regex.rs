@@ -8,8 +8,8 @@
 //! groups (plain, `(?:...)`, named), `|`, `* + ? {n} {n,} {n,m}` (greedy or
 //! lazy: a match is a match), and the flags `i`, `m`, `s`, `U`. Refused,
 //! with its name: Unicode classes (`\p{Greek}`), `\Q...\E`, `\C`. Matching
-//! is by Unicode scalar values, as RE2's UTF-8 mode; `(?i)` folds simple
-//! case mappings only.
+//! is by Unicode scalar values, as RE2's UTF-8 mode; `(?i)` folds ASCII
+//! letters only (RE2 folds all of Unicode's: the tables cost 20 KB).
 
 /// RE2's limit on a counted repetition.
 const MAX_REPEAT: u32 = 1000;
@@ -439,11 +439,8 @@ impl Parser<'_> {
 
     fn literal(&self, c: char) -> Ast {
         if self.flags.fold {
-            let mut ranges = vec![(c, c)];
-            for other in c.to_lowercase().chain(c.to_uppercase()) {
-                ranges.push((other, other));
-            }
-            Ast::Class(ranges, false)
+            let (lower, upper) = (c.to_ascii_lowercase(), c.to_ascii_uppercase());
+            Ast::Class(vec![(lower, lower), (upper, upper)], false)
         } else {
             Ast::Char(c)
         }
@@ -664,16 +661,14 @@ impl Parser<'_> {
             ranges.push((low, high));
         }
         if self.flags.fold {
+            // The other case of the ASCII letters each range holds.
             let mut folded = ranges.clone();
             for (lo, hi) in &ranges {
-                // Simple case folding of each letter (ASCII ranges are the usual).
-                if (*hi as u32) - (*lo as u32) <= 0x3000 {
-                    for c in *lo..=*hi {
-                        for other in c.to_lowercase().chain(c.to_uppercase()) {
-                            if other != c {
-                                folded.push((other, other));
-                            }
-                        }
+                for (from, to) in [('a', 'A'), ('A', 'a')] {
+                    let (start, end) = ((*lo).max(from), (*hi).min((from as u8 + 25) as char));
+                    if start <= end {
+                        let shift = |c: char| (c as u8 - from as u8 + to as u8) as char;
+                        folded.push((shift(start), shift(end)));
                     }
                 }
             }

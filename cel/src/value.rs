@@ -209,7 +209,8 @@ impl fmt::Display for Value {
             Value::Bool(b) => write!(f, "{b}"),
             Value::Int(i) => write!(f, "{i}"),
             Value::Uint(u) => write!(f, "{u}u"),
-            Value::Double(d) => write!(f, "{d:?}"),
+            Value::Double(d) if d.fract() == 0.0 && d.abs() < 1e15 => write!(f, "{d}.0"),
+            Value::Double(d) => f.write_str(&crate::eval::format_double(*d)),
             Value::String(s) => write!(f, "{s:?}"),
             Value::List(items) => {
                 f.write_str("[")?;
