@@ -19,7 +19,7 @@ mod time;
 mod value;
 
 pub use check::Ty;
-pub use eval::{EvalError, DEFAULT_BUDGET};
+pub use eval::{format_double, EvalError, DEFAULT_BUDGET};
 pub use value::Value;
 
 use std::fmt;

@@ -58,6 +58,35 @@ pub fn cel_body(body: &[u8]) -> Result<cel::Value, String> {
         .map_err(|e| format!("body is not JSON ({e})"))
 }
 
+/// An HTTP answer as the variables of [`cel_variables`]: repeated headers
+/// joined by ", ", as RFC 9110 5.3 allows; `body` an error when the
+/// answer is not JSON, failing only the expressions that read it.
+pub fn cel_answer(
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Vec<(&'static str, Result<cel::Value, String>)> {
+    let mut joined: Vec<(cel::Value, cel::Value)> = Vec::new();
+    for (name, value) in headers {
+        let same = |(n, _): &&mut (cel::Value, cel::Value)| matches!(n, cel::Value::String(s) if **s == **name);
+        match joined.iter_mut().find(same) {
+            Some((_, cel::Value::String(existing))) => {
+                *existing = format!("{existing}, {value}").into();
+            }
+            _ => joined.push((
+                cel::Value::string(name.as_str()),
+                cel::Value::string(value.as_str()),
+            )),
+        }
+    }
+    vec![
+        ("body", cel_body(body)),
+        ("status", Ok(cel::Value::Int(i64::from(status)))),
+        ("headers", Ok(cel::Value::Map(std::sync::Arc::new(joined)))),
+        ("now", Ok(cel_now())),
+    ]
+}
+
 /// Evaluates each of `programs` with `variables`: the first that is not
 /// true, as a failure.
 pub fn judge_cel(
@@ -160,29 +189,7 @@ impl Conditions {
         if self.cel.is_empty() {
             return Ok(());
         }
-        // Repeated headers joined by ", ", as RFC 9110 5.3 allows.
-        let mut joined: Vec<(cel::Value, cel::Value)> = Vec::new();
-        for (name, value) in headers {
-            match joined
-                .iter_mut()
-                .find(|(n, _)| matches!(n, cel::Value::String(s) if **s == **name))
-            {
-                Some((_, cel::Value::String(existing))) => {
-                    *existing = format!("{existing}, {value}").into();
-                }
-                _ => joined.push((
-                    cel::Value::string(name.as_str()),
-                    cel::Value::string(value.as_str()),
-                )),
-            }
-        }
-        let variables = [
-            ("body", cel_body(body)),
-            ("status", Ok(cel::Value::Int(i64::from(status)))),
-            ("headers", Ok(cel::Value::Map(std::sync::Arc::new(joined)))),
-            ("now", Ok(cel_now())),
-        ];
-        judge_cel(&self.cel, &variables)
+        judge_cel(&self.cel, &cel_answer(status, headers, body))
     }
 
     pub fn judge_body(&self, body: &[u8]) -> Result<(), ConditionFailure> {

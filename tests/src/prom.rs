@@ -78,8 +78,8 @@ pub fn scrape(addr: &str) -> (String, BTreeMap<String, f64>) {
 
 /// Holds a side-car's scrape (known by its `NAME_build_info`) to the
 /// families that side-car declares: none undeclared, none with a label
-/// missing or extra. A `--json-gauge` family is the user's, known by its
-/// HELP. Text from no side-car of ours passes.
+/// missing or extra. A `--json-gauge` or `--cel-gauge` family is the
+/// user's, known by its HELP. Text from no side-car of ours passes.
 pub fn check_declared(text: &str) -> Result<(), String> {
     let side_cars: [(&str, &[&[&common::prom::Family]]); 4] = [
         ("every_build_info", every::FAMILIES),
@@ -93,10 +93,14 @@ pub fn check_declared(text: &str) -> Result<(), String> {
     else {
         return Ok(());
     };
+    let user_help = [
+        " The number at JSON pointer ",
+        " CEL over the target's last answer: ",
+    ];
     let json_gauges: Vec<&str> = text
         .lines()
         .filter_map(|line| line.strip_prefix("# HELP "))
-        .filter_map(|rest| rest.split_once(" The number at JSON pointer "))
+        .filter_map(|rest| user_help.iter().find_map(|help| rest.split_once(help)))
         .map(|(name, _)| name)
         .collect();
     common::prom::check_scrape(families, text, &|name| json_gauges.contains(&name))

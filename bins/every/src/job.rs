@@ -1,4 +1,5 @@
-//! One run of the job: an HTTP request (success: a 2xx answer) or a
+//! One run of the job: an HTTP request (success: a 2xx answer meeting its
+//! `--cel` expressions) or a
 //! program (success: exit 0), each bounded by the timeout.
 
 use crate::options::Job;
@@ -20,6 +21,7 @@ pub fn run_once(
             method,
             headers,
             data,
+            cel,
         } => {
             let request = Request {
                 method,
@@ -30,12 +32,25 @@ pub fn run_once(
                 max_body: Some(net::client::DEFAULT_MAX_BODY),
                 ..Request::get(url, timeout)
             };
-            let status = match client.fetch(&request) {
-                Ok(reply) => reply.status,
-                Err(FetchError::BodyTooLarge { status, .. }) => status,
+            let reply = match client.fetch(&request) {
+                Ok(reply) => reply,
+                // Past the cap: the status still counts, and a --cel
+                // expression fails, as it cannot read the whole answer.
+                Err(FetchError::BodyTooLarge { status, .. }) if cel.is_empty() => {
+                    return ((200..300).contains(&status), ("status", status.to_string()))
+                }
                 Err(e) => return (false, ("error", e.to_string())),
             };
-            ((200..300).contains(&status), ("status", status.to_string()))
+            let status = reply.status;
+            if !(200..300).contains(&status) {
+                return (false, ("status", status.to_string()));
+            }
+            // A job endpoint that answers 200 {"ok": false} failed.
+            let variables = net::condition::cel_answer(status, &reply.headers, &reply.body);
+            if let Err(failure) = net::condition::judge_cel(cel, &variables) {
+                return (false, ("error", failure.to_string()));
+            }
+            (true, ("status", status.to_string()))
         }
         Job::Program(argv) => {
             let run = reaper.run(argv, timeout);

@@ -47,6 +47,10 @@ URL runs (success: a 2xx answer):
   -X, --method METHOD    default GET, or POST with --data
   -H, --header 'Name: value'   (repeatable)
   -d, --data BODY        send BODY
+  --cel 'EXPR'           and the CEL EXPR is true over the answer: body (its
+                         JSON), status, headers, now (repeatable; docs/cel.md).
+                         E.g. a job endpoint answering 200 {\"ok\": false}
+                         fails with --cel 'body.ok'
 ",
     net::tls_help!(),
     "\
@@ -79,6 +83,7 @@ pub const FLAGS: &[Flag] = &[
     Flag::new("method", &["POST"]).short('X'),
     Flag::new("header", &["Content-Type: application/json"]).short('H'),
     Flag::new("data", &["{}"]).short('d'),
+    Flag::new("cel", &["body.ok"]),
 ];
 
 /// The spellings the parser takes, made from the lists at compile time.
@@ -98,6 +103,8 @@ pub enum Job {
         method: String,
         headers: Vec<(String, String)>,
         data: Option<String>,
+        /// `--cel`: each must be true, beside the 2xx rule.
+        cel: Vec<std::sync::Arc<cel::Program>>,
     },
     Program(Vec<OsString>),
 }
@@ -165,6 +172,7 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
     let mut method = None;
     let mut headers = Vec::new();
     let mut data = None;
+    let mut cel_checks = Vec::new();
     let mut timeout = None;
     let mut options = Options {
         log: common::log::LogOptions::default(),
@@ -202,6 +210,12 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
                 headers.push(net::client::parse_header(&text).map_err(|e| usage("--header", e))?);
             }
             Long("data") | Short('d') => data = Some(cli::text(&mut parser, "--data")?),
+            Long("cel") => {
+                let text = cli::text(&mut parser, "--cel")?;
+                let program = cel::Program::compile(&text, &net::condition::cel_variables())
+                    .map_err(|e| usage("--cel", e))?;
+                cel_checks.push(std::sync::Arc::new(program));
+            }
             Long("timeout") => timeout = Some(cli::positive_duration(&mut parser, "--timeout")?),
             Long("jitter") => options.jitter = cli::duration(&mut parser, "--jitter")?,
             Long("delay-first") => options.delay_first = true,
@@ -296,12 +310,13 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
                 method,
                 headers,
                 data,
+                cel: cel_checks,
             }
         }
         (None, Some(program)) if !program.is_empty() => {
-            if method.is_some() || !headers.is_empty() || data.is_some() {
+            if method.is_some() || !headers.is_empty() || data.is_some() || !cel_checks.is_empty() {
                 return Err(Stop::Usage(
-                    "--method, --header and --data apply to a URL, not a program".into(),
+                    "--method, --header, --data and --cel apply to a URL, not a program".into(),
                 ));
             }
             Job::Program(program)

@@ -3,7 +3,7 @@
 //! on a target (except in `--interval scrape` mode, by design).
 
 use crate::probe::Probe;
-use crate::probe::{JsonGauge, Target};
+use crate::probe::{CelGauge, JsonGauge, Target};
 use common::log;
 use common::process_metrics::ProcessMetrics;
 use common::prom::{Family, Histogram, Kind, Writer};
@@ -40,6 +40,7 @@ pub const FAMILIES: &[&[&Family]] = &[
         &SSL_LAST_CHAIN_INFO,
         &TLS_VERSION_INFO,
         &TLS_CIPHER_INFO,
+        &CEL_GAUGE_ERRORS,
         &BUILD_INFO,
     ],
     common::process_metrics::FAMILIES,
@@ -196,11 +197,18 @@ const TLS_CIPHER_INFO: Family = Family::new(
     "The cipher suite the last probe negotiated, by Go's name.",
     &["target", "cipher"],
 );
+const CEL_GAUGE_ERRORS: Family = Family::new(
+    "latency_exporter_cel_series_errors_total",
+    Kind::Counter,
+    "Answers a --cel-gauge could not turn into series (an error, or a value of another shape), since start.",
+    &["target", "name"],
+);
 const BUILD_INFO: Family = common::build_info::family("latency_exporter_build_info");
 
 pub struct Board {
     pub targets: Vec<Target>,
     json_gauges: Vec<JsonGauge>,
+    cel_gauges: Vec<CelGauge>,
     series: Mutex<Vec<Series>>,
     /// The targets' text, rendered once per probe rather than per scrape.
     rendered: Mutex<Option<String>>,
@@ -219,6 +227,10 @@ struct Series {
     last_success: Option<f64>,
     /// Folds the log of a long outage; the counters count every failure.
     outage: log::Outage,
+    /// Per `--cel-gauge`: answers it failed on, and the last reason said
+    /// (a reason is logged when it changes, not on every probe).
+    cel_errors: Vec<u64>,
+    cel_said: Vec<Option<String>>,
 }
 
 impl Board {
@@ -232,15 +244,29 @@ impl Board {
                 failures: 0,
                 last_success: None,
                 outage: log::Outage::new(),
+                cel_errors: Vec::new(),
+                cel_said: Vec::new(),
             })
             .collect();
         Board {
             targets,
             json_gauges,
+            cel_gauges: Vec::new(),
             series: Mutex::new(series),
             rendered: Mutex::new(None),
             process: ProcessMetrics::new(),
         }
+    }
+
+    /// With `--cel-gauge`s.
+    pub fn with_cel_gauges(mut self, gauges: Vec<CelGauge>) -> Board {
+        let all = self.series.get_mut().unwrap_or_else(|e| e.into_inner());
+        for series in all.iter_mut() {
+            series.cel_errors = vec![0; gauges.len()];
+            series.cel_said = vec![None; gauges.len()];
+        }
+        self.cel_gauges = gauges;
+        self
     }
 
     /// Records a probe of target `index`, logging failures and recoveries.
@@ -287,6 +313,27 @@ impl Board {
             series
                 .outage
                 .failed("probe failed", &[("target", target)], ("error", error));
+        }
+        for (i, outcome) in probe
+            .cel_series
+            .iter()
+            .enumerate()
+            .take(self.cel_gauges.len())
+        {
+            match outcome {
+                Ok(_) => series.cel_said[i] = None,
+                Err(why) => {
+                    series.cel_errors[i] += 1;
+                    if series.cel_said[i].as_deref() != Some(why.as_str()) {
+                        let gauge = self.cel_gauges[i].name.as_str();
+                        log::warn(
+                            "cel gauge failed",
+                            &[("target", target), ("gauge", &gauge), ("error", why)],
+                        );
+                        series.cel_said[i] = Some(why.clone());
+                    }
+                }
+            }
         }
         series.last = Some(probe);
     }
@@ -446,7 +493,46 @@ impl Board {
                 }
             }
         }
+        self.write_cel_gauges(&mut w, &probed, &all);
         w.finish()
+    }
+
+    fn write_cel_gauges(&self, w: &mut Writer, probed: &[(&str, &Series, &Probe)], all: &[Series]) {
+        for (i, gauge) in self.cel_gauges.iter().enumerate() {
+            let help = format!(
+                "CEL over the target's last answer: {}",
+                gauge.program.source()
+            );
+            w.family_named(&gauge.name, Kind::Gauge, &help);
+            for (target, _, probe) in probed {
+                let Some(Ok(series)) = probe.cel_series.get(i) else {
+                    continue;
+                };
+                for (values, value) in series {
+                    let mut labels: Vec<(&str, &str)> = vec![("target", target)];
+                    labels.extend(
+                        gauge
+                            .labels
+                            .iter()
+                            .map(String::as_str)
+                            .zip(values.iter().map(String::as_str)),
+                    );
+                    w.sample_named(&gauge.name, &labels, *value);
+                }
+            }
+        }
+        if !self.cel_gauges.is_empty() {
+            w.family(&CEL_GAUGE_ERRORS);
+            for (target, series) in self.targets.iter().zip(all) {
+                for (gauge, errors) in self.cel_gauges.iter().zip(&series.cel_errors) {
+                    let labels = [
+                        ("target", target.name.as_str()),
+                        ("name", gauge.name.as_str()),
+                    ];
+                    w.sample(&CEL_GAUGE_ERRORS, &labels, *errors as f64);
+                }
+            }
+        }
     }
 }
 
@@ -580,10 +666,19 @@ mod tests {
             url: "tcp://127.0.0.1:1".into(),
             ..target("c")
         };
-        let board = Board::new(vec![target("a"), target("b"), tcp], vec![gauge], &[0.01]);
+        let cel_gauge = CelGauge {
+            name: "app_items".into(),
+            labels: vec!["state".into()],
+            program: std::sync::Arc::new(
+                cel::Program::compile("body.items", &net::condition::cel_variables()).unwrap(),
+            ),
+        };
+        let board = Board::new(vec![target("a"), target("b"), tcp], vec![gauge], &[0.01])
+            .with_cel_gauges(vec![cel_gauge]);
         let mut over_tls = probe(true);
         over_tls.ip = Some("127.0.0.1".parse().unwrap());
         over_tls.gauges = vec![Some(3.0)];
+        over_tls.cel_series = vec![Ok(vec![(vec!["ready".into()], 2.0)])];
         over_tls.tls = Some(net::tls::TlsInfo {
             version: "TLS 1.3",
             cipher: "TLS_AES_128_GCM_SHA256".into(),
@@ -606,7 +701,11 @@ mod tests {
         };
         board.record(2, connected);
         let text = board.render();
-        let user_named = |name: &str| name == "app_queue_depth";
+        let user_named = |name: &str| name == "app_queue_depth" || name == "app_items";
+        assert!(
+            text.contains("app_items{target=\"a\",state=\"ready\"} 2\n"),
+            "{text}"
+        );
         assert_eq!(
             common::prom::check_scrape(FAMILIES, &text, &user_named),
             Ok(())

@@ -42,12 +42,12 @@ pub fn main() {
         .with_tls(options.tls),
         max_body: options.max_body,
         json_gauges: options.json_gauges.clone(),
+        cel_gauges: options.cel_gauges.clone(),
     });
-    let board = Arc::new(Board::new(
-        options.targets,
-        options.json_gauges,
-        &options.buckets,
-    ));
+    let board = Arc::new(
+        Board::new(options.targets, options.json_gauges, &options.buckets)
+            .with_cel_gauges(options.cel_gauges),
+    );
     let (mode, source) = match options.probing {
         Probing::Every(interval) => {
             probing::every(interval, options.timeout, &board, &prober, &shutdown);

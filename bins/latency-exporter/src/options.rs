@@ -1,7 +1,7 @@
 //! latency-exporter's command line: the help text, the options, and their
 //! parsing, side by side.
 
-use crate::probe::{JsonGauge, Target};
+use crate::probe::{CelGauge, JsonGauge, Target};
 use common::cli::{self, usage, Stop};
 use common::flag::Flag;
 use common::server::ListenAddr;
@@ -40,6 +40,11 @@ a failure is probe_success 0 and probe_failed_due_to_condition 1):
   --json-gauge NAME=POINTER
                            when a target answers JSON, export the number at the
                            RFC 6901 POINTER as gauge NAME (repeatable)
+  --cel-gauge 'NAME=EXPR'  export the number (or bool, as 0/1) the CEL EXPR gives
+  --cel-gauge 'NAME{LABEL,...}=EXPR'
+                           as gauge NAME; with labels, EXPR gives a map (a series
+                           per key, as LABEL) or a list of rows [label, ...,
+                           number] (repeatable; docs/cel.md)
   --buckets S,S,...        probe_latency_seconds buckets in seconds
                            (default 0.0001 ... 5, suited to loopback)
   --max-body SIZE          read at most this much of a body (default 1Mi; more fails);
@@ -84,6 +89,7 @@ pub const FLAGS: &[Flag] = &[
     Flag::new("header", &["X-Probe: 1"]),
     Flag::switch("fail-if-not-ssl"),
     Flag::new("json-gauge", &["app_queue_depth=/queue/depth"]),
+    Flag::new("cel-gauge", &["app_items{state}=body.counts"]),
     Flag::new("buckets", &["0.01,0.1,1"]),
     Flag::new("max-body", &["64Ki"]),
     Flag::switch("follow-redirects"),
@@ -118,6 +124,7 @@ pub struct Options {
     pub headers: Vec<(String, String)>,
     pub follow_redirects: u32,
     pub json_gauges: Vec<JsonGauge>,
+    pub cel_gauges: Vec<CelGauge>,
     pub buckets: Vec<f64>,
     pub tls: net::tls::TlsOptions,
 }
@@ -139,6 +146,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
         headers: Vec::new(),
         follow_redirects: 0,
         json_gauges: Vec::new(),
+        cel_gauges: Vec::new(),
         buckets: Vec::new(),
         tls: net::tls::TlsOptions::default(),
     };
@@ -226,6 +234,21 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
                 }
                 options.json_gauges.push(gauge);
             }
+            Long("cel-gauge") => {
+                let text = cli::text(&mut parser, "--cel-gauge")?;
+                let gauge = cel_gauge(&text).map_err(|e| usage("--cel-gauge", e))?;
+                let taken = options.json_gauges.iter().map(|g| &g.name);
+                if taken
+                    .chain(options.cel_gauges.iter().map(|g| &g.name))
+                    .any(|n| *n == gauge.name)
+                {
+                    return Err(usage(
+                        "--cel-gauge",
+                        format!("'{}' is given twice", gauge.name),
+                    ));
+                }
+                options.cel_gauges.push(gauge);
+            }
             Long("buckets") => {
                 let text = cli::text(&mut parser, "--buckets")?;
                 options.buckets =
@@ -292,6 +315,69 @@ fn json_gauge(text: &str) -> Result<JsonGauge, String> {
     let (name, pointer) = text.split_once('=').ok_or_else(|| {
         format!("'{text}' is not NAME=POINTER (e.g. app_queue_depth=/queue/depth)")
     })?;
+    gauge_name(name)?;
+    if !pointer.starts_with('/') {
+        return Err(format!(
+            "'{pointer}' is not a JSON pointer (it must start with '/')"
+        ));
+    }
+    Ok(JsonGauge {
+        name: name.to_string(),
+        pointer: pointer.to_string(),
+    })
+}
+
+/// `NAME=EXPR` or `NAME{LABEL,...}=EXPR`.
+fn cel_gauge(text: &str) -> Result<CelGauge, String> {
+    let (head, expr) = text.split_once('=').ok_or_else(|| {
+        format!(
+            "'{text}' is not NAME=EXPR or NAME{{LABEL}}=EXPR (e.g. app_items{{state}}=body.counts)"
+        )
+    })?;
+    let (name, labels) = match head.split_once('{') {
+        Some((name, rest)) => {
+            let list = rest
+                .strip_suffix('}')
+                .ok_or_else(|| format!("'{head}' opens '{{' and does not close it"))?;
+            (
+                name,
+                list.split(',')
+                    .map(|l| l.trim().to_string())
+                    .collect::<Vec<_>>(),
+            )
+        }
+        None => (head, Vec::new()),
+    };
+    gauge_name(name)?;
+    for (i, label) in labels.iter().enumerate() {
+        let valid = label
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !label.starts_with("__");
+        if !valid {
+            return Err(format!(
+                "'{label}' is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting __)"
+            ));
+        }
+        if label == "target" || labels[..i].contains(label) {
+            return Err(format!(
+                "the label '{label}' is given twice (every series has 'target')"
+            ));
+        }
+    }
+    let program =
+        cel::Program::compile(expr, &net::condition::cel_variables()).map_err(|e| e.to_string())?;
+    Ok(CelGauge {
+        name: name.to_string(),
+        labels,
+        program: std::sync::Arc::new(program),
+    })
+}
+
+/// A metric name the user may choose: valid, and not one of ours.
+fn gauge_name(name: &str) -> Result<(), String> {
     if !common::prom::is_metric_name(name) {
         return Err(format!(
             "'{name}' is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"
@@ -304,15 +390,7 @@ fn json_gauge(text: &str) -> Result<JsonGauge, String> {
             "'{name}' would clash with latency-exporter's own series: names starting {prefix} are its own"
         ));
     }
-    if !pointer.starts_with('/') {
-        return Err(format!(
-            "'{pointer}' is not a JSON pointer (it must start with '/')"
-        ));
-    }
-    Ok(JsonGauge {
-        name: name.to_string(),
-        pointer: pointer.to_string(),
-    })
+    Ok(())
 }
 
 #[cfg(test)]

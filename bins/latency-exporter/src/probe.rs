@@ -44,6 +44,132 @@ pub struct JsonGauge {
     pub pointer: String,
 }
 
+/// `--cel-gauge NAME{LABEL,...}=EXPR`.
+#[derive(Clone)]
+pub struct CelGauge {
+    pub name: String,
+    pub labels: Vec<String>,
+    pub program: std::sync::Arc<cel::Program>,
+}
+
+/// The series one `--cel-gauge` gives: label values and the value.
+pub type CelSeries = Vec<(Vec<String>, f64)>;
+
+/// The most series one `--cel-gauge` may give a target: an answer's map of
+/// a million keys is an error, not a million series.
+pub const MAX_CEL_SERIES: usize = 1000;
+/// The longest label value taken from an answer.
+pub const MAX_LABEL_VALUE: usize = 1024;
+
+impl CelGauge {
+    /// The gauge's series over an answer's variables. A number or a bool
+    /// is one series (NAME=EXPR); a map from keys to numbers, a series per
+    /// key (NAME{LABEL}=EXPR); a list of rows `[label, ..., number]`, a
+    /// series per row (NAME{L1,L2}=EXPR). Anything else is an error.
+    pub fn series(
+        &self,
+        variables: &[(&str, Result<cel::Value, String>)],
+    ) -> Result<CelSeries, String> {
+        let value = self
+            .program
+            .eval(variables, cel::DEFAULT_BUDGET)
+            .map_err(|e| e.to_string())?;
+        let wanted = self.labels.len();
+        let shape = |what: &str| {
+            Err(format!(
+                "gave {what}; {} wants {}",
+                self.name,
+                match wanted {
+                    0 => "a number or a bool".to_string(),
+                    1 =>
+                        "a map from keys to numbers, or a list of [label, number] rows".to_string(),
+                    n => format!("a list of rows of {n} labels and a number"),
+                }
+            ))
+        };
+        let rows: Vec<(Vec<String>, f64)> = match (&value, wanted) {
+            (cel::Value::List(rows), _) if wanted > 0 => {
+                let mut out = Vec::new();
+                for row in rows.iter().take(MAX_CEL_SERIES + 1) {
+                    let cel::Value::List(cells) = row else {
+                        return shape(&format!("a list holding a {}", row.type_name().name()));
+                    };
+                    let (value, labels) = match cells.split_last() {
+                        Some((value, labels)) if labels.len() == wanted => (value, labels),
+                        _ => return shape(&format!("a row of {} items", cells.len())),
+                    };
+                    let labels = labels
+                        .iter()
+                        .map(label_text)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    out.push((labels, number(value).ok_or_else(|| not_number(value))?));
+                }
+                out
+            }
+            (cel::Value::Map(entries), 1) => {
+                let mut out = Vec::new();
+                for (key, value) in entries.iter().take(MAX_CEL_SERIES + 1) {
+                    out.push((
+                        vec![label_text(key)?],
+                        number(value).ok_or_else(|| not_number(value))?,
+                    ));
+                }
+                out
+            }
+            (other, 0) => match number(other) {
+                Some(n) => vec![(Vec::new(), n)],
+                None => return shape(&format!("a {}", other.type_name().name())),
+            },
+            (other, _) => return shape(&format!("a {}", other.type_name().name())),
+        };
+        if rows.len() > MAX_CEL_SERIES {
+            return Err(format!("more than {MAX_CEL_SERIES} series"));
+        }
+        Ok(rows)
+    }
+}
+
+/// A gauge's value: numbers, and booleans as 0 and 1.
+fn number(value: &cel::Value) -> Option<f64> {
+    match value {
+        cel::Value::Int(i) => Some(*i as f64),
+        cel::Value::Uint(u) => Some(*u as f64),
+        cel::Value::Double(d) => Some(*d),
+        cel::Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        _ => None,
+    }
+}
+
+fn not_number(value: &cel::Value) -> String {
+    format!(
+        "a value is a {}, not a number or a bool",
+        value.type_name().name()
+    )
+}
+
+/// A label value: a string as it is, a number or a bool as CEL's string().
+fn label_text(value: &cel::Value) -> Result<String, String> {
+    let text = match value {
+        cel::Value::String(s) => s.to_string(),
+        cel::Value::Int(i) => i.to_string(),
+        cel::Value::Uint(u) => u.to_string(),
+        cel::Value::Bool(b) => b.to_string(),
+        cel::Value::Double(d) => cel::format_double(*d),
+        other => {
+            return Err(format!(
+                "a label is a {}, not a string",
+                other.type_name().name()
+            ))
+        }
+    };
+    if text.len() > MAX_LABEL_VALUE {
+        return Err(format!(
+            "a label value is longer than {MAX_LABEL_VALUE} bytes"
+        ));
+    }
+    Ok(text)
+}
+
 #[derive(Default)]
 pub struct Probe {
     pub success: bool,
@@ -57,6 +183,9 @@ pub struct Probe {
     pub tls: Option<net::tls::TlsInfo>,
     /// Per `--json-gauge`, the number found (None: missing or not a number).
     pub gauges: Vec<Option<f64>>,
+    /// Per `--cel-gauge`, its series or why it has none; empty for a
+    /// target that was not probed over HTTP.
+    pub cel_series: Vec<Result<CelSeries, String>>,
     pub error: Option<String>,
     /// A condition of the target (`--status`, `--contains`, `--json`,
     /// `--cel`) failed.
@@ -83,6 +212,7 @@ pub struct Prober {
     /// Follows `--follow-redirects`.
     pub client: Client,
     pub json_gauges: Vec<JsonGauge>,
+    pub cel_gauges: Vec<CelGauge>,
 }
 
 impl Prober {
@@ -159,6 +289,15 @@ impl Prober {
             probe.failed_condition = failure.by_condition();
             probe.failed_cel = failure.by_cel();
             probe.error = Some(failure.to_string());
+        }
+        if !self.cel_gauges.is_empty() {
+            let variables =
+                net::condition::cel_answer(exchange.status, &exchange.headers, &exchange.body);
+            probe.cel_series = self
+                .cel_gauges
+                .iter()
+                .map(|g| g.series(&variables))
+                .collect();
         }
         if !self.json_gauges.is_empty() {
             if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&exchange.body) {

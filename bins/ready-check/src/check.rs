@@ -19,6 +19,8 @@ pub enum Check {
     File {
         path: PathBuf,
         max_age: Option<Duration>,
+        /// `--cel` over the file: `body` its JSON, `modified` its mtime.
+        cel: Vec<std::sync::Arc<cel::Program>>,
     },
 }
 
@@ -68,7 +70,7 @@ impl Check {
                 }
                 cert_valid_for(exchange.tls.as_ref(), *wanted)
             }
-            Check::File { path, max_age } => file(path, *max_age),
+            Check::File { path, max_age, cel } => file(path, *max_age, cel, budget.max_body),
         }
     }
 }
@@ -174,12 +176,43 @@ fn tcp(addr: &str, timeout: Duration) -> Result<(), String> {
     Err(last)
 }
 
-fn file(path: &PathBuf, max_age: Option<Duration>) -> Result<(), String> {
+/// What a `--cel` after `--file` may read.
+pub fn file_cel_variables() -> Vec<(&'static str, cel::Ty)> {
+    use cel::Ty;
+    vec![
+        ("body", Ty::Dyn),
+        ("modified", Ty::Timestamp),
+        ("now", Ty::Timestamp),
+    ]
+}
+
+fn file(
+    path: &PathBuf,
+    max_age: Option<Duration>,
+    programs: &[std::sync::Arc<cel::Program>],
+    cap: u64,
+) -> Result<(), String> {
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => "no such file".to_string(),
         std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
         _ => e.to_string(),
     })?;
+    if !programs.is_empty() {
+        // Read as any file here: a regular file only (no FIFO to hang on),
+        // at most --max-body of it.
+        let body = common::file::read_regular(path, cap).map_err(|e| e.to_string())?;
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i128);
+        let variables = [
+            ("body", net::condition::cel_body(&body)),
+            ("modified", Ok(cel::Value::Timestamp(modified))),
+            ("now", Ok(net::condition::cel_now())),
+        ];
+        net::condition::judge_cel(programs, &variables).map_err(|f| f.to_string())?;
+    }
     let Some(max_age) = max_age else {
         return Ok(());
     };

@@ -36,6 +36,9 @@ Checks (each followed by the modifiers that apply to it):
                              https://, for any TLS service; after --http too
   --file PATH                the file exists
       --max-age DURATION     and was modified within DURATION (heartbeat files)
+      --cel 'EXPR'           and the CEL EXPR is true over body (the file's
+                             JSON, at most --max-body of it), modified (its
+                             mtime) and now (repeatable)
 
 Global:
   --timeout DURATION   budget for each check (default 1s); checks run in parallel
@@ -196,6 +199,7 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
                 options.checks.push(Check::File {
                     path,
                     max_age: None,
+                    cel: Vec::new(),
                 });
             }
             Long("cert-valid-for") => {
@@ -225,6 +229,15 @@ pub fn parse(mut parser: lexopt::Parser) -> Result<Options, Stop> {
             Long(flag) if common::flag::has(&condition::SPELLED, flag) => {
                 let (name, flag) = (flag.to_string(), format!("--{flag}"));
                 let value = cli::text(&mut parser, &flag)?;
+                if let (Some(Check::File { cel, .. }), "cel") =
+                    (options.checks.last_mut(), name.as_str())
+                {
+                    let variables = crate::check::file_cel_variables();
+                    let program =
+                        cel::Program::compile(&value, &variables).map_err(|e| usage(&flag, e))?;
+                    cel.push(std::sync::Arc::new(program));
+                    continue;
+                }
                 let Some(Check::Http(http)) = options.checks.last_mut() else {
                     return Err(usage(&flag, "must follow --http URL"));
                 };

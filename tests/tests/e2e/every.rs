@@ -793,3 +793,59 @@ fn sigterm_while_waiting_for_a_cron_time_exits_0_at_once() {
     assert_eq!(code, 0);
     assert!(took < Duration::from_millis(100), "took {took:?}");
 }
+
+/// A job endpoint that answers 200 with {"ok": false} failed: --cel
+/// judges the answer beside the 2xx rule, and the log line says why.
+#[test]
+fn a_200_answer_that_cel_finds_false_is_a_failed_run() {
+    let failing = Target::start(|_| Reply::ok(r#"{"ok": false, "moved": 0}"#));
+    let ran = run(
+        "every",
+        &[
+            "100ms",
+            "--count",
+            "1",
+            "--cel",
+            "body.ok && body.moved >= 0.0",
+            &failing.url("/job"),
+        ],
+    );
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("--cel 'body.ok && body.moved >= 0.0' is false: body.ok is false"),
+        "{}",
+        ran.stderr
+    );
+    let passing = Target::start(|_| Reply::ok(r#"{"ok": true, "moved": 3}"#));
+    let ran = run(
+        "every",
+        &[
+            "100ms",
+            "--count",
+            "1",
+            "--cel",
+            "body.ok && body.moved >= 0.0",
+            &passing.url("/job"),
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let ran = run(
+        "every",
+        &[
+            "100ms",
+            "--count",
+            "1",
+            "--cel",
+            "body.ok",
+            "--",
+            "/bin/true",
+        ],
+    );
+    assert_eq!(ran.code, 2);
+    assert!(
+        ran.stderr.contains("--cel apply to a URL, not a program"),
+        "{}",
+        ran.stderr
+    );
+}

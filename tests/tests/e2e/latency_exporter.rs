@@ -814,3 +814,114 @@ fn hostile_answers_fail_the_probe_with_a_clear_reason() {
         );
     }
 }
+
+/// json_exporter's own example (its examples/config.yml over its
+/// examples/data.json) as four --cel-gauge flags: the series, labels and
+/// values its README shows, plus our `target` label. A body that breaks
+/// the gauges' shape is counted per gauge, and the other gauges go on.
+#[test]
+fn json_exporters_example_comes_out_of_cel_gauges() {
+    let data = r#"{
+        "counter": 1234,
+        "timestamp": 1657568506,
+        "values": [
+            {"id": "id-A", "count": 1, "some_boolean": true, "state": "ACTIVE"},
+            {"id": "id-B", "count": 2, "some_boolean": true, "state": "INACTIVE"},
+            {"id": "id-C", "count": 3, "some_boolean": false, "state": "ACTIVE"}
+        ],
+        "location": "mars",
+        "available_memory": "1000 MB"
+    }"#;
+    let broken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let switch = broken.clone();
+    let app = Target::start(move |_| {
+        if switch.load(std::sync::atomic::Ordering::SeqCst) {
+            Reply::ok(r#"{"counter": "many", "values": [], "location": "mars"}"#)
+        } else {
+            Reply::ok(data)
+        }
+    });
+    let active = r#"body.values.filter(v, v.state == "ACTIVE")"#;
+    let gauges = [
+        r#"example_global_value{environment,location}=[["beta", "planet-" + body.location, body.counter]]"#.to_string(),
+        format!(r#"example_value_active{{environment,id}}={active}.map(v, ["beta", v.id, 1])"#),
+        format!(r#"example_value_count{{environment,id}}={active}.map(v, ["beta", v.id, v.count])"#),
+        format!(r#"example_value_boolean{{environment,id}}={active}.map(v, ["beta", v.id, v.some_boolean])"#),
+    ];
+    let mut extra = Vec::new();
+    for gauge in &gauges {
+        extra.extend(["--cel-gauge", gauge.as_str()]);
+    }
+    let url = app.url("/data.json");
+    let mut exporter = exporter_of("100ms", &[("example", &url)], &extra);
+    let wanted = [
+        ("example_global_value{target=\"example\",environment=\"beta\",location=\"planet-mars\"}", 1234.0),
+        ("example_value_active{target=\"example\",environment=\"beta\",id=\"id-A\"}", 1.0),
+        ("example_value_active{target=\"example\",environment=\"beta\",id=\"id-C\"}", 1.0),
+        ("example_value_count{target=\"example\",environment=\"beta\",id=\"id-A\"}", 1.0),
+        ("example_value_count{target=\"example\",environment=\"beta\",id=\"id-C\"}", 3.0),
+        ("example_value_boolean{target=\"example\",environment=\"beta\",id=\"id-A\"}", 1.0),
+        ("example_value_boolean{target=\"example\",environment=\"beta\",id=\"id-C\"}", 0.0),
+    ];
+    wait_for_sample(&exporter.addr, wanted[0].0, |v| v == 1234.0);
+    // Not promtool's lint: json_exporter's own name example_value_count
+    // ends in _count, which promtool reserves for histograms.
+    let (text, values) = sidecars_tests::prom::scrape(&exporter.addr);
+    let example: Vec<(&String, &f64)> = values
+        .iter()
+        .filter(|(k, _)| k.starts_with("example_"))
+        .collect();
+    let want: Vec<(String, f64)> = wanted.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    let mut got: Vec<(String, f64)> = example.iter().map(|(k, v)| ((*k).clone(), **v)).collect();
+    let mut want_sorted = want.clone();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    want_sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got, want_sorted, "{text}");
+    assert!(text.contains("# TYPE example_value_count gauge"), "{text}");
+    // A counter that is a string: that gauge fails, counted; the rest stand.
+    broken.store(true, std::sync::atomic::Ordering::SeqCst);
+    let errors = "latency_exporter_cel_series_errors_total{target=\"example\",name=\"example_global_value\"}";
+    let values = wait_for_sample(&exporter.addr, errors, |v| v >= 1.0);
+    assert!(
+        !values.contains_key(wanted[0].0),
+        "no stale series: {values:?}"
+    );
+    assert_eq!(
+        values["latency_exporter_cel_series_errors_total{target=\"example\",name=\"example_value_count\"}"],
+        0.0,
+        "an empty list is no error"
+    );
+    let line = exporter.wait_log("cel gauge failed");
+    assert!(line.contains("gauge=example_global_value"), "{line}");
+    assert!(line.contains("not a number"), "{line}");
+}
+
+#[test]
+fn a_cel_gauge_that_does_not_parse_or_names_a_bad_label_is_refused_at_start() {
+    sidecars_tests::assert_usage_errors(
+        "latency-exporter",
+        &[
+            (
+                &["--target", "http://x/", "--cel-gauge", "app_x=body.a +"],
+                "--cel-gauge: column 9: expected an operand",
+            ),
+            (
+                &[
+                    "--target",
+                    "http://x/",
+                    "--cel-gauge",
+                    "app_x{target}=body.a",
+                ],
+                "the label 'target' is given twice",
+            ),
+            (
+                &["--target", "http://x/", "--cel-gauge", "probe_x=1"],
+                "would clash with latency-exporter's own series",
+            ),
+            (
+                &["--target", "http://x/", "--cel-gauge", "app_x{a=1"],
+                "opens '{' and does not close it",
+            ),
+        ],
+    );
+}

@@ -840,3 +840,46 @@ fn a_cel_expression_that_does_not_parse_or_type_check_is_refused_at_start() {
         assert!(ran.stderr.contains(said), "{expr}: {}", ran.stderr);
     }
 }
+
+/// `--file PATH --cel`: the file's JSON as body, its mtime as modified; a
+/// FIFO is refused, never opened for long.
+#[test]
+fn cel_after_file_reads_the_files_json_and_its_mtime() {
+    let dir = tempdir("ready-check-file-cel");
+    let state = dir.join("state.json");
+    std::fs::write(&state, r#"{"phase": "serving", "queue": [1, 2]}"#).unwrap();
+    let path = state.to_str().unwrap();
+    let fresh =
+        "body.phase == 'serving' && now - modified < duration('1h') && body.queue.size() == 2";
+    let ran = run("ready-check", &["--file", path, "--cel", fresh]);
+    assert_eq!(ran.code, 0, "{} {}", ran.stdout, ran.stderr);
+    let ran = run(
+        "ready-check",
+        &["--file", path, "--cel", "body.phase == 'draining'"],
+    );
+    assert_eq!(ran.code, 1);
+    assert_eq!(
+        ran.stdout,
+        format!("FAIL file {path}: --cel 'body.phase == 'draining'' is false\n")
+    );
+    let fifo = dir.join("fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let ran = run(
+        "ready-check",
+        &["--file", fifo.to_str().unwrap(), "--cel", "body.ok"],
+    );
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("not a regular file") || ran.stdout.contains("a FIFO"),
+        "{}",
+        ran.stdout
+    );
+    let ran = run("ready-check", &["--file", path, "--cel", "status == 200"]);
+    assert_eq!(ran.code, 2);
+    assert!(
+        ran.stderr.contains("undeclared reference to 'status'"),
+        "{}",
+        ran.stderr
+    );
+}
