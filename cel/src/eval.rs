@@ -516,7 +516,7 @@ impl<'v, 'n> Evaluator<'v, 'n> {
                 | (Value::Duration(d), Value::Timestamp(t)) => time::timestamp_in_range(t + d)
                     .map(Value::Timestamp)
                     .map_or_else(|| overflow("timestamp"), Ok),
-                (Value::Duration(x), Value::Duration(y)) => time::duration_in_range(x + y)
+                (Value::Duration(x), Value::Duration(y)) => time::duration_sum_in_range(x + y)
                     .map(Value::Duration)
                     .map_or_else(|| overflow("duration"), Ok),
                 _ => no_overload(name, &[a, b]),
@@ -531,13 +531,13 @@ impl<'v, 'n> Evaluator<'v, 'n> {
                     .map(Value::Uint)
                     .map_or_else(|| overflow("unsigned integer"), Ok),
                 (Value::Double(x), Value::Double(y)) => Ok(Value::Double(x - y)),
-                (Value::Timestamp(x), Value::Timestamp(y)) => time::duration_in_range(x - y)
+                (Value::Timestamp(x), Value::Timestamp(y)) => time::duration_sum_in_range(x - y)
                     .map(Value::Duration)
                     .map_or_else(|| overflow("duration"), Ok),
                 (Value::Timestamp(t), Value::Duration(d)) => time::timestamp_in_range(t - d)
                     .map(Value::Timestamp)
                     .map_or_else(|| overflow("timestamp"), Ok),
-                (Value::Duration(x), Value::Duration(y)) => time::duration_in_range(x - y)
+                (Value::Duration(x), Value::Duration(y)) => time::duration_sum_in_range(x - y)
                     .map(Value::Duration)
                     .map_or_else(|| overflow("duration"), Ok),
                 _ => no_overload(name, &[a, b]),

@@ -20,7 +20,7 @@ mod value;
 
 pub use check::Ty;
 pub use eval::{format_double, EvalError, DEFAULT_BUDGET};
-pub use value::Value;
+pub use value::{same_as_tagged, Value};
 
 use std::fmt;
 
@@ -183,8 +183,23 @@ mod tests {
         assert!(error.message.contains("deeper than 64"), "{error}");
         let deep = format!("{}true", "!".repeat(100_001));
         assert!(compile(&deep).is_err(), "longer than MAX_SOURCE");
-        let fine = format!("{}1{}", "(".repeat(30), ")".repeat(30));
-        assert!(compile(&fine).is_ok());
+        let fine = format!("{}1{}", "(".repeat(32), ")".repeat(32));
+        assert!(
+            compile(&fine).is_ok(),
+            "cel-spec's parse.textproto nests 32"
+        );
+        // A chain is as tall a tree as a nesting: checking, evaluating and
+        // dropping it recurse, so it is refused too, before it is built.
+        let chain = vec!["1"; 7000].join("+");
+        let error = compile(&chain).map(|_| ()).unwrap_err();
+        assert!(error.message.contains("deeper than 64"), "{error}");
+        let chain = vec!["body"; 4000].join(".a.");
+        assert!(compile(&chain).is_err());
+        let fine = vec!["1"; 60].join(" + ");
+        assert_eq!(
+            compile(&fine).unwrap().eval(&[], DEFAULT_BUDGET),
+            Ok(Value::Int(60))
+        );
     }
 
     #[test]
@@ -217,6 +232,59 @@ mod tests {
             program.false_part(&vars, DEFAULT_BUDGET),
             Some("body.errors < 3.0")
         );
+    }
+
+    /// cel-spec's own conformance tests (cel/conformance/cases.jsonl, derived
+    /// by cel/conformance/derive.py from tests/simple/testdata/*.textproto
+    /// of google/cel-spec, the files it names): each case either gives the
+    /// expected value or error, or is refused at start. Never another value.
+    #[test]
+    fn cel_specs_conformance_cases_pass_or_are_refused_at_start() {
+        let (mut passed, mut refused, mut differ) = (0, Vec::new(), Vec::new());
+        let cases = include_str!("../conformance/cases.jsonl");
+        for line in cases.lines() {
+            let case: serde_json::Value = serde_json::from_str(line).unwrap();
+            let expr = case["expr"].as_str().unwrap();
+            let want = &case["want"];
+            let label = format!(
+                "{} {}: {expr}",
+                case["file"].as_str().unwrap(),
+                case["name"].as_str().unwrap()
+            );
+            let program = match Program::compile(expr, &[]) {
+                Ok(program) => program,
+                Err(e) => {
+                    refused.push(format!("{label} -- {e}"));
+                    continue;
+                }
+            };
+            let got = program.eval(&[], DEFAULT_BUDGET);
+            let agree = match (&got, want[0].as_str()) {
+                (Err(_), Some("error")) => true,
+                (Ok(value), _) => same_as_tagged(value, want),
+                _ => false,
+            };
+            if agree {
+                passed += 1;
+            } else {
+                differ.push(format!("{label} -- want {want}, got {got:?}"));
+            }
+        }
+        let total = cases.lines().count();
+        eprintln!(
+            "cel-spec conformance: {passed} of {total} pass, {} refused at start",
+            refused.len()
+        );
+        for r in &refused {
+            eprintln!("  refused: {r}");
+        }
+        assert!(
+            differ.is_empty(),
+            "{} cases differ:\n{}",
+            differ.len(),
+            differ.join("\n")
+        );
+        assert!(passed * 10 >= total * 7, "only {passed} of {total} pass");
     }
 
     proptest! {

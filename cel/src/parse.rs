@@ -17,6 +17,41 @@ pub struct Node {
     pub expr: Expr,
     /// Byte offsets of the source this node was parsed from.
     pub span: (usize, usize),
+    /// The tree's height below and with this node: at most MAX_DEPTH, so
+    /// that checking, evaluating and dropping it, all recursive, stay
+    /// shallow (`1+1+...+1` is a chain, not a nesting, yet as deep).
+    pub height: usize,
+}
+
+impl Expr {
+    /// The tallest child's height.
+    fn child_height(&self) -> usize {
+        let h = |n: &Node| n.height;
+        match self {
+            Expr::Literal(_) | Expr::Ident(_) => 0,
+            Expr::Select(a, _) | Expr::Has(a, _) | Expr::Not(a) | Expr::Neg(a) => h(a),
+            Expr::MatchesLiteral(a, _) => h(a),
+            Expr::Index(a, b) | Expr::Binary(_, a, b) | Expr::And(a, b) | Expr::Or(a, b) => {
+                h(a).max(h(b))
+            }
+            Expr::Cond(a, b, c) => h(a).max(h(b)).max(h(c)),
+            Expr::Call(_, args) | Expr::List(args) => args.iter().map(h).max().unwrap_or(0),
+            Expr::Map(entries) => entries
+                .iter()
+                .map(|(k, v)| h(k).max(h(v)))
+                .max()
+                .unwrap_or(0),
+            Expr::Comprehension {
+                range,
+                test,
+                transform,
+                ..
+            } => {
+                let parts = [Some(&**range), test.as_deref(), transform.as_deref()];
+                parts.into_iter().flatten().map(h).max().unwrap_or(0)
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -246,12 +281,9 @@ impl Parser<'_> {
         }
     }
 
-    fn node(&self, expr: Expr, start: usize) -> Node {
+    fn node(&self, expr: Expr, start: usize) -> Result<Node, CompileError> {
         let end = self.tokens[self.at.saturating_sub(1)].end.max(start);
-        Node {
-            expr,
-            span: (start, end),
-        }
+        leaf_or_taller(self.source, expr, (start, end))
     }
 
     fn deeper(&mut self) -> Result<(), CompileError> {
@@ -278,7 +310,7 @@ impl Parser<'_> {
             self.node(
                 Expr::Cond(Box::new(condition), Box::new(then), Box::new(otherwise)),
                 start,
-            )
+            )?
         } else {
             condition
         };
@@ -291,7 +323,7 @@ impl Parser<'_> {
         let mut left = self.and()?;
         while self.eat("||") {
             let right = self.and()?;
-            left = self.node(Expr::Or(Box::new(left), Box::new(right)), start);
+            left = self.node(Expr::Or(Box::new(left), Box::new(right)), start)?;
         }
         Ok(left)
     }
@@ -301,7 +333,7 @@ impl Parser<'_> {
         let mut left = self.relation()?;
         while self.eat("&&") {
             let right = self.relation()?;
-            left = self.node(Expr::And(Box::new(left), Box::new(right)), start);
+            left = self.node(Expr::And(Box::new(left), Box::new(right)), start)?;
         }
         Ok(left)
     }
@@ -322,7 +354,7 @@ impl Parser<'_> {
             };
             self.at += 1;
             let right = self.addition()?;
-            left = self.node(Expr::Binary(op, Box::new(left), Box::new(right)), start);
+            left = self.node(Expr::Binary(op, Box::new(left), Box::new(right)), start)?;
         }
     }
 
@@ -337,7 +369,7 @@ impl Parser<'_> {
             };
             self.at += 1;
             let right = self.multiplication()?;
-            left = self.node(Expr::Binary(op, Box::new(left), Box::new(right)), start);
+            left = self.node(Expr::Binary(op, Box::new(left), Box::new(right)), start)?;
         }
     }
 
@@ -353,7 +385,7 @@ impl Parser<'_> {
             };
             self.at += 1;
             let right = self.unary()?;
-            left = self.node(Expr::Binary(op, Box::new(left), Box::new(right)), start);
+            left = self.node(Expr::Binary(op, Box::new(left), Box::new(right)), start)?;
         }
     }
 
@@ -378,7 +410,7 @@ impl Parser<'_> {
                     );
                     if !follows_member {
                         self.at += 1;
-                        return Ok(self.node(Expr::Literal(Value::Int((-magnitude) as i64)), start));
+                        return self.node(Expr::Literal(Value::Int((-magnitude) as i64)), start);
                     }
                 }
             }
@@ -393,7 +425,7 @@ impl Parser<'_> {
             } else {
                 Expr::Neg(Box::new(operand))
             };
-            return Ok(self.node(expr, start));
+            return self.node(expr, start);
         }
         self.member()
     }
@@ -412,12 +444,12 @@ impl Parser<'_> {
                     let args = self.arguments()?;
                     node = self.method(node, &name, args, start, name_at)?;
                 } else {
-                    node = self.node(Expr::Select(Box::new(node), name), start);
+                    node = self.node(Expr::Select(Box::new(node), name), start)?;
                 }
             } else if self.eat("[") {
                 let index = self.expr()?;
                 self.expect("]")?;
-                node = self.node(Expr::Index(Box::new(node), Box::new(index)), start);
+                node = self.node(Expr::Index(Box::new(node), Box::new(index)), start)?;
             } else {
                 return Ok(node);
             }
@@ -486,7 +518,7 @@ impl Parser<'_> {
                 _ => (first, None),
             };
             drop(rest);
-            return Ok(self.node(
+            return self.node(
                 Expr::Comprehension {
                     kind,
                     var,
@@ -495,7 +527,7 @@ impl Parser<'_> {
                     transform,
                 },
                 start,
-            ));
+            );
         }
         let func = Func::named(name)
             .filter(|f| f.takes(true))
@@ -538,17 +570,14 @@ impl Parser<'_> {
                 })?;
                 let mut args = args;
                 let text = args.swap_remove(0);
-                return Ok(self.node(Expr::MatchesLiteral(Box::new(text), Box::new(regex)), start));
+                return self.node(Expr::MatchesLiteral(Box::new(text), Box::new(regex)), start);
             }
         }
-        Ok(self.node(Expr::Call(func, args), start))
+        self.node(Expr::Call(func, args), start)
     }
 
     fn primary(&mut self) -> Result<Node, CompileError> {
-        self.deeper()?;
-        let node = self.primary_inner();
-        self.depth -= 1;
-        node
+        self.primary_inner()
     }
 
     fn primary_inner(&mut self) -> Result<Node, CompileError> {
@@ -558,6 +587,7 @@ impl Parser<'_> {
             Ok(Node {
                 expr: Expr::Literal(value),
                 span: (token.start, token.end),
+                height: 1,
             })
         };
         match token.tok {
@@ -581,7 +611,7 @@ impl Parser<'_> {
                                 let Some(Node { expr: Expr::Select(operand, field), .. }) = args.into_iter().next() else {
                                     unreachable!("matched above")
                                 };
-                                Ok(self.node(Expr::Has(operand, field), start))
+                                self.node(Expr::Has(operand, field), start)
                             }
                             _ => Err(lex::error(self.source, start, "has() takes a field selection, such as has(body.status)")),
                         };
@@ -589,12 +619,12 @@ impl Parser<'_> {
                     let func = Func::named(&word).filter(|f| f.takes(false)).ok_or_else(|| unsupported(self.source, start, &word))?;
                     self.call(func, args, start, start)
                 }
-                _ => Ok(Node { expr: Expr::Ident(word), span: (token.start, token.end) }),
+                _ => Ok(Node { expr: Expr::Ident(word), span: (token.start, token.end), height: 1 }),
             },
             Tok::Op("(") => {
                 let inner = self.expr()?;
                 self.expect(")")?;
-                Ok(Node { expr: inner.expr, span: (start, self.tokens[self.at - 1].end) })
+                Ok(Node { expr: inner.expr, span: (start, self.tokens[self.at - 1].end), height: inner.height })
             }
             Tok::Op("[") => {
                 let mut items = Vec::new();
@@ -605,7 +635,7 @@ impl Parser<'_> {
                         break;
                     }
                 }
-                Ok(self.node(Expr::List(items), start))
+                self.node(Expr::List(items), start)
             }
             Tok::Op("{") => {
                 let mut entries = Vec::new();
@@ -619,7 +649,7 @@ impl Parser<'_> {
                         break;
                     }
                 }
-                Ok(self.node(Expr::Map(entries), start))
+                self.node(Expr::Map(entries), start)
             }
             Tok::Op(".") => Err(lex::error(
                 self.source,
@@ -632,6 +662,19 @@ impl Parser<'_> {
             }
         }
     }
+}
+
+/// A node over `expr`, refused when the tree grows past MAX_DEPTH.
+fn leaf_or_taller(source: &str, expr: Expr, span: (usize, usize)) -> Result<Node, CompileError> {
+    let height = expr.child_height() + 1;
+    if height > MAX_DEPTH {
+        return Err(lex::error(
+            source,
+            span.0,
+            format!("the expression nests deeper than {MAX_DEPTH} levels"),
+        ));
+    }
+    Ok(Node { expr, span, height })
 }
 
 fn unsupported(source: &str, at: usize, name: &str) -> CompileError {

@@ -17,6 +17,14 @@ pub fn duration_in_range(d: i128) -> Option<i128> {
     (-MAX_DURATION..=MAX_DURATION).contains(&d).then_some(d)
 }
 
+/// What arithmetic may make of durations: as the reference, an int64 of
+/// nanoseconds (about 292 years), though `duration()` reads up to 10,000.
+pub fn duration_sum_in_range(d: i128) -> Option<i128> {
+    (i128::from(i64::MIN)..=i128::from(i64::MAX))
+        .contains(&d)
+        .then_some(d)
+}
+
 use common::civil::{date_of, days_in_month, days_of};
 
 fn digits(text: &str, at: usize, n: usize) -> Option<i64> {

@@ -125,8 +125,8 @@ impl Value {
     }
 }
 
-/// A number of any of the three kinds, compared exactly (no rounding of a
-/// big int to a double).
+/// Numbers of any of the three kinds: ints and uints exactly, either
+/// against a double as a double.
 fn compare_numbers(a: &Value, b: &Value) -> Option<Ordering> {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
@@ -134,32 +134,14 @@ fn compare_numbers(a: &Value, b: &Value) -> Option<Ordering> {
         (Value::Double(x), Value::Double(y)) => x.partial_cmp(y),
         (Value::Int(x), Value::Uint(y)) => Some(i128::from(*x).cmp(&i128::from(*y))),
         (Value::Uint(_), Value::Int(_)) => compare_numbers(b, a).map(Ordering::reverse),
-        (Value::Int(x), Value::Double(y)) => compare_wide(i128::from(*x), *y),
-        (Value::Uint(x), Value::Double(y)) => compare_wide(i128::from(*x), *y),
+        // As cel-spec: the integer becomes a double, rounding as it must
+        // (`dyn(9223372036854775807) == 9223372036854775808.0` is true).
+        (Value::Int(x), Value::Double(y)) => (*x as f64).partial_cmp(y),
+        (Value::Uint(x), Value::Double(y)) => (*x as f64).partial_cmp(y),
         (Value::Double(_), Value::Int(_) | Value::Uint(_)) => {
             compare_numbers(b, a).map(Ordering::reverse)
         }
         _ => None,
-    }
-}
-
-/// An integer against a double, exactly.
-fn compare_wide(x: i128, y: f64) -> Option<Ordering> {
-    if y.is_nan() {
-        return None;
-    }
-    // Every i64 and u64 lies strictly inside ±2^65, where doubles are exact
-    // integers beyond 2^53: compare the integer parts, then the fraction.
-    if y >= 3.6893488147419103e19 {
-        return Some(Ordering::Less);
-    }
-    if y <= -3.6893488147419103e19 {
-        return Some(Ordering::Greater);
-    }
-    let whole = y.trunc();
-    match x.cmp(&(whole as i128)) {
-        Ordering::Equal => 0.0f64.partial_cmp(&(y - whole)),
-        other => Some(other),
     }
 }
 
@@ -230,5 +212,52 @@ impl fmt::Display for Value {
             Value::Duration(d) => write!(f, "duration({:?})", crate::time::format_duration(*d)),
             Value::Type(t) => f.write_str(t.name()),
         }
+    }
+}
+
+/// Whether a value is a tagged tree as the tests write expected values
+/// (`["int", "3"]`, `["list", [...]]`; tests/oracles/cel_reference.py
+/// says the form): the differential test's and the conformance tables'
+/// one comparison. Maps compare as sets (the reference's order is its
+/// hash's); timestamps and durations to the microsecond.
+pub fn same_as_tagged(ours: &Value, theirs: &serde_json::Value) -> bool {
+    let tag = theirs[0].as_str().unwrap_or("");
+    let text = theirs[1].as_str().unwrap_or("");
+    match (ours, tag) {
+        (Value::Null, "null") => true,
+        (Value::Bool(b), "bool") => theirs[1].as_bool() == Some(*b),
+        (Value::Int(i), "int") => text.parse::<i64>().ok() == Some(*i),
+        (Value::Uint(u), "uint") => text.parse::<u64>().ok() == Some(*u),
+        (Value::Double(d), "double") => {
+            let theirs: f64 = match text {
+                "nan" => f64::NAN,
+                "inf" => f64::INFINITY,
+                "-inf" => f64::NEG_INFINITY,
+                _ => text.parse().unwrap_or(f64::NAN),
+            };
+            (d.is_nan() && theirs.is_nan()) || *d == theirs
+        }
+        (Value::String(s), "string") => &**s == text,
+        (Value::Type(t), "type") => t.name() == text,
+        (Value::Timestamp(t), "timestamp") => {
+            theirs[1].as_i64().map(i128::from) == Some(t.div_euclid(1000))
+        }
+        (Value::Duration(d), "duration") => {
+            theirs[1].as_i64().map(i128::from) == Some(d.div_euclid(1000))
+        }
+        (Value::List(items), "list") => {
+            let other = theirs[1].as_array().map(Vec::as_slice).unwrap_or(&[]);
+            items.len() == other.len() && items.iter().zip(other).all(|(a, b)| same_as_tagged(a, b))
+        }
+        (Value::Map(entries), "map") => {
+            let other = theirs[1].as_array().map(Vec::as_slice).unwrap_or(&[]);
+            entries.len() == other.len()
+                && entries.iter().all(|(k, v)| {
+                    other
+                        .iter()
+                        .any(|pair| same_as_tagged(k, &pair[0]) && same_as_tagged(v, &pair[1]))
+                })
+        }
+        _ => false,
     }
 }

@@ -89,50 +89,6 @@ impl Drop for Reference {
     }
 }
 
-/// Whether our value is the reference's tree (maps compared as sets:
-/// the reference's map order is its hash's).
-fn same(ours: &Value, theirs: &Json) -> bool {
-    let tag = theirs[0].as_str().unwrap_or("");
-    let text = theirs[1].as_str().unwrap_or("");
-    match (ours, tag) {
-        (Value::Null, "null") => true,
-        (Value::Bool(b), "bool") => theirs[1].as_bool() == Some(*b),
-        (Value::Int(i), "int") => text.parse::<i64>().ok() == Some(*i),
-        (Value::Uint(u), "uint") => text.parse::<u64>().ok() == Some(*u),
-        (Value::Double(d), "double") => {
-            let theirs: f64 = match text {
-                "nan" => f64::NAN,
-                "inf" => f64::INFINITY,
-                "-inf" => f64::NEG_INFINITY,
-                _ => text.parse().unwrap_or(f64::NAN),
-            };
-            (d.is_nan() && theirs.is_nan()) || *d == theirs
-        }
-        (Value::String(s), "string") => &**s == text,
-        (Value::Type(t), "type") => t.name() == text,
-        (Value::Timestamp(t), "timestamp") => {
-            theirs[1].as_i64().map(i128::from) == Some(t.div_euclid(1000))
-        }
-        (Value::Duration(d), "duration") => {
-            theirs[1].as_i64().map(i128::from) == Some(d.div_euclid(1000))
-        }
-        (Value::List(items), "list") => {
-            let other = theirs[1].as_array().map(Vec::as_slice).unwrap_or(&[]);
-            items.len() == other.len() && items.iter().zip(other).all(|(a, b)| same(a, b))
-        }
-        (Value::Map(entries), "map") => {
-            let other = theirs[1].as_array().map(Vec::as_slice).unwrap_or(&[]);
-            entries.len() == other.len()
-                && entries.iter().all(|(k, v)| {
-                    other
-                        .iter()
-                        .any(|pair| same(k, &pair[0]) && same(v, &pair[1]))
-                })
-        }
-        _ => false,
-    }
-}
-
 /// Random expressions over `body`, `status`, `headers` and `now`, typed
 /// loosely so that most evaluate to a value and some meet every error.
 struct Grammar {
@@ -487,7 +443,8 @@ fn random_expressions_agree_with_the_reference() {
         let agree = match theirs[0].as_str() {
             Some("value") => {
                 values += 1;
-                ours.as_ref().is_ok_and(|v| same(v, &theirs[1]))
+                ours.as_ref()
+                    .is_ok_and(|v| cel::same_as_tagged(v, &theirs[1]))
             }
             Some("error") => {
                 errors += 1;

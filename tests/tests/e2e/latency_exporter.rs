@@ -925,3 +925,71 @@ fn a_cel_gauge_that_does_not_parse_or_names_a_bad_label_is_refused_at_start() {
         ],
     );
 }
+
+/// The cost limit over a 1 MiB answer, probe after probe: each stops with
+/// "cost limit exceeded" (probe_failed_due_to_cel 1), and the exporter's
+/// memory does not grow with the probes. blackbox's own example passes.
+#[test]
+fn a_quadratic_cel_over_a_1_mib_answer_stops_at_the_budget_with_bounded_memory() {
+    let numbers: Vec<String> = (0..170_000).map(|i| i.to_string()).collect();
+    let big = format!(
+        "{{\"a\": [{}], \"foo\": \"bar\", \"baz\": \"qux\"}}",
+        numbers.join(",")
+    );
+    assert!(big.len() > 1 << 20, "{} bytes", big.len());
+    let app = Target::start(move |_| Reply::ok(&big));
+    let url = app.url("/big");
+    let mut exporter = Daemon::listening(
+        "latency-exporter",
+        &[
+            "--interval",
+            "50ms",
+            "--timeout",
+            "5s",
+            "--max-body",
+            "2Mi",
+            "--target",
+            &format!("quadratic={url}"),
+            "--cel",
+            "body.a.all(x, body.a.all(y, x != y || x == y))",
+            "--target",
+            &format!("blackbox={url}"),
+            "--cel",
+            "body.foo == 'bar' && body.baz.startsWith('q')",
+        ],
+    );
+    let probes = "probe_total{target=\"quadratic\",result=\"failure\"}";
+    // A debug build spends most of a second on each probe: a deadline
+    // for a busy machine, not a timing claim.
+    let addr = exporter.addr.clone();
+    let probed = |at_least: f64| {
+        let mut values = Default::default();
+        sidecars_tests::wait_until(
+            &format!("{at_least} probes"),
+            Duration::from_secs(180),
+            || {
+                values = sidecars_tests::prom::scrape(&addr).1;
+                values.get(probes).is_some_and(|v| *v >= at_least)
+            },
+        );
+        values
+    };
+    let values = probed(4.0);
+    assert_eq!(values["probe_failed_due_to_cel{target=\"quadratic\"}"], 1.0);
+    assert_eq!(values["probe_success{target=\"blackbox\"}"], 1.0);
+    assert_eq!(values["probe_failed_due_to_cel{target=\"blackbox\"}"], 0.0);
+    let line = exporter.wait_log("target=quadratic");
+    assert!(line.contains("cost limit exceeded"), "{line}");
+    let after_4 = exporter.rss_kib();
+    probed(14.0);
+    let after_14 = exporter.rss_kib();
+    eprintln!("RSS after 4 probes {after_4} KiB, after 14 {after_14} KiB");
+    // Each probe holds the answer, its JSON and its CEL value (about 15 MB
+    // for 170,000 numbers), and gives them back.
+    assert!(after_14 < 64 * 1024, "{after_14} KiB after 14 probes");
+    assert!(
+        after_14 <= after_4 + 8 * 1024,
+        "RSS grew from {after_4} to {after_14} KiB over 10 probes"
+    );
+    scrape_checked(&exporter.addr);
+}
