@@ -265,4 +265,38 @@ mod tests {
         c.add("header", "X-A: b").unwrap();
         assert_eq!(c.headers, [("X-A".to_string(), "b".to_string())]);
     }
+
+    proptest::proptest! {
+        /// The answer is outside input: any body and any headers meet the
+        /// `--cel` machinery (JSON or not, nested or not, UTF-8 or not),
+        /// and each expression gives a verdict, never a panic.
+        #[test]
+        fn any_answer_gets_a_cel_verdict(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+            json in "[\\[\\]{}\":,0-9a-z. -]{0,64}",
+            name in "[a-z-]{1,12}",
+            value in ".{0,40}",
+        ) {
+            let mut c = Conditions::default();
+            for expr in [
+                "body.a.all(x, x.b > 1.0) || body.size() > 2",
+                "has(body.x) && body.x.exists(k, k.startsWith('a'))",
+                "headers.exists(h, h.matches('^x-')) && status >= 200",
+                "string(body) != '' && body.map(k, k).size() >= 0",
+            ] {
+                c.add("cel", expr).unwrap();
+            }
+            let headers = [(name.clone(), value.clone()), (name, value)];
+            for bytes in [body.as_slice(), json.as_bytes()] {
+                let judged = c.judge_cel(200, &headers, bytes);
+                if let Err(failure) = judged {
+                    proptest::prop_assert!(failure.by_cel());
+                    // One line, whatever the answer held: it is a log
+                    // field and ready-check's printed reason.
+                    let line = failure.to_string();
+                    proptest::prop_assert!(!line.contains('\n'), "{}", line);
+                }
+            }
+        }
+    }
 }
