@@ -7,7 +7,7 @@
 use crate::parse::{Expr, Func, Macro, Node, Op};
 use crate::regex::Regex;
 use crate::time;
-use crate::value::{compare, equal, TypeName, Value};
+use crate::value::{compare, equal, shown, TypeName, Value};
 use std::cmp::Ordering;
 use std::fmt;
 use std::sync::Arc;
@@ -408,7 +408,7 @@ impl<'v, 'n> Evaluator<'v, 'n> {
                     .trim_ascii()
                     .parse()
                     .map(Value::Double)
-                    .or_else(|_| fail(format!("cannot convert {s:?} to double"))),
+                    .or_else(|_| fail(format!("cannot convert {} to double", shown(s)))),
                 _ => no_overload(name, &refs),
             },
             (Func::String, [v]) => match v {
@@ -426,7 +426,7 @@ impl<'v, 'n> Evaluator<'v, 'n> {
                 Value::String(s) => match &**s {
                     "1" | "t" | "true" | "TRUE" | "True" => Ok(Value::Bool(true)),
                     "0" | "f" | "false" | "FALSE" | "False" => Ok(Value::Bool(false)),
-                    _ => fail(format!("cannot convert {s:?} to bool")),
+                    _ => fail(format!("cannot convert {} to bool", shown(s))),
                 },
                 _ => no_overload(name, &refs),
             },
@@ -437,7 +437,8 @@ impl<'v, 'n> Evaluator<'v, 'n> {
                 Value::String(s) => time::parse_duration(s).map(Value::Duration).map_or_else(
                     || {
                         fail(format!(
-                            "invalid duration {s:?} (write it as 1h30m, 1.5s, 300ms)"
+                            "invalid duration {} (write it as 1h30m, 1.5s, 300ms)",
+                            shown(s)
                         ))
                     },
                     Ok,
@@ -449,7 +450,8 @@ impl<'v, 'n> Evaluator<'v, 'n> {
                 Value::String(s) => time::parse_timestamp(s).map(Value::Timestamp).map_or_else(
                     || {
                         fail(format!(
-                            "invalid timestamp {s:?} (write it in RFC 3339: 2024-01-01T00:00:00Z)"
+                            "invalid timestamp {} (write it in RFC 3339: 2024-01-01T00:00:00Z)",
+                            shown(s)
                         ))
                     },
                     Ok,
@@ -609,7 +611,7 @@ fn int(v: &Value) -> Result<Value> {
             .trim_ascii()
             .parse()
             .map(Value::Int)
-            .or_else(|_| fail(format!("cannot convert {s:?} to int"))),
+            .or_else(|_| fail(format!("cannot convert {} to int", shown(s)))),
         Value::Timestamp(t) => Ok(Value::Int(t.div_euclid(1_000_000_000) as i64)),
         // cel-cpp's, beyond cel-spec, at run time only (its checker refuses
         // `int(true)`, and so does ours): the reference takes it, so do we.
@@ -632,7 +634,7 @@ fn uint(v: &Value) -> Result<Value> {
             .trim_ascii()
             .parse()
             .map(Value::Uint)
-            .or_else(|_| fail(format!("cannot convert {s:?} to uint"))),
+            .or_else(|_| fail(format!("cannot convert {} to uint", shown(s)))),
         other => no_overload("uint", &[other]),
     }
 }

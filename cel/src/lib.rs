@@ -223,6 +223,32 @@ mod tests {
         assert_eq!(failed, Err(EvalError::Failed("divide by zero".into())));
     }
 
+    /// An answer's megabyte never becomes a megabyte-long failure line.
+    #[test]
+    fn failure_lines_quote_an_answers_text_short() {
+        let long = "é".repeat(512 * 1024);
+        let body = serde_json::json!({"s": long, "m": {}, "a": vec![long.clone(); 3]});
+        let vars = body_vars(Value::from_json(&body));
+        for source in [
+            "int(body.s)",
+            "body.m[body.s]",
+            "timestamp(body.s) < now",
+            "body.s.matches(body.s)",
+            "{body.a: 1}",
+        ] {
+            let program =
+                Program::compile(source, &[("body", Ty::Dyn), ("now", Ty::Timestamp)]).unwrap();
+            let vars = [vars[0].clone(), ("now", Ok(Value::Timestamp(0)))];
+            let said = program.eval(&vars, DEFAULT_BUDGET).unwrap_err().to_string();
+            assert!(
+                said.len() < 400,
+                "{source}: {} bytes: {}",
+                said.len(),
+                &said[..200]
+            );
+        }
+    }
+
     #[test]
     fn the_false_part_of_a_conjunction_is_named() {
         let program = compile("body.status == 'up' && body.errors < 3.0 && body.ready").unwrap();

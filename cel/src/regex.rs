@@ -133,34 +133,26 @@ impl Regex {
             let at = Context { previous, here };
             // Unanchored: a new thread starts at every position.
             add(&self.program, &mut current, 0, at);
-            let mut advanced = false;
+            // Where a thread that consumes `here` goes on.
+            let after = Context {
+                previous: here,
+                here: chars.clone().nth(1),
+            };
             for i in 0..current.len {
                 let pc = current.dense[i];
-                match &self.program[pc] {
+                let consumes = match &self.program[pc] {
                     Inst::Match => return true,
-                    Inst::Char(c) if Some(*c) == here => advanced = true,
-                    Inst::Any(newline) if here.is_some_and(|c| *newline || c != '\n') => {
-                        advanced = true
+                    Inst::Char(c) => Some(*c) == here,
+                    Inst::Any(newline) => here.is_some_and(|c| *newline || c != '\n'),
+                    Inst::Class(ranges, negated) => {
+                        here.is_some_and(|c| in_ranges(ranges, c) != *negated)
                     }
-                    Inst::Class(ranges, negated)
-                        if here.is_some_and(|c| in_ranges(ranges, c) != *negated) =>
-                    {
-                        advanced = true
-                    }
-                    _ => continue,
-                }
-                // Consumed `here`: the thread goes on at the next character.
-                let after = {
-                    let mut rest = chars.clone();
-                    rest.next();
-                    Context {
-                        previous: here,
-                        here: rest.peek().copied(),
-                    }
+                    _ => false,
                 };
-                add(&self.program, &mut next, pc + 1, after);
+                if consumes {
+                    add(&self.program, &mut next, pc + 1, after);
+                }
             }
-            let _ = advanced;
             let Some(c) = chars.next() else {
                 return false;
             };
@@ -340,7 +332,8 @@ impl Parser<'_> {
     }
 
     fn refuse(&self, what: &str) -> String {
-        format!("{what} in {:?}", self.pattern)
+        // The pattern may be an answer's: quoted short.
+        format!("{what} in {}", crate::value::shown(self.pattern))
     }
 
     fn alternation(&mut self, depth: usize) -> Result<Ast, String> {

@@ -84,7 +84,9 @@ pub fn parse_timestamp(text: &str) -> Option<i128> {
         "Z" | "z" => 0,
         rest if rest.len() == 6
             && (rest.starts_with('+') || rest.starts_with('-'))
-            && &rest[3..4] == ":" =>
+            // Bytes, not a str slice: byte 3 of an answer's text need not
+            // start a character (`+0é00`).
+            && rest.as_bytes()[3] == b':' =>
         {
             let (h, m) = (digits(rest, 1, 2)?, digits(rest, 4, 2)?);
             if h > 23 || m > 59 {
@@ -216,6 +218,7 @@ mod tests {
             "9999-12-31T23:59:59.999999999Z"
         );
         for bad in [
+            "2024-01-01T00:00:00+0\u{e9}00",
             "2024-02-30T00:00:00Z",
             "2024-01-01 00:00:00Z",
             "2024-01-01T00:00:00",

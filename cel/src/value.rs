@@ -183,8 +183,23 @@ pub fn compare(a: &Value, b: &Value) -> Result<Option<Ordering>, ()> {
     })
 }
 
+/// How much of an answer's text a failure line quotes: a hostile answer's
+/// megabyte of string becomes its first characters and "...".
+const SHOWN_CHARS: usize = 64;
+/// And of a list or a map, its first items.
+const SHOWN_ITEMS: usize = 8;
+
+/// `text` quoted for a failure line, at most SHOWN_CHARS of it.
+pub fn shown(text: &str) -> String {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        Some((cut, _)) => format!("{:?}...", &text[..cut]),
+        None => format!("{text:?}"),
+    }
+}
+
 impl fmt::Display for Value {
-    /// CEL's own notation, for failure lines: `"up"`, `3.0`, `[1, 2]`.
+    /// CEL's own notation, for failure lines: `"up"`, `3.0`, `[1, 2]`;
+    /// long strings, lists and maps shortened (`shown`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Null => f.write_str("null"),
@@ -193,20 +208,28 @@ impl fmt::Display for Value {
             Value::Uint(u) => write!(f, "{u}u"),
             Value::Double(d) if d.fract() == 0.0 && d.abs() < 1e15 => write!(f, "{d}.0"),
             Value::Double(d) => f.write_str(&crate::eval::format_double(*d)),
-            Value::String(s) => write!(f, "{s:?}"),
+            Value::String(s) => f.write_str(&shown(s)),
             Value::List(items) => {
                 f.write_str("[")?;
-                for (i, item) in items.iter().enumerate() {
+                for (i, item) in items.iter().take(SHOWN_ITEMS).enumerate() {
                     write!(f, "{}{item}", if i == 0 { "" } else { ", " })?;
                 }
-                f.write_str("]")
+                f.write_str(if items.len() > SHOWN_ITEMS {
+                    ", ...]"
+                } else {
+                    "]"
+                })
             }
             Value::Map(entries) => {
                 f.write_str("{")?;
-                for (i, (k, v)) in entries.iter().enumerate() {
+                for (i, (k, v)) in entries.iter().take(SHOWN_ITEMS).enumerate() {
                     write!(f, "{}{k}: {v}", if i == 0 { "" } else { ", " })?;
                 }
-                f.write_str("}")
+                f.write_str(if entries.len() > SHOWN_ITEMS {
+                    ", ...}"
+                } else {
+                    "}"
+                })
             }
             Value::Timestamp(t) => write!(f, "timestamp({:?})", crate::time::format_timestamp(*t)),
             Value::Duration(d) => write!(f, "duration({:?})", crate::time::format_duration(*d)),

@@ -280,11 +280,12 @@ impl Client {
             timeout,
         });
         let head_request = request.method.eq_ignore_ascii_case("HEAD");
-        let read = input.head(head_request).and_then(|head| {
+        let read = input.head(head_request).and_then(|mut head| {
             exchange.status = head.status;
             exchange.version = if head.minor_version == 0 { 1.0 } else { 1.1 };
             exchange.content_length = head.content_length;
-            exchange.headers = head.headers.clone();
+            // Moved, not copied: every probe pays for this.
+            exchange.headers = std::mem::take(&mut head.headers);
             let body = match request.max_body {
                 // Status only: the head is the answer.
                 None => Ok(Vec::new()),

@@ -6,25 +6,13 @@
 //! check), ours must refuse it at start, fail, or give something other than
 //! `true`: it never passes a check the reference would not run.
 
-use cel::{Program, Ty, Value};
+use cel::{Program, Value};
 use serde_json::{json, Value as Json};
 use sidecars_tests::rng::Rng;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 const NOW_SECONDS: i64 = 1_800_000_000;
-
-fn variables() -> Vec<(&'static str, Ty)> {
-    vec![
-        ("body", Ty::Dyn),
-        ("status", Ty::Int),
-        (
-            "headers",
-            Ty::Map(Box::new(Ty::String), Box::new(Ty::String)),
-        ),
-        ("now", Ty::Timestamp),
-    ]
-}
 
 fn bindings(body: &Json) -> Vec<(&'static str, Result<Value, String>)> {
     vec![
@@ -434,7 +422,7 @@ fn random_expressions_agree_with_the_reference() {
         let expr = grammar.any(depth);
         let body = body(&mut json_rng);
         let theirs = reference.ask(&expr, &body);
-        let ours = Program::compile(&expr, &variables())
+        let ours = Program::compile(&expr, &net::condition::cel_variables())
             .map_err(|e| format!("refused: {e}"))
             .and_then(|p| {
                 p.eval(&bindings(&body), cel::DEFAULT_BUDGET)

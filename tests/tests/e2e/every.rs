@@ -798,37 +798,15 @@ fn sigterm_while_waiting_for_a_cron_time_exits_0_at_once() {
 /// judges the answer beside the 2xx rule, and the log line says why.
 #[test]
 fn a_200_answer_that_cel_finds_false_is_a_failed_run() {
+    let check = "body.ok && body.moved >= 0.0";
+    let once = |job: &str| run("every", &["100ms", "--count", "1", "--cel", check, job]);
     let failing = Target::start(|_| Reply::ok(r#"{"ok": false, "moved": 0}"#));
-    let ran = run(
-        "every",
-        &[
-            "100ms",
-            "--count",
-            "1",
-            "--cel",
-            "body.ok && body.moved >= 0.0",
-            &failing.url("/job"),
-        ],
-    );
+    let ran = once(&failing.url("/job"));
     assert_eq!(ran.code, 1, "{}", ran.stderr);
-    assert!(
-        ran.stderr
-            .contains("--cel 'body.ok && body.moved >= 0.0' is false: body.ok is false"),
-        "{}",
-        ran.stderr
-    );
+    let said = format!("--cel '{check}' is false: body.ok is false");
+    assert!(ran.stderr.contains(&said), "{}", ran.stderr);
     let passing = Target::start(|_| Reply::ok(r#"{"ok": true, "moved": 3}"#));
-    let ran = run(
-        "every",
-        &[
-            "100ms",
-            "--count",
-            "1",
-            "--cel",
-            "body.ok && body.moved >= 0.0",
-            &passing.url("/job"),
-        ],
-    );
+    let ran = once(&passing.url("/job"));
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let ran = run(
         "every",
