@@ -91,15 +91,25 @@ impl Program {
         exit_on_panic();
         match parse(parser) {
             Ok(options) => options,
-            Err(Stop::Help) => {
+            Err(stop) => self.stopped(stop),
+        }
+    }
+
+    /// Help, version or a usage error: printed, then exit. Apart from the
+    /// generic `parse_from`, so that the multicall keeps one copy of it, not
+    /// one per side-car (measured: 2.9 KB of the multicall).
+    #[inline(never)]
+    fn stopped(&self, stop: Stop) -> ! {
+        match stop {
+            Stop::Help => {
                 print!("{}", self.help);
                 std::process::exit(0)
             }
-            Err(Stop::Version) => {
+            Stop::Version => {
                 print!("{}", crate::build_info::version_text(self.name));
                 std::process::exit(0)
             }
-            Err(Stop::Usage(msg)) => {
+            Stop::Usage(msg) => {
                 let msg = suggest(&msg, self.help);
                 let hint = format!("Try '{} --help' for more information.", self.name);
                 if crate::log::json() {

@@ -146,8 +146,14 @@ pub enum TlsError {
     ClosedBeforeHandshake,
     ClosedDuringHandshake,
     /// The handshake failed: what the server or the verifier said, and what
-    /// to do about it, as one line.
-    Refused(String),
+    /// to do about it, as one line. `sent_expiry`: when the verifier refused
+    /// the server's certificates, the smallest NotAfter over those it sent,
+    /// so that an expired chain still has its date (blackbox_exporter drops
+    /// it then: its issue 1119).
+    Refused {
+        line: String,
+        sent_expiry: Option<i64>,
+    },
     /// A TLS error after the handshake, as one line.
     AfterHandshake(String),
 }
@@ -169,9 +175,9 @@ impl std::fmt::Display for TlsError {
                 write!(f, "--cert and --key cannot be used together: {why}")
             }
             TlsError::BadServerName(name) => write!(f, "'{name}' is not a valid TLS server name"),
-            TlsError::Rustls(why) | TlsError::Refused(why) | TlsError::AfterHandshake(why) => {
-                f.write_str(why)
-            }
+            TlsError::Rustls(why)
+            | TlsError::Refused { line: why, .. }
+            | TlsError::AfterHandshake(why) => f.write_str(why),
             TlsError::TimedOut(after) => write!(
                 f,
                 "handshake timed out after {}",
@@ -190,6 +196,16 @@ impl std::fmt::Display for TlsError {
 }
 
 impl std::error::Error for TlsError {}
+
+impl TlsError {
+    /// The smallest NotAfter of the certificates a refused server sent.
+    pub fn sent_expiry(&self) -> Option<i64> {
+        match self {
+            TlsError::Refused { sent_expiry, .. } => *sent_expiry,
+            _ => None,
+        }
+    }
+}
 
 /// What a handshake saw.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -468,13 +484,10 @@ impl Tls {
                 Ok(0) => {
                     let error = connection.process_new_packets().err();
                     return Err(match error {
-                        Some(error) => TlsError::Refused(describe(
-                            &error,
-                            &first.bytes,
-                            &verifier,
-                            peer,
-                            deadline,
-                        )),
+                        Some(error) => TlsError::Refused {
+                            line: describe(&error, &first.bytes, &verifier, peer, deadline),
+                            sent_expiry: verifier.seen().sent_expiry,
+                        },
                         None if first.bytes.is_empty() => TlsError::ClosedBeforeHandshake,
                         None => TlsError::ClosedDuringHandshake,
                     });
@@ -487,13 +500,10 @@ impl Tls {
                 // Send our alert, if any, as a polite client does; errors
                 // there change nothing.
                 let _ = connection.write_tls(&mut socket);
-                return Err(TlsError::Refused(describe(
-                    &error,
-                    &first.bytes,
-                    &verifier,
-                    peer,
-                    deadline,
-                )));
+                return Err(TlsError::Refused {
+                    line: describe(&error, &first.bytes, &verifier, peer, deadline),
+                    sent_expiry: verifier.seen().sent_expiry,
+                });
             }
         }
         let info = handshake_info(&connection, &verifier);
@@ -680,6 +690,8 @@ fn legacy_version(peer: std::net::SocketAddr, deadline: Instant) -> Option<&'sta
 struct Seen {
     chain_expiry: Option<i64>,
     failure: Option<String>,
+    /// Of a refused server: the smallest NotAfter over the certificates it sent.
+    sent_expiry: Option<i64>,
 }
 
 /// webpki's verification, keeping the verified path's earliest expiry and
@@ -803,13 +815,13 @@ fn certificate_failure(error: &webpki::Error, expected: &str) -> String {
     }
 }
 
-impl ServerCertVerifier for Verifier {
-    fn verify_server_cert(
+impl Verifier {
+    /// webpki's verdict on the chain, its expiry kept (`seen`).
+    fn verify_chain(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         server_name: &ServerName<'_>,
-        _ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         if self.insecure {
@@ -869,6 +881,30 @@ impl ServerCertVerifier for Verifier {
             .unwrap_or_else(|e| e.into_inner())
             .chain_expiry = expiries.into_iter().min();
         Ok(ServerCertVerified::assertion())
+    }
+}
+
+impl ServerCertVerifier for Verifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verified = self.verify_chain(end_entity, intermediates, server_name, now);
+        if verified.is_err() {
+            let sent: Vec<CertificateDer<'_>> = std::iter::once(end_entity)
+                .chain(intermediates)
+                .cloned()
+                .collect();
+            self.seen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .sent_expiry = earliest_expiry(&sent).0;
+        }
+        verified
     }
 
     fn verify_tls12_signature(

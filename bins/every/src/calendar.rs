@@ -88,6 +88,12 @@ impl<C: WallClock> Calendar<C> {
         self.next
     }
 
+    /// Seconds from the next scheduled time to the one after it: the
+    /// interval an alert counts in (`every_interval_seconds`).
+    pub fn gap(&self) -> i64 {
+        self.after(self.next).saturating_sub(self.next)
+    }
+
     fn after(&self, time: i64) -> i64 {
         next_after(&self.expr, &self.zone, time).unwrap_or(i64::MAX)
     }

@@ -4,6 +4,7 @@
 
 mod calendar;
 mod cron;
+mod families;
 mod job;
 mod options;
 mod program;
@@ -11,7 +12,7 @@ mod scheduler;
 mod stats;
 
 /// The metric families `/metrics` writes, for the tests that hold scrapes to them.
-pub use stats::FAMILIES;
+pub use families::FAMILIES;
 
 use common::cli::Program;
 use common::shutdown::Shutdown;

@@ -76,6 +76,15 @@ impl Timer {
         }
     }
 
+    /// INTERVAL, or the gap between the next two cron times, in seconds.
+    fn interval(&self, options: &Options) -> f64 {
+        match (self, &options.when) {
+            (Timer::Cron(calendar), _) => calendar.gap() as f64,
+            (_, When::Interval(interval)) => interval.as_secs_f64(),
+            (_, When::Cron { .. }) => 0.0,
+        }
+    }
+
     fn woke_late_reason(&self) -> &'static str {
         match self {
             Timer::Interval(_) => "the process did not get to run (suspended or starved)",
@@ -106,9 +115,9 @@ pub fn run(options: &Options, stats: &Stats, shutdown: &Shutdown, reaper: &Reape
             &[("cron", text), ("next", &next), ("timeout", &timeout)],
         ),
     }
-    stats.next_run(timer.next_run());
+    stats.next_run(timer.next_run(), timer.interval(options));
     while let Some(tick) = timer.wait(shutdown) {
-        stats.next_run(timer.next_run());
+        stats.next_run(timer.next_run(), timer.interval(options));
         for (skipped, reason) in [
             (tick.overran, "previous run still in flight"),
             (tick.woke_late, timer.woke_late_reason()),

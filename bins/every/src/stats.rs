@@ -1,66 +1,14 @@
 //! Run counts and durations, served as Prometheus metrics with `--listen`.
 
+use crate::families::*;
 use common::process_metrics::ProcessMetrics;
-use common::prom::{Family, Histogram, Kind, Writer};
+use common::prom::{Histogram, Writer};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
-
-/// every's families, declared once: `/metrics` writes them from here, and
-/// the tests hold docs/every.md and every scrape to the list.
-pub const FAMILIES: &[&[&Family]] = &[
-    &[
-        &RUNS,
-        &SKIPPED,
-        &RUN_DURATION,
-        &LAST_SUCCESS,
-        &NEXT_RUN,
-        &LAST_SCHEDULED,
-        &BUILD_INFO,
-    ],
-    common::process_metrics::FAMILIES,
-];
-
-const RUNS: Family = Family::new(
-    "every_runs_total",
-    Kind::Counter,
-    "Runs since start, by result.",
-    &["result"],
-);
-const SKIPPED: Family = Family::new(
-    "every_skipped_total",
-    Kind::Counter,
-    "Ticks skipped: the previous run was still in flight, or they passed while the process could not run (the latest of those runs late).",
-    &[],
-);
-const RUN_DURATION: Family = Family::new(
-    "every_run_duration_seconds",
-    Kind::Histogram,
-    "Duration of every run since start.",
-    &[],
-);
-const LAST_SUCCESS: Family = Family::new(
-    "every_last_success_timestamp_seconds",
-    Kind::Gauge,
-    "Unix time of the last successful run's end.",
-    &[],
-);
-const NEXT_RUN: Family = Family::new(
-    "every_next_run_timestamp_seconds",
-    Kind::Gauge,
-    "Unix time the next run is due.",
-    &[],
-);
-const LAST_SCHEDULED: Family = Family::new(
-    "every_last_run_scheduled_timestamp_seconds",
-    Kind::Gauge,
-    "The cron time (Unix time) the last run was for.",
-    &[],
-);
-const BUILD_INFO: Family = common::build_info::family("every_build_info");
 
 pub struct Stats {
     counts: Mutex<Counts>,
@@ -70,12 +18,16 @@ pub struct Stats {
 struct Counts {
     successes: u64,
     failures: u64,
+    /// Since the last success.
+    failures_in_a_row: u64,
     skipped: u64,
     durations: Histogram,
     last_success: Option<f64>,
     /// The cron time the last run was for.
     last_scheduled: Option<i64>,
     next_run: Option<f64>,
+    /// INTERVAL, or the gap between the next two cron times (seconds).
+    interval: Option<f64>,
 }
 
 impl Stats {
@@ -84,11 +36,13 @@ impl Stats {
             counts: Mutex::new(Counts {
                 successes: 0,
                 failures: 0,
+                failures_in_a_row: 0,
                 skipped: 0,
                 durations: Histogram::new(BUCKETS.to_vec()),
                 last_success: None,
                 last_scheduled: None,
                 next_run: None,
+                interval: None,
             }),
             process: ProcessMetrics::new(),
         }
@@ -102,20 +56,22 @@ impl Stats {
         }
         if ok {
             counts.successes += 1;
+            counts.failures_in_a_row = 0;
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .unwrap_or_default();
             counts.last_success = Some(now.as_secs_f64());
         } else {
             counts.failures += 1;
+            counts.failures_in_a_row += 1;
         }
     }
 
-    pub fn next_run(&self, at: f64) {
-        self.counts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .next_run = Some(at);
+    /// When the next run is due, and the interval it is due after.
+    pub fn next_run(&self, at: f64, interval: f64) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts.next_run = Some(at);
+        counts.interval = Some(interval);
     }
 
     pub fn skipped(&self, ticks: u64) {
@@ -145,6 +101,10 @@ impl Stats {
         if let Some(at) = counts.last_scheduled {
             w.single(&LAST_SCHEDULED, at as f64);
         }
+        w.single(&FAILURES_IN_A_ROW, counts.failures_in_a_row as f64);
+        if let Some(interval) = counts.interval {
+            w.single(&INTERVAL, interval);
+        }
         drop(counts);
         self.process.write(&mut w);
         common::build_info::write(&mut w, &BUILD_INFO);
@@ -162,7 +122,9 @@ mod tests {
     #[test]
     fn a_scrape_writes_declared_families_only() {
         let stats = super::Stats::new();
-        stats.next_run(1e9);
+        stats.next_run(1e9, 60.0);
+        stats.record(false, std::time::Duration::from_millis(5), None);
+        assert!(stats.render().contains("\nevery_failures_in_a_row 1\n"));
         stats.skipped(2);
         stats.record(
             true,
@@ -176,5 +138,8 @@ mod tests {
         );
         let none: &[&str] = &[];
         assert_eq!(common::prom::unwritten(super::FAMILIES, &text), none);
+        // A success ends the run of failures.
+        assert!(text.contains("\nevery_failures_in_a_row 0\n"), "{text}");
+        assert!(text.contains("\nevery_interval_seconds 60\n"), "{text}");
     }
 }

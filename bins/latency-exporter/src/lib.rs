@@ -3,12 +3,13 @@
 //! JSON stats reformatted as gauges.
 
 mod board;
+mod families;
 mod options;
 mod probe;
 mod probing;
 
 /// The metric families `/metrics` writes, for the tests that hold scrapes to them.
-pub use board::FAMILIES;
+pub use families::FAMILIES;
 
 use board::Board;
 use common::cli::Program;

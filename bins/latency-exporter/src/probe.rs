@@ -170,6 +170,13 @@ fn label_text(value: &cel::Value) -> Result<String, String> {
     Ok(text)
 }
 
+fn refused_expiry(error: Option<&FetchError>) -> Option<i64> {
+    match error {
+        Some(FetchError::Tls(tls)) => tls.sent_expiry(),
+        _ => None,
+    }
+}
+
 #[derive(Default)]
 pub struct Probe {
     pub success: bool,
@@ -181,6 +188,9 @@ pub struct Probe {
     pub http: Option<HttpSide>,
     /// What the handshake saw, when the final answer came over TLS.
     pub tls: Option<net::tls::TlsInfo>,
+    /// When the verifier refused the server's certificates: the smallest
+    /// NotAfter of those it sent (an expired chain keeps its date).
+    pub refused_expiry: Option<i64>,
     /// Per `--json-gauge`, the number found (None: missing or not a number).
     pub gauges: Vec<Option<f64>>,
     /// Per `--cel-gauge`, its series or why it has none; empty for a
@@ -229,6 +239,7 @@ impl Prober {
     fn tls(&self, address: &str, timeout: Duration) -> Probe {
         let exchange = self.client.handshake(address, timeout);
         Probe {
+            refused_expiry: refused_expiry(exchange.error.as_ref()),
             success: exchange.error.is_none(),
             duration: exchange.phases.total().as_secs_f64(),
             phases: exchange.phases,
@@ -264,6 +275,7 @@ impl Prober {
             }),
             gauges: vec![None; self.json_gauges.len()],
             tls: exchange.tls,
+            refused_expiry: refused_expiry(exchange.error.as_ref()),
             error: exchange.error.map(|e| e.to_string()),
             ..Probe::default()
         };

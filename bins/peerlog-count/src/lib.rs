@@ -5,6 +5,7 @@
 mod by_field;
 mod count;
 mod discover;
+mod families;
 mod follow;
 mod in_root;
 mod json_pointer;
@@ -15,7 +16,7 @@ mod publish;
 mod run;
 
 /// The metric families `/metrics` writes, for the tests that hold scrapes to them.
-pub use publish::FAMILIES;
+pub use families::FAMILIES;
 
 use common::cli::Program;
 use common::shutdown::Shutdown;

@@ -1,10 +1,11 @@
 //! Publishing the counts: Prometheus metrics with `--listen`, a JSON POST
 //! with `--post`, the same JSON on stdout with `--once`.
 
+use crate::families::*;
 use crate::follow::Follower;
 use common::log;
 use common::process_metrics::ProcessMetrics;
-use common::prom::{Family, Kind, Writer};
+use common::prom::Writer;
 use net::client::{Client, Request};
 use net::error::FetchError;
 use std::path::Path;
@@ -96,87 +97,6 @@ pub fn json(path: &Path, totals: &Totals) -> String {
     }
     value.to_string()
 }
-
-/// peerlog-count's families, declared once: `/metrics` writes them from here,
-/// and the tests hold docs/peerlog-count.md and every scrape to the list.
-pub const FAMILIES: &[&[&Family]] = &[
-    &[
-        &LINES,
-        &MATCHED,
-        &LINES_BY,
-        &VALUES_DROPPED,
-        &BYTES,
-        &ROTATIONS,
-        &TRUNCATIONS,
-        &UNRECOVERED,
-        &UP,
-        &PEER_PID,
-        &BUILD_INFO,
-    ],
-    common::process_metrics::FAMILIES,
-];
-
-const LINES: Family = Family::new(
-    "peerlog_lines_total",
-    Kind::Counter,
-    "Complete lines read from the log since start.",
-    &[],
-);
-const MATCHED: Family = Family::new(
-    "peerlog_matched_lines_total",
-    Kind::Counter,
-    "Complete lines containing each --match TEXT.",
-    &["match"],
-);
-const LINES_BY: Family = Family::new(
-    "peerlog_lines_by_total",
-    Kind::Counter,
-    "Complete lines by the value of each --by field (\"\" without the field, \"other\" past --max-values).",
-    &["by", "value"],
-);
-const VALUES_DROPPED: Family = Family::new(
-    "peerlog_values_dropped_total",
-    Kind::Counter,
-    "Lines counted under \"other\" because their --by value came after --max-values distinct ones.",
-    &["by"],
-);
-const BYTES: Family = Family::new(
-    "peerlog_bytes_total",
-    Kind::Counter,
-    "Bytes read from the log since start.",
-    &[],
-);
-const ROTATIONS: Family = Family::new(
-    "peerlog_rotations_total",
-    Kind::Counter,
-    "Times the log was replaced or removed (the old one read on until quiet for --rotate-wait), counting generations found in its directory that were created and renamed away between two reads.",
-    &[],
-);
-const TRUNCATIONS: Family = Family::new(
-    "peerlog_truncations_total",
-    Kind::Counter,
-    "Times the log was truncated in place (copytruncate) and read again from its start.",
-    &[],
-);
-const UNRECOVERED: Family = Family::new(
-    "peerlog_truncations_unrecovered_total",
-    Kind::Counter,
-    "Truncations whose copy was not found in the log's directory (compressed or removed at once): lines written since the last read may be lost.",
-    &[],
-);
-const UP: Family = Family::new(
-    "peerlog_up",
-    Kind::Gauge,
-    "Whether the log was found and read at the last interval.",
-    &[],
-);
-const PEER_PID: Family = Family::new(
-    "peerlog_peer_pid",
-    Kind::Gauge,
-    "PID of the process through whose root the log is read.",
-    &[],
-);
-const BUILD_INFO: Family = common::build_info::family("peerlog_build_info");
 
 pub struct Metrics {
     totals: Arc<Mutex<Totals>>,

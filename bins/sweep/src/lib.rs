@@ -1,6 +1,7 @@
 //! sweep: garbage-collects the files the main container leaves in a shared
 //! volume (an emptyDir), by age and by size, walking it by file descriptor.
 
+mod families;
 mod glob;
 mod locks;
 mod options;
@@ -9,7 +10,7 @@ mod stats;
 mod walk;
 
 /// The metric families `/metrics` writes, for the tests that hold scrapes to them.
-pub use stats::FAMILIES;
+pub use families::FAMILIES;
 
 use common::cli::{Fatal, Program, EXIT_FAILURE};
 use common::log::{self, Outage};
@@ -35,7 +36,8 @@ pub fn main() {
     // A walk looks at the stop request every few hundred entries; a
     // filesystem that hangs a syscall is bounded here.
     shutdown.exit_within(Duration::from_millis(900));
-    let stats = Arc::new(Stats::new());
+    let max_size = options.max_size.map(|max| (max, options.low_water));
+    let stats = Arc::new(Stats::new(max_size));
     let rendered = stats.clone();
     PROGRAM.serve_metrics(
         options.listen.as_ref(),
@@ -54,6 +56,7 @@ pub fn main() {
                 status = 0;
             }
             Err(why) => {
+                stats.pass_failed();
                 let outage = outage_for(&mut outages, "dir");
                 outage.failed("pass failed", &[], ("error", &why));
                 status = EXIT_FAILURE;

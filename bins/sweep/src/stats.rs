@@ -1,89 +1,19 @@
 //! What the passes did, as Prometheus metrics with `--listen`.
 
+use crate::families::*;
 use crate::pass::{Report, Skip};
 use common::process_metrics::ProcessMetrics;
-use common::prom::{Family, Kind, Writer};
+use common::prom::Writer;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// sweep's families, declared once: `/metrics` writes them from here, and
-/// the tests hold docs/sweep.md and every scrape to the list.
-pub const FAMILIES: &[&[&Family]] = &[
-    &[
-        &DELETED_FILES,
-        &DELETED_BYTES,
-        &DELETED_DIRS,
-        &SKIPPED,
-        &TREE_BYTES,
-        &TREE_FILES,
-        &OLDEST_FILE,
-        &PASS_DURATION,
-        &LAST_PASS,
-        &BUILD_INFO,
-    ],
-    common::process_metrics::FAMILIES,
-];
-
-const DELETED_FILES: Family = Family::new(
-    "sweep_deleted_files_total",
-    Kind::Counter,
-    "Files and symlinks deleted, by reason.",
-    &["reason"],
-);
-const DELETED_BYTES: Family = Family::new(
-    "sweep_deleted_bytes_total",
-    Kind::Counter,
-    "Bytes freed by deleting files (st_blocks * 512 of single-link inodes), by reason.",
-    &["reason"],
-);
-const DELETED_DIRS: Family = Family::new(
-    "sweep_deleted_dirs_total",
-    Kind::Counter,
-    "Empty directories deleted (--remove-empty-dirs).",
-    &[],
-);
-const SKIPPED: Family = Family::new(
-    "sweep_skipped_total",
-    Kind::Counter,
-    "Entries left alone, by reason.",
-    &["reason"],
-);
-const TREE_BYTES: Family = Family::new(
-    "sweep_tree_bytes",
-    Kind::Gauge,
-    "DIR's usage after the last pass, as the kubelet counts an emptyDir.",
-    &[],
-);
-const TREE_FILES: Family = Family::new(
-    "sweep_tree_files",
-    Kind::Gauge,
-    "Files and symlinks under DIR after the last pass.",
-    &[],
-);
-const OLDEST_FILE: Family = Family::new(
-    "sweep_oldest_file_timestamp_seconds",
-    Kind::Gauge,
-    "Unix time (by --age-by) of the oldest file left after the last pass.",
-    &[],
-);
-const PASS_DURATION: Family = Family::new(
-    "sweep_pass_duration_seconds",
-    Kind::Gauge,
-    "How long the last pass took.",
-    &[],
-);
-const LAST_PASS: Family = Family::new(
-    "sweep_last_pass_timestamp_seconds",
-    Kind::Gauge,
-    "Unix time the last complete pass ended.",
-    &[],
-);
-const BUILD_INFO: Family = common::build_info::family("sweep_build_info");
-
 pub struct Stats {
     totals: Mutex<Totals>,
     process: ProcessMetrics,
+    /// `--max-size` and `--low-water`, so that an alert is a ratio of two
+    /// series rather than a number copied into the rule.
+    max_size: Option<(u64, u64)>,
 }
 
 #[derive(Default)]
@@ -92,6 +22,7 @@ struct Totals {
     freed: [u64; 2],
     dirs_removed: u64,
     skipped: BTreeMap<Skip, u64>,
+    pass_failures: u64,
     /// Of the last pass that ran to its end.
     last: Option<Last>,
 }
@@ -105,11 +36,21 @@ struct Last {
 }
 
 impl Stats {
-    pub fn new() -> Stats {
+    /// `max_size`: `--max-size` and the low water, when given.
+    pub fn new(max_size: Option<(u64, u64)>) -> Stats {
         Stats {
             totals: Mutex::new(Totals::default()),
             process: ProcessMetrics::new(),
+            max_size,
         }
+    }
+
+    /// A pass that could not run (DIR gone or unreadable).
+    pub fn pass_failed(&self) {
+        self.totals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pass_failures += 1;
     }
 
     /// Adds a pass; a dry run's deletions are not counted as deleted.
@@ -162,6 +103,11 @@ impl Stats {
             w.single(&PASS_DURATION, last.took);
             w.single(&LAST_PASS, last.at);
         }
+        w.single(&PASS_FAILURES, t.pass_failures as f64);
+        if let Some((max_size, low_water)) = self.max_size {
+            w.single(&MAX_SIZE, max_size as f64);
+            w.single(&LOW_WATER, low_water as f64);
+        }
         self.process.write(&mut w);
         common::build_info::write(&mut w, &BUILD_INFO);
         w.finish()
@@ -177,7 +123,8 @@ mod tests {
 
     #[test]
     fn a_scrape_writes_declared_families_only() {
-        let stats = super::Stats::new();
+        let stats = super::Stats::new(Some((1 << 20, 900 << 10)));
+        stats.pass_failed();
         let pass = crate::pass::Report {
             usage: 4096,
             files: 1,
@@ -192,5 +139,11 @@ mod tests {
         );
         let none: &[&str] = &[];
         assert_eq!(common::prom::unwritten(super::FAMILIES, &text), none);
+        assert!(text.contains("\nsweep_max_size_bytes 1048576\n"), "{text}");
+        assert!(text.contains("\nsweep_low_water_bytes 921600\n"), "{text}");
+        assert!(text.contains("\nsweep_pass_failures_total 1\n"), "{text}");
+        // Without --max-size there is no cap to say.
+        let uncapped = super::Stats::new(None).render();
+        assert!(!uncapped.contains("sweep_max_size_bytes"), "{uncapped}");
     }
 }

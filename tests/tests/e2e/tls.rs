@@ -514,6 +514,33 @@ fn an_expired_certificate_says_expired_at() {
     );
 }
 
+/// blackbox_exporter issue 1119: once a chain has expired, the probe
+/// fails and blackbox drops probe_ssl_earliest_cert_expiry, so the
+/// "expires soon" alert goes quiet exactly when it matters. latency-exporter
+/// keeps the date of the refused chain, so `expiry - time() <= 0` fires.
+#[test]
+fn an_expired_chain_keeps_its_expiry_in_latency_exporter() {
+    let pki = Pki::new("tls-expired-kept");
+    let addr = free_loopback_addr();
+    let ip = addr.rsplit_once(':').unwrap().0.to_string();
+    let leaf = pki.leaf("expired", &[&ip], (days_from_now(-10), days_from_now(-1)));
+    let server = serve_leaf(&pki, addr, leaf.der(), &leaf);
+    let spec = format!("old=https://{}/", server.addr);
+    let exporter = Daemon::listening(
+        "latency-exporter",
+        &["--interval", "200ms", "--ca-file", &pki.ca_file(), "--target", &spec],
+    );
+    let key = "probe_ssl_earliest_cert_expiry{target=\"old\"}";
+    let values = wait_for_sample(&exporter.addr, key, |_| true);
+    assert_eq!(values[key], leaf.not_after as f64, "{values:?}");
+    assert_eq!(values["probe_success{target=\"old\"}"], 0.0);
+    // It failed on the expiry: no TLS answer, so no verified-chain series.
+    assert!(
+        !values.contains_key("probe_ssl_last_chain_expiry_timestamp_seconds{target=\"old\"}"),
+        "{values:?}"
+    );
+}
+
 /// A leaf our reader cannot read (its CN's type is no OID; webpki, which
 /// does not look inside names, still takes it) beside an intermediate that
 /// expires later: `--cert-valid-for` fails rather than passing on the
