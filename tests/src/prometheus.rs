@@ -13,6 +13,12 @@ pub struct Prometheus {
 impl Prometheus {
     /// None (the caller prints that it skipped) when prometheus is not installed.
     pub fn start(scrape_targets: &[&str]) -> Option<Prometheus> {
+        Prometheus::start_with_rules(scrape_targets, None)
+    }
+
+    /// `start`, with these alerting rules (the text of a rules file),
+    /// evaluated every second.
+    pub fn start_with_rules(scrape_targets: &[&str], rules: Option<&str>) -> Option<Prometheus> {
         Command::new("prometheus")
             .arg("--version")
             .stdout(Stdio::null())
@@ -26,10 +32,17 @@ impl Prometheus {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let targets: Vec<String> = scrape_targets.iter().map(|t| format!("'{t}'")).collect();
-        let config = format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n  - job_name: sidecars\n    static_configs:\n      - targets: [{}]\n",
+        let mut config = format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: sidecars\n    static_configs:\n      - targets: [{}]\n",
             targets.join(", ")
         );
+        if let Some(rules) = rules {
+            std::fs::write(dir.join("rules.yml"), rules).unwrap();
+            config.push_str(&format!(
+                "rule_files:\n  - {}\n",
+                dir.join("rules.yml").display()
+            ));
+        }
         std::fs::write(dir.join("prometheus.yml"), config).unwrap();
         let addr = crate::free_loopback_addr();
         let daemon = crate::Daemon::start_command(
@@ -79,6 +92,50 @@ impl Prometheus {
             },
         );
         last.unwrap()
+    }
+
+    /// The alerts Prometheus holds now: (alertname, target or instance,
+    /// state: "pending" or "firing").
+    pub fn alerts(&self) -> Vec<(String, String, String)> {
+        let Ok((200, _, body)) = crate::http(&self.addr, "GET", "/api/v1/alerts") else {
+            return Vec::new();
+        };
+        let doc: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+        doc.pointer("/data/alerts")
+            .and_then(|a| a.as_array())
+            .map(|alerts| {
+                alerts
+                    .iter()
+                    .map(|a| {
+                        let labels = &a["labels"];
+                        let on = match labels.get("target") {
+                            Some(target) => text(target),
+                            None => text(&labels["instance"]),
+                        };
+                        (text(&labels["alertname"]), on, text(&a["state"]))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Unix time (seconds) of the latest evaluation of every rule group,
+    /// the earliest of them; None before each group has run once.
+    pub fn rules_evaluated_at(&self) -> Option<f64> {
+        let (status, _, body) = crate::http(&self.addr, "GET", "/api/v1/rules").ok()?;
+        if status != 200 {
+            return None;
+        }
+        let doc: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let groups = doc.pointer("/data/groups")?.as_array()?;
+        let mut earliest: Option<f64> = None;
+        for group in groups {
+            let at = group["lastEvaluation"].as_str()?;
+            let seconds = common::civil::parse_utc(at)? as f64;
+            earliest = Some(earliest.map_or(seconds, |e: f64| e.min(seconds)));
+        }
+        earliest.filter(|_| !groups.is_empty())
     }
 
     pub fn pid(&self) -> i32 {

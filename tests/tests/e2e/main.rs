@@ -2,6 +2,7 @@
 //! processes and images. One test binary with a module per area, so the
 //! suite links once; what they run is built on demand (`sidecars_tests::bin`).
 
+mod alerts;
 mod argv_fuzz;
 mod cel;
 mod configs;

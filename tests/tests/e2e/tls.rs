@@ -29,21 +29,21 @@ fn unix_now() -> i64 {
 }
 
 /// A whole second `days` from now (certificates carry seconds).
-fn days_from_now(days: i64) -> i64 {
+pub(crate) fn days_from_now(days: i64) -> i64 {
     unix_now() / 60 * 60 + days * DAY
 }
 
 /// A certificate, its key, and both as PEM files.
-struct Issued {
+pub(crate) struct Issued {
     cert: rcgen::Certificate,
     key: KeyPair,
-    not_after: i64,
+    pub(crate) not_after: i64,
     cert_file: PathBuf,
     key_file: PathBuf,
 }
 
 impl Issued {
-    fn der(&self) -> CertificateDer<'static> {
+    pub(crate) fn der(&self) -> CertificateDer<'static> {
         self.cert.der().clone()
     }
 
@@ -53,7 +53,7 @@ impl Issued {
 }
 
 /// A test PKI: a root CA and an intermediate, in a directory of its own.
-struct Pki {
+pub(crate) struct Pki {
     dir: PathBuf,
     root: Issued,
     intermediate: Issued,
@@ -73,7 +73,7 @@ fn params(cn: &str, names: &[&str], valid: (i64, i64)) -> (CertificateParams, i6
 }
 
 impl Pki {
-    fn new(name: &str) -> Pki {
+    pub(crate) fn new(name: &str) -> Pki {
         let dir = tempdir(name);
         let (mut root, root_end) = params(
             &format!("sidecars test root {name}"),
@@ -104,7 +104,7 @@ impl Pki {
 
     /// A leaf for `names`, signed by the intermediate; its file holds the
     /// leaf and the intermediate, as servers send them.
-    fn leaf(&self, file: &str, names: &[&str], valid: (i64, i64)) -> Issued {
+    pub(crate) fn leaf(&self, file: &str, names: &[&str], valid: (i64, i64)) -> Issued {
         let (params, end) = params(names.first().copied().unwrap_or(file), names, valid);
         let key = KeyPair::generate().unwrap();
         let cert = params
@@ -113,7 +113,7 @@ impl Pki {
         save(&self.dir, file, cert, key, end, &[&self.intermediate])
     }
 
-    fn ca_file(&self) -> String {
+    pub(crate) fn ca_file(&self) -> String {
         self.root.cert_file.display().to_string()
     }
 }
@@ -144,8 +144,8 @@ fn save(
 }
 
 /// A server on a loopback address of its own, until dropped.
-struct Server {
-    addr: String,
+pub(crate) struct Server {
+    pub(crate) addr: String,
     stop: Arc<AtomicBool>,
 }
 
@@ -156,7 +156,7 @@ impl Drop for Server {
     }
 }
 
-fn listen(handle: impl Fn(TcpStream) + Send + Sync + 'static) -> Server {
+pub(crate) fn listen(handle: impl Fn(TcpStream) + Send + Sync + 'static) -> Server {
     listen_at(free_loopback_addr(), handle)
 }
 
@@ -246,7 +246,12 @@ fn https_server(
 
 /// `leaf` (as `der`, which may differ from its own) and the intermediate,
 /// served on `addr` over TLS 1.2 and 1.3.
-fn serve_leaf(pki: &Pki, addr: String, der: CertificateDer<'static>, leaf: &Issued) -> Server {
+pub(crate) fn serve_leaf(
+    pki: &Pki,
+    addr: String,
+    der: CertificateDer<'static>,
+    leaf: &Issued,
+) -> Server {
     https_server(
         addr,
         vec![der, pki.intermediate.der()],
@@ -528,7 +533,14 @@ fn an_expired_chain_keeps_its_expiry_in_latency_exporter() {
     let spec = format!("old=https://{}/", server.addr);
     let exporter = Daemon::listening(
         "latency-exporter",
-        &["--interval", "200ms", "--ca-file", &pki.ca_file(), "--target", &spec],
+        &[
+            "--interval",
+            "200ms",
+            "--ca-file",
+            &pki.ca_file(),
+            "--target",
+            &spec,
+        ],
     );
     let key = "probe_ssl_earliest_cert_expiry{target=\"old\"}";
     let values = wait_for_sample(&exporter.addr, key, |_| true);
