@@ -158,11 +158,13 @@ pub fn parse_line(line: &str, json: bool) -> Result<BTreeMap<String, String>, St
 /// Checks that every stderr line of `program` (one of the side-cars), run
 /// with `args`, is a log line in the format the arguments ask for. A usage
 /// error comes before the log is configured: its `NAME: ...` line and the
-/// hint may open stderr. every passes its PROGRAM's output through: with a
-/// PROGRAM, lines that do not begin as a log line are the program's.
+/// hint may open stderr. every with `--passthrough-logs` passes its
+/// PROGRAM's output through: then lines that do not begin as a log line are
+/// the program's.
 pub fn check_stderr<S: AsRef<str>>(program: &str, args: &[S], lines: &[String]) {
     let json = wants_json(args);
-    let passes_output_through = program == "every" && args.iter().any(|a| a.as_ref() == "--");
+    let passes_output_through =
+        program == "every" && args.iter().any(|a| a.as_ref() == "--passthrough-logs");
     let mut lines = lines.iter().peekable();
     if lines
         .peek()

@@ -14,6 +14,7 @@ pub fn run_once(
     timeout: Duration,
     client: &Client,
     reaper: &program::Reaper,
+    run: u64,
 ) -> (bool, (&'static str, String)) {
     match job {
         Job::Http {
@@ -53,7 +54,7 @@ pub fn run_once(
             (true, ("status", status.to_string()))
         }
         Job::Program(argv) => {
-            let run = reaper.run(argv, timeout);
+            let run = reaper.run(argv, timeout, run);
             let (key, ended) = match run.ended {
                 program::Ended::Exited(code) => ("exit_code", code.to_string()),
                 program::Ended::Signalled(signal) => ("signal", program::signal_name(signal)),

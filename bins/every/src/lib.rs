@@ -7,6 +7,7 @@ mod cron;
 mod families;
 mod job;
 mod options;
+mod output;
 mod program;
 mod scheduler;
 mod stats;
@@ -39,6 +40,12 @@ pub fn main() {
         "every: /metrics, /healthz\n",
         move || rendered.render(),
     );
-    let reaper = program::Reaper::start(children);
-    std::process::exit(scheduler::run(&options, &stats, &shutdown, &reaper));
+    let output = match (&options.job, options.passthrough_logs) {
+        (options::Job::Program(_), false) => Some(output::Pump::start()),
+        _ => None,
+    };
+    let reaper = program::Reaper::start(children, output);
+    let status = scheduler::run(&options, &stats, &shutdown, &reaper);
+    reaper.drain_output();
+    std::process::exit(status);
 }

@@ -35,10 +35,13 @@ are skipped, counted and logged.
   --delay-first          wait one INTERVAL before the first run (default: run at once)
   --count N              stop after N runs; exit with the last run's status
   --max-failures N       exit 1 after N failures in a row (so the kubelet restarts it)
+  --passthrough-logs     PROGRAM runs: pass its stdout and stderr through as they
+                         are, instead of one log line per line it writes
   --listen ADDR          serve /metrics: every_runs_total{result}, every_skipped_total,
                          every_run_duration_seconds, every_last_success_timestamp_seconds,
                          every_next_run_timestamp_seconds,
-                         every_last_run_scheduled_timestamp_seconds (--cron), and
+                         every_last_run_scheduled_timestamp_seconds (--cron),
+                         every_failures_in_a_row, every_interval_seconds, and
                          process_*; /healthz (200 ok) for a liveness probe
 ",
     common::log_help!(),
@@ -54,8 +57,10 @@ URL runs (success: a 2xx answer):
 ",
     net::tls_help!(),
     "\
-PROGRAM runs (success: exit 0): exec'd directly (no shell), stdout and stderr
-passed through; at the timeout SIGTERM, then SIGKILL 1s later; always reaped.
+PROGRAM runs (success: exit 0): exec'd directly (no shell); each line it writes
+to stdout or stderr is a log line (msg=output run=N stream=stdout line=...;
+longer than 16 KiB: split, marked split=true), unless --passthrough-logs; at
+the timeout SIGTERM, then SIGKILL 1s later; always reaped.
 
 Durations: 250ms, 1.5s, 1m30s, 1h, 1d (units ns us ms s m h d), or a bare
 number of seconds.
@@ -77,6 +82,7 @@ pub const FLAGS: &[Flag] = &[
     Flag::new("timeout", &["10s"]),
     Flag::new("jitter", &["30s"]),
     Flag::switch("delay-first"),
+    Flag::switch("passthrough-logs"),
     Flag::new("count", &["3"]),
     Flag::new("max-failures", &["3"]),
     Flag::new("listen", &[":9104"]),
@@ -127,6 +133,8 @@ pub struct Options {
     pub timeout: Duration,
     pub jitter: Duration,
     pub delay_first: bool,
+    /// PROGRAM runs: its stdout and stderr as they are, not as log lines.
+    pub passthrough_logs: bool,
     pub count: Option<u64>,
     pub max_failures: Option<u64>,
     pub listen: Option<ListenAddr>,
@@ -181,6 +189,7 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
         timeout: Duration::ZERO,
         jitter: Duration::ZERO,
         delay_first: false,
+        passthrough_logs: false,
         count: None,
         max_failures: None,
         listen: None,
@@ -219,6 +228,7 @@ pub fn parse(mut parser: lexopt::Parser, program: Option<Vec<OsString>>) -> Resu
             Long("timeout") => timeout = Some(cli::positive_duration(&mut parser, "--timeout")?),
             Long("jitter") => options.jitter = cli::duration(&mut parser, "--jitter")?,
             Long("delay-first") => options.delay_first = true,
+            Long("passthrough-logs") => options.passthrough_logs = true,
             Long("count") => options.count = Some(positive(&mut parser, "--count")?),
             Long("max-failures") => {
                 options.max_failures = Some(positive(&mut parser, "--max-failures")?)

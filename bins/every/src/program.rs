@@ -1,15 +1,18 @@
-//! Program runs: argv exec'd directly (there is no shell), stdio passed
-//! through, SIGTERM at the timeout and SIGKILL a second later, always reaped.
+//! Program runs: argv exec'd directly (there is no shell), its output as log
+//! lines (`output`) or passed through, SIGTERM at the timeout and SIGKILL a
+//! second later, always reaped.
 //!
 //! One thread reaps every child the moment SIGCHLD arrives, with
 //! `waitpid(-1)` rather than through std's `Child`: as PID 1 we inherit
 //! orphans, and they must not stay zombies.
 
+use crate::output::Pump;
 use common::shutdown::ChildSignals;
 use std::collections::HashMap;
 use std::ffi::OsString;
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,14 +36,18 @@ pub struct ProgramRun {
 pub struct Reaper {
     exited: Mutex<HashMap<i32, i32>>,
     changed: Condvar,
+    /// Where a program's stdout and stderr go as log lines; None with
+    /// `--passthrough-logs`.
+    output: Option<Arc<Pump>>,
 }
 
 impl Reaper {
     /// Starts the reaping thread, which takes every SIGCHLD.
-    pub fn start(children: ChildSignals) -> Arc<Reaper> {
+    pub fn start(children: ChildSignals, output: Option<Arc<Pump>>) -> Arc<Reaper> {
         let reaper = Arc::new(Reaper {
             exited: Mutex::default(),
             changed: Condvar::new(),
+            output,
         });
         let shared = reaper.clone();
         std::thread::Builder::new()
@@ -94,10 +101,14 @@ impl Reaper {
         }
     }
 
-    pub fn run(&self, argv: &[OsString], timeout: Duration) -> ProgramRun {
+    /// Runs `argv` as run number `run`.
+    pub fn run(&self, argv: &[OsString], timeout: Duration, run: u64) -> ProgramRun {
         let mut command = Command::new(&argv[0]);
         // Its own process group, so the timeout's signals reach its children too.
         command.args(&argv[1..]).process_group(0);
+        if self.output.is_some() {
+            command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
         // We block SIGTERM, SIGINT and SIGCHLD, and a signal mask survives
         // exec: the program must start with none blocked.
         // SAFETY: only async-signal-safe calls between fork and exec.
@@ -114,7 +125,20 @@ impl Reaper {
         let spawned = command.spawn();
         drop(reaping);
         let pid = match spawned {
-            Ok(child) => child.id() as i32,
+            Ok(mut child) => {
+                if let Some(output) = &self.output {
+                    let pipes = [
+                        (child.stdout.take().map(OwnedFd::from), "stdout"),
+                        (child.stderr.take().map(OwnedFd::from), "stderr"),
+                    ];
+                    for (fd, name) in pipes {
+                        if let Some(fd) = fd {
+                            output.add(fd, run, name);
+                        }
+                    }
+                }
+                child.id() as i32
+            }
             Err(e) => {
                 let why = format!("cannot start {}: {e}", argv[0].to_string_lossy());
                 return ProgramRun {
@@ -135,12 +159,24 @@ impl Reaper {
                         self.wait(pid, None).unwrap_or_default()
                     })
             });
+        if let Some(output) = &self.output {
+            output.run_ended(run);
+        }
         let ended = if libc::WIFSIGNALED(status) {
             Ended::Signalled(libc::WTERMSIG(status))
         } else {
             Ended::Exited(libc::WEXITSTATUS(status))
         };
         ProgramRun { ended, timed_out }
+    }
+}
+
+impl Reaper {
+    /// At exit: the output not yet read, read (at most `output::DRAIN`).
+    pub fn drain_output(&self) {
+        if let Some(output) = &self.output {
+            output.drain();
+        }
     }
 }
 

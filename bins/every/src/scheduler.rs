@@ -133,7 +133,7 @@ pub fn run(options: &Options, stats: &Stats, shutdown: &Shutdown, reaper: &Reape
         runs += 1;
         let began = Instant::now();
         let run_start = log::timestamp(std::time::SystemTime::now());
-        let (ok, detail) = run_once(&options.job, options.timeout, &client, reaper);
+        let (ok, detail) = run_once(&options.job, options.timeout, &client, reaper, runs);
         let took = began.elapsed();
         stats.record(ok, took, tick.scheduled.map(|(at, _)| at));
         let result = if ok { "success" } else { "failure" };

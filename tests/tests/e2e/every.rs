@@ -176,6 +176,7 @@ fn program_runs_judge_exit_codes_and_pass_stdout_through() {
             "100ms",
             "--count",
             "2",
+            "--passthrough-logs",
             "--",
             "echo",
             "hello from the program",
@@ -826,4 +827,168 @@ fn a_200_answer_that_cel_finds_false_is_a_failed_run() {
         "{}",
         ran.stderr
     );
+}
+
+/// The `output` lines of every's stderr: (stream, line, split), each
+/// line parsed in its format.
+fn output_lines(stderr: &str, json: bool) -> Vec<(String, String, bool)> {
+    stderr
+        .lines()
+        .map(|line| sidecars_tests::logs::parse_line(line, json).unwrap())
+        .filter(|fields| fields["msg"] == "output")
+        .map(|f| {
+            (
+                f["stream"].clone(),
+                f["line"].clone(),
+                f.contains_key("split"),
+            )
+        })
+        .collect()
+}
+
+/// Each line a program writes is a log line of every's, in either format,
+/// that `jq -e .` reads: a last line without its newline, bytes that are not
+/// UTF-8 (U+FFFD), a NUL, and a 40,000-byte line split in 16 KiB parts.
+#[test]
+fn a_programs_output_is_log_lines_in_both_formats() {
+    let script = "printf 'one\\r\\n'; head -c 40000 /dev/zero | tr '\\0' x; \
+                  printf '\\nlast'; printf '\\377junk\\000\\n' >&2";
+    for json in [false, true] {
+        let mut args = vec!["100ms", "--count", "1"];
+        if json {
+            args.extend(["--log-format", "json"]);
+        }
+        args.extend(["--", "sh", "-c", script]);
+        let ran = run("every", &args);
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+        assert_eq!(ran.stdout, "", "the program's output is not passed through");
+        let lines = output_lines(&ran.stderr, json);
+        let stdout: Vec<_> = lines.iter().filter(|(s, _, _)| s == "stdout").collect();
+        let x = |n: usize| "x".repeat(n);
+        let want = [
+            ("one".to_string(), false),
+            (x(16384), true),
+            (x(16384), true),
+            (x(40000 - 2 * 16384), true),
+            ("last".to_string(), false),
+        ];
+        let got: Vec<(String, bool)> = stdout.iter().map(|(_, l, s)| (l.clone(), *s)).collect();
+        assert_eq!(got, want, "json={json}");
+        let stderr: Vec<_> = lines.iter().filter(|(s, _, _)| s == "stderr").collect();
+        assert_eq!(stderr.len(), 1, "{lines:?}");
+        assert_eq!(stderr[0].1, "\u{fffd}junk\u{0}");
+        if json {
+            let mut jq = std::process::Command::new("jq");
+            jq.args(["-e", "."])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null());
+            let Ok(mut jq) = jq.spawn() else {
+                sidecars_tests::skip("a_programs_output_is_log_lines (jq)", "jq is not installed");
+                continue;
+            };
+            use std::io::Write;
+            jq.stdin
+                .take()
+                .unwrap()
+                .write_all(ran.stderr.as_bytes())
+                .unwrap();
+            assert!(
+                jq.wait().unwrap().success(),
+                "jq -e . refused a line:\n{}",
+                ran.stderr
+            );
+        }
+    }
+}
+
+/// 10 MB written as fast as the program can: every line arrives, in order.
+#[test]
+fn ten_megabytes_of_output_lose_no_line() {
+    let line = "7".repeat(999);
+    let script = format!("yes {line} | head -n 10000");
+    let ran = run(
+        "every",
+        &[
+            "1s",
+            "--count",
+            "1",
+            "--timeout",
+            "20s",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}", &ran.stderr[..ran.stderr.len().min(2000)]);
+    let lines = output_lines(&ran.stderr, false);
+    assert_eq!(lines.len(), 10_000);
+    assert!(lines
+        .iter()
+        .all(|(stream, l, split)| stream == "stdout" && *l == line && !split));
+}
+
+/// A process the program leaves behind keeps the pipe open: the runs go on
+/// on schedule, and its later output is still read.
+#[test]
+fn a_grandchild_holding_the_pipe_does_not_hold_up_the_next_run() {
+    let ran = run(
+        "every",
+        &[
+            "300ms",
+            "--count",
+            "3",
+            "--",
+            "sh",
+            "-c",
+            "(sleep 0.5; echo late) & echo started",
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        ran.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        ran.elapsed
+    );
+    assert!(!ran.stderr.contains("skipped ticks"), "{}", ran.stderr);
+    let lines = output_lines(&ran.stderr, false);
+    let said = |text: &str| lines.iter().filter(|(_, l, _)| l == text).count();
+    assert_eq!(said("started"), 3, "{}", ran.stderr);
+    // The last run's grandchild writes after every's last run: read at exit.
+    assert_eq!(said("late"), 3, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("msg=\"output still open after the run\""),
+        "{}",
+        ran.stderr
+    );
+}
+
+/// SIGTERM mid-run: the run ends, and every line it wrote is logged before
+/// every exits.
+#[test]
+fn sigterm_mid_run_loses_no_output_line() {
+    let mut every = Daemon::start(
+        "every",
+        &[
+            "10s",
+            "--",
+            "sh",
+            "-c",
+            "seq 1 5000; sleep 1; seq 5001 6000",
+        ],
+    );
+    every.wait_log("line=5000");
+    every.signal(libc::SIGTERM);
+    let (code, _) = every.wait_exit(Duration::from_secs(10));
+    assert_eq!(code, 0);
+    let numbers: Vec<String> = every
+        .log()
+        .iter()
+        .filter_map(|l| sidecars_tests::logs::parse_line(l, false).ok())
+        .filter(|f| f["msg"] == "output")
+        .map(|f| f["line"].clone())
+        .collect();
+    let want: Vec<String> = (1..=6000).map(|n| n.to_string()).collect();
+    assert_eq!(numbers, want);
 }
