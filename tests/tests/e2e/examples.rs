@@ -305,3 +305,182 @@ fn every_sidecar_command_in_the_manifests_runs_against_a_stand_in() {
         "the exec-probe example's init container copies ready-check"
     );
 }
+
+/// `kubectl kustomize DIR` (kubectl carries kustomize), as YAML text; None
+/// when kubectl is not installed.
+fn kustomize(dir: &Path) -> Option<String> {
+    let out = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .ok()?;
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+fn kustomize_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/kustomize")
+}
+
+/// Renders a kustomization and returns its one Deployment, validated
+/// against the schemas as the hand-written examples are.
+fn rendered_deployment(dir: &Path, test: &str) -> Option<Value> {
+    let Some(text) = kustomize(dir) else {
+        skip(test, "kubectl (which carries kustomize) is not installed");
+        return None;
+    };
+    let file = tempdir("kustomized").join("rendered.yaml");
+    std::fs::write(&file, &text).unwrap();
+    let Some(docs) = documents(&file) else {
+        skip(test, "python3 with yaml is not installed");
+        return None;
+    };
+    if Command::new("kubernetes-validate")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        for version in ["1.29.0", "1.37.0"] {
+            let out = Command::new("kubernetes-validate")
+                .args(["--strict", "-k", version])
+                .arg(&file)
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success() && said.contains("passed") && !said.contains("WARN"),
+                "{}: {said}\n{text}",
+                dir.display()
+            );
+        }
+    } else {
+        skip(
+            test,
+            "kubernetes-validate is not installed: rendered, not validated",
+        );
+    }
+    assert_eq!(
+        docs.len(),
+        1,
+        "one Deployment, the values never rendered:\n{text}"
+    );
+    assert_eq!(docs[0]["kind"], "Deployment");
+    Some(docs.into_iter().next().unwrap())
+}
+
+/// The example overlay adds two side-cars to the plain app with components,
+/// and renders the hand-written Deployment wherever the two overlap: each
+/// side-car it adds, the app container with its probe wired, and every
+/// other field of the Pod. Only the side-cars it does not add differ.
+#[test]
+fn the_kustomize_overlay_renders_the_hand_written_deployment() {
+    let test = "the_kustomize_overlay_renders_the_hand_written_deployment";
+    let Some(rendered) = rendered_deployment(&kustomize_dir().join("overlay"), test) else {
+        return;
+    };
+    let by_hand = documents(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/deployment-httpget-probe.yaml"),
+    )
+    .unwrap()
+    .remove(0);
+    assert_eq!(rendered["metadata"], by_hand["metadata"]);
+    assert_eq!(
+        rendered["spec"]["template"]["metadata"],
+        by_hand["spec"]["template"]["metadata"]
+    );
+    let (ours, theirs) = (pod_spec(&rendered).unwrap(), pod_spec(&by_hand).unwrap());
+    let mut added = Vec::new();
+    for (key, value) in ours.as_object().unwrap() {
+        if key != "initContainers" {
+            assert_eq!(value, &theirs[key], "the Pod's {key}");
+            continue;
+        }
+        for container in value.as_array().unwrap() {
+            let name = container["name"].as_str().unwrap();
+            let same = theirs["initContainers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == name)
+                .unwrap_or_else(|| panic!("{name} is not in the hand-written Deployment"));
+            assert_eq!(container, same, "the side-car {name}");
+            added.push(name.to_string());
+        }
+    }
+    added.sort();
+    assert_eq!(added, ["ready-check", "sweep"]);
+    // What the overlay leaves out: peerlog-count's shared process namespace.
+    let missing: Vec<&String> = theirs
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|key| ours.get(key.as_str()).is_none())
+        .collect();
+    assert_eq!(missing, ["shareProcessNamespace"]);
+}
+
+/// Each component alone, on the plain app, renders a Deployment that
+/// validates, with its side-car and what it needs.
+#[test]
+fn each_kustomize_component_renders_alone() {
+    let test = "each_kustomize_component_renders_alone";
+    let components = std::fs::read_dir(kustomize_dir().join("components")).unwrap();
+    let mut names: Vec<String> = components
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let sidecars = sidecars_tests::sidecars();
+    assert_eq!(names, sidecars, "a component per side-car");
+    let values = std::fs::read_to_string(kustomize_dir().join("overlay/values.yaml")).unwrap()
+        + "  latency-exporter-target: app=http://127.0.0.1:8080/known-value\n"
+        + "  every-interval: 60s\n  every-url: http://127.0.0.1:8080/flush_queues\n"
+        + "  peerlog-path: /var/log/app/app.log\n";
+    for name in names {
+        let dir = tempdir(&format!("kustomize-{name}"));
+        std::fs::write(dir.join("values.yaml"), &values).unwrap();
+        // kustomize takes no absolute path: from the temporary directory up
+        // to / and down again.
+        let up = "../".repeat(dir.canonicalize().unwrap().components().count() - 1);
+        let from_root = |path: PathBuf| {
+            let path = path.canonicalize().unwrap();
+            format!("{up}{}", path.strip_prefix("/").unwrap().display())
+        };
+        let app = from_root(kustomize_dir().join("app"));
+        let component = from_root(kustomize_dir().join("components").join(&name));
+        std::fs::write(
+            dir.join("kustomization.yaml"),
+            format!("resources:\n  - {app}\n  - values.yaml\ncomponents:\n  - {component}\n"),
+        )
+        .unwrap();
+        let Some(rendered) = rendered_deployment(&dir, test) else {
+            return;
+        };
+        let spec = pod_spec(&rendered).unwrap();
+        let added = spec["initContainers"].as_array().unwrap();
+        assert_eq!(added.len(), 1, "{name}");
+        assert_eq!(added[0]["name"], name.as_str());
+        assert_eq!(
+            added[0]["restartPolicy"], "Always",
+            "{name}: a native side-car"
+        );
+        let command = added[0]["command"].as_array().unwrap();
+        assert_eq!(command[0], name.as_str());
+        assert!(
+            command
+                .iter()
+                .all(|a| a.as_str().unwrap().chars().any(|c| !c.is_ascii_uppercase())),
+            "{name}: a placeholder left in {command:?}"
+        );
+        assert_eq!(
+            spec.get("shareProcessNamespace").is_some(),
+            name == "peerlog-count",
+            "{name}"
+        );
+    }
+}
