@@ -59,7 +59,7 @@ URL runs (success: a 2xx answer):
     "\
 PROGRAM runs (success: exit 0): exec'd directly (no shell); each line it writes
 to stdout or stderr is a log line (msg=output run=N stream=stdout line=...;
-longer than 16 KiB: split, marked split=true), unless --passthrough-logs; at
+longer than 16 KiB: in parts, each but the last split=true), unless --passthrough-logs; at
 the timeout SIGTERM, then SIGKILL 1s later; always reaped.
 
 Durations: 250ms, 1.5s, 1m30s, 1h, 1d (units ns us ms s m h d), or a bare

@@ -2,7 +2,8 @@
 //! `output` line at level info, with its run and its stream, in every's own
 //! format, so a JSON log pipeline reads all of it (supercronic does the
 //! same). Bytes that are not UTF-8 become U+FFFD, as in the rest of the log;
-//! a line longer than [`MAX_LINE`] is split, each part marked `split`.
+//! a line longer than [`MAX_LINE`] is logged in parts, each but the last
+//! marked `split` (it goes on in the next line of the run and stream).
 //!
 //! One thread reads every open pipe with poll(2). A process the program
 //! leaves behind may keep a pipe open long after the run: that costs a
@@ -32,8 +33,6 @@ struct Stream {
     name: &'static str,
     /// The start of a line not yet ended.
     pending: Vec<u8>,
-    /// The line in `pending` was split already: its last part is marked too.
-    splitting: bool,
     /// Its program has exited.
     run_over: bool,
 }
@@ -41,6 +40,20 @@ struct Stream {
 impl Stream {
     /// Logs each complete line of `pending` plus `bytes`; keeps the rest.
     fn feed(&mut self, bytes: &[u8]) {
+        let (run, name) = (self.run, self.name);
+        self.lines(bytes, &mut |line, split| say(run, name, line, split));
+    }
+
+    /// The end of the stream: a last line without its newline is a line.
+    fn finish(&mut self) {
+        let (run, name) = (self.run, self.name);
+        self.last_line(&mut |line, split| say(run, name, line, split));
+    }
+
+    /// Each complete line of `pending` plus `bytes`, to `emit` with whether
+    /// the line goes on in the next (a part of a long line, not its last);
+    /// the rest is kept.
+    fn lines(&mut self, bytes: &[u8], emit: &mut dyn FnMut(&[u8], bool)) {
         self.pending.extend_from_slice(bytes);
         let mut start = 0;
         loop {
@@ -48,14 +61,12 @@ impl Stream {
             match memchr::memchr(b'\n', rest) {
                 Some(end) if end <= MAX_LINE => {
                     let line = rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end]);
-                    say(self.run, self.name, line, self.splitting);
-                    self.splitting = false;
+                    emit(line, false);
                     start += end + 1;
                 }
                 _ if rest.len() > MAX_LINE => {
                     let cut = char_cut(rest, MAX_LINE);
-                    say(self.run, self.name, &rest[..cut], true);
-                    self.splitting = true;
+                    emit(&rest[..cut], true);
                     start += cut;
                 }
                 _ => break,
@@ -64,10 +75,9 @@ impl Stream {
         self.pending.drain(..start);
     }
 
-    /// The end of the stream: a last line without its newline is a line.
-    fn finish(&mut self) {
+    fn last_line(&mut self, emit: &mut dyn FnMut(&[u8], bool)) {
         if !self.pending.is_empty() {
-            say(self.run, self.name, &self.pending, self.splitting);
+            emit(&self.pending, false);
             self.pending.clear();
         }
     }
@@ -125,7 +135,6 @@ impl Pump {
             run,
             name,
             pending: Vec::new(),
-            splitting: false,
             run_over: false,
         });
         // SAFETY: one byte from a live buffer to our own pipe.
@@ -282,6 +291,68 @@ fn set_nonblocking(fd: &OwnedFd) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn stream() -> Stream {
+        Stream {
+            fd: pipe().0,
+            run: 1,
+            name: "stdout",
+            pending: Vec::new(),
+            run_over: false,
+        }
+    }
+
+    proptest! {
+        /// Any bytes, read in any chunks: the lines given out, split parts
+        /// joined, are the input's lines (a `\r` before a newline dropped),
+        /// none longer than MAX_LINE, and nothing is lost.
+        #[test]
+        fn any_output_comes_out_whole_in_bounded_lines(
+            text in proptest::collection::vec(
+                prop_oneof![Just(b'\n'), Just(b'\r'), Just(0xC3u8), Just(0xA9u8), any::<u8>()],
+                0..40_000,
+            ),
+            chunks in proptest::collection::vec(1usize..9000, 1..20),
+        ) {
+            let mut stream = stream();
+            let mut parts: Vec<(Vec<u8>, bool)> = Vec::new();
+            let mut emit = |line: &[u8], split: bool| parts.push((line.to_vec(), split));
+            let mut at = 0;
+            for size in chunks.iter().cycle() {
+                if at >= text.len() {
+                    break;
+                }
+                let end = (at + size).min(text.len());
+                stream.lines(&text[at..end], &mut emit);
+                at = end;
+            }
+            stream.last_line(&mut emit);
+            prop_assert!(parts.iter().all(|(line, _)| line.len() <= MAX_LINE));
+            // Join: a split part runs on into the next; a whole line ends.
+            let mut joined: Vec<Vec<u8>> = vec![Vec::new()];
+            for (i, (line, split)) in parts.iter().enumerate() {
+                prop_assert!(!split || line.len() >= MAX_LINE - 3);
+                joined.last_mut().unwrap().extend_from_slice(line);
+                if !split || i + 1 == parts.len() {
+                    joined.push(Vec::new());
+                }
+            }
+            joined.pop();
+            // A `\r` goes only before a newline: a last line keeps its own.
+            let mut want: Vec<Vec<u8>> = text.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+            let last = want.pop().unwrap_or_default();
+            for line in want.iter_mut() {
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+            }
+            if !last.is_empty() {
+                want.push(last);
+            }
+            prop_assert_eq!(joined, want);
+        }
+    }
 
     #[test]
     fn a_long_line_is_cut_between_characters() {

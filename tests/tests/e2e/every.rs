@@ -869,7 +869,7 @@ fn a_programs_output_is_log_lines_in_both_formats() {
             ("one".to_string(), false),
             (x(16384), true),
             (x(16384), true),
-            (x(40000 - 2 * 16384), true),
+            (x(40000 - 2 * 16384), false),
             ("last".to_string(), false),
         ];
         let got: Vec<(String, bool)> = stdout.iter().map(|(_, l, s)| (l.clone(), *s)).collect();
