@@ -414,7 +414,7 @@ impl<'v, 'n> Evaluator<'v, 'n> {
             (Func::String, [v]) => match v {
                 Value::Int(i) => Ok(Value::string(i.to_string())),
                 Value::Uint(u) => Ok(Value::string(u.to_string())),
-                Value::Double(d) => Ok(Value::string(format_double(*d))),
+                Value::Double(d) => Ok(Value::string(crate::value::format_double(*d))),
                 Value::String(s) => Ok(Value::String(s.clone())),
                 Value::Bool(b) => Ok(Value::string(b.to_string())),
                 Value::Timestamp(t) => Ok(Value::string(time::format_timestamp(*t))),
@@ -639,48 +639,9 @@ fn uint(v: &Value) -> Result<Value> {
     }
 }
 
-/// As cel-spec's reference prints a double: the shortest digits that read
-/// back the same, in %g's form (an exponent below 1e-4 and from 1e6 up,
-/// written `1e+20`, `1e-07`).
-pub fn format_double(d: f64) -> String {
-    if d.is_nan() {
-        return "nan".into();
-    }
-    if d.is_infinite() {
-        return if d > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if d == 0.0 {
-        return if d.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
-    }
-    // Rust's `{}` is the shortest round-trip digits, never with an
-    // exponent (`100000000000000000000`, `0.0000001`): read the digits and
-    // the exponent off it. (`{:e}` would link a second float printer.)
-    let plain = format!("{}", d.abs());
-    let (whole, fraction) = plain.split_once('.').unwrap_or((&plain, ""));
-    let all: String = whole.chars().chain(fraction.chars()).collect();
-    let leading = all.len() - all.trim_start_matches('0').len();
-    let digits = all.trim_start_matches('0').trim_end_matches('0');
-    let exponent = whole.len() as i32 - 1 - leading as i32;
-    let sign = if d < 0.0 { "-" } else { "" };
-    if (-4..6).contains(&exponent) {
-        return format!("{sign}{}", plain.strip_suffix(".0").unwrap_or(&plain));
-    }
-    let (first, rest) = digits.split_at(1);
-    let dot = if rest.is_empty() { "" } else { "." };
-    let exponent_sign = if exponent < 0 { '-' } else { '+' };
-    format!(
-        "{sign}{first}{dot}{rest}e{exponent_sign}{:02}",
-        exponent.abs()
-    )
-}
-
 #[cfg(test)]
 mod tests {
-    use super::format_double;
+    use crate::value::format_double;
 
     #[test]
     fn doubles_print_as_the_reference_prints_them() {

@@ -19,7 +19,8 @@ mod time;
 mod value;
 
 pub use check::Ty;
-pub use eval::{format_double, EvalError, DEFAULT_BUDGET};
+pub use eval::{EvalError, DEFAULT_BUDGET};
+pub use value::format_double;
 pub use value::{same_as_tagged, Value};
 
 use std::fmt;

@@ -207,7 +207,7 @@ impl fmt::Display for Value {
             Value::Int(i) => write!(f, "{i}"),
             Value::Uint(u) => write!(f, "{u}u"),
             Value::Double(d) if d.fract() == 0.0 && d.abs() < 1e15 => write!(f, "{d}.0"),
-            Value::Double(d) => f.write_str(&crate::eval::format_double(*d)),
+            Value::Double(d) => f.write_str(&format_double(*d)),
             Value::String(s) => f.write_str(&shown(s)),
             Value::List(items) => {
                 f.write_str("[")?;
@@ -283,4 +283,43 @@ pub fn same_as_tagged(ours: &Value, theirs: &serde_json::Value) -> bool {
         }
         _ => false,
     }
+}
+
+/// As cel-spec's reference prints a double: the shortest digits that read
+/// back the same, in %g's form (an exponent below 1e-4 and from 1e6 up,
+/// written `1e+20`, `1e-07`).
+pub fn format_double(d: f64) -> String {
+    if d.is_nan() {
+        return "nan".into();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    // Rust's `{}` is the shortest round-trip digits, never with an
+    // exponent (`100000000000000000000`, `0.0000001`): read the digits and
+    // the exponent off it. (`{:e}` would link a second float printer.)
+    let plain = format!("{}", d.abs());
+    let (whole, fraction) = plain.split_once('.').unwrap_or((&plain, ""));
+    let all: String = whole.chars().chain(fraction.chars()).collect();
+    let leading = all.len() - all.trim_start_matches('0').len();
+    let digits = all.trim_start_matches('0').trim_end_matches('0');
+    let exponent = whole.len() as i32 - 1 - leading as i32;
+    let sign = if d < 0.0 { "-" } else { "" };
+    if (-4..6).contains(&exponent) {
+        return format!("{sign}{}", plain.strip_suffix(".0").unwrap_or(&plain));
+    }
+    let (first, rest) = digits.split_at(1);
+    let dot = if rest.is_empty() { "" } else { "." };
+    let exponent_sign = if exponent < 0 { '-' } else { '+' };
+    format!(
+        "{sign}{first}{dot}{rest}e{exponent_sign}{:02}",
+        exponent.abs()
+    )
 }

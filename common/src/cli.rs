@@ -14,24 +14,13 @@ pub const EXIT_USAGE: i32 = 2;
 /// An internal error: a panic, in any thread (sysexits' EX_SOFTWARE).
 pub const EXIT_INTERNAL: i32 = 70;
 
+// Declared with the flags, which cli builds on (not the other way round).
+pub use crate::flag::{flags_in, Stop};
+
 /// Who is speaking: used for `--version`, `--help` and every error line.
 pub struct Program {
     pub name: &'static str,
     pub help: &'static str,
-}
-
-/// Why argument parsing stopped before a run.
-#[derive(Debug)]
-pub enum Stop {
-    Help,
-    Version,
-    Usage(String),
-}
-
-impl From<lexopt::Error> for Stop {
-    fn from(err: lexopt::Error) -> Self {
-        Stop::Usage(err.to_string())
-    }
 }
 
 /// Runs a program's `parse` over `args` as if they were its command line:
@@ -224,28 +213,6 @@ fn suggest(msg: &str, help: &str) -> String {
         Some((_, flag)) => format!("{msg}: did you mean '{flag}'?"),
         None => msg.to_string(),
     }
-}
-
-/// The `--long` and `-s` flags in `text` (a `--help`, a docs page): words
-/// of letters, digits and dashes that begin with `--` and a letter, or are
-/// one dash and one letter. What follows ` -- ` on a line is a program's
-/// own arguments (every's PROGRAM), not a flag. The suggestions read the
-/// help with it; the tests read the help and the docs pages with it.
-pub fn flags_in(text: &str) -> std::collections::BTreeSet<String> {
-    text.lines()
-        .flat_map(|line| {
-            line.split(" -- ")
-                .next()
-                .unwrap_or_default()
-                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-        })
-        .filter(|word| {
-            let b = word.as_bytes();
-            (b.len() > 2 && word.starts_with("--") && b[2].is_ascii_alphabetic())
-                || (b.len() == 2 && b[0] == b'-' && b[1].is_ascii_alphabetic())
-        })
-        .map(str::to_owned)
-        .collect()
 }
 
 /// Levenshtein distance, for flags a few dozen bytes long.

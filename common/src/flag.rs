@@ -7,8 +7,21 @@
 //! parser to the lists: a flag declared and not parsed, not in the help or
 //! not in the page fails `cargo test -p NAME` in seconds.
 
-use crate::cli::Stop;
 use std::collections::BTreeSet;
+
+/// Why argument parsing stopped before a run.
+#[derive(Debug)]
+pub enum Stop {
+    Help,
+    Version,
+    Usage(String),
+}
+
+impl From<lexopt::Error> for Stop {
+    fn from(err: lexopt::Error) -> Self {
+        Stop::Usage(err.to_string())
+    }
+}
 
 #[derive(Debug)]
 pub struct Flag {
@@ -156,10 +169,7 @@ pub fn check<T>(
     let declared = spellings(lists);
     let others: BTreeSet<String> = others.iter().map(|s| s.to_string()).collect();
     for (what, text) in [("--help", help), ("its docs page", page)] {
-        let named: BTreeSet<String> = crate::cli::flags_in(text)
-            .difference(&others)
-            .cloned()
-            .collect();
+        let named: BTreeSet<String> = flags_in(text).difference(&others).cloned().collect();
         let undeclared: Vec<_> = named.difference(&declared).collect();
         let unnamed: Vec<_> = declared.difference(&named).collect();
         assert!(
@@ -187,6 +197,28 @@ pub fn check<T>(
             }
         }
     }
+}
+
+/// The `--long` and `-s` flags in `text` (a `--help`, a docs page): words
+/// of letters, digits and dashes that begin with `--` and a letter, or are
+/// one dash and one letter. What follows ` -- ` on a line is a program's
+/// own arguments (every's PROGRAM), not a flag. The suggestions read the
+/// help with it; the tests read the help and the docs pages with it.
+pub fn flags_in(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .flat_map(|line| {
+            line.split(" -- ")
+                .next()
+                .unwrap_or_default()
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        })
+        .filter(|word| {
+            let b = word.as_bytes();
+            (b.len() > 2 && word.starts_with("--") && b[2].is_ascii_alphabetic())
+                || (b.len() == 2 && b[0] == b'-' && b[1].is_ascii_alphabetic())
+        })
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]
