@@ -127,7 +127,17 @@ fn resolve(
     overloads: &[(&[Ty], Ty)],
 ) -> Result<Ty, CheckError> {
     let mut result: Option<Ty> = None;
+    // A type parameter (an empty list's element) is bound by the first
+    // overload that takes it, as the reference's checker binds it: `v / v`
+    // over `[]` is an int, not dyn.
+    let binds = args.contains(&Ty::Free);
     for (params, out) in overloads {
+        if binds
+            && params.len() == args.len()
+            && params.iter().zip(args).all(|(p, a)| assignable(p, a))
+        {
+            return Ok(out.clone());
+        }
         if params.len() == args.len() && params.iter().zip(args).all(|(p, a)| assignable(p, a)) {
             result = Some(match result {
                 None => out.clone(),
@@ -186,7 +196,13 @@ fn ty(node: &Node, scope: &mut Vec<(String, Ty)>) -> Result<Ty, CheckError> {
         Expr::Index(operand, index) => {
             let (t, i) = (ty(operand, scope)?, ty(index, scope)?);
             match (&t, &i) {
-                (Ty::Dyn | Ty::Free, _) => Ty::Dyn,
+                // The reference types `dyn[...]` by the overloads
+                // `list(A)[int] -> A` and `map(K, V)[K] -> V`. An int (or
+                // dyn) index matches both: dyn. Any other matches the map's
+                // alone: a type parameter, which its first use binds
+                // (`[body['a']] + ['x']` is a list(string)).
+                (Ty::Dyn | Ty::Free, Ty::Int | Ty::Dyn | Ty::Free) => Ty::Dyn,
+                (Ty::Dyn | Ty::Free, _) => Ty::Free,
                 (Ty::List(e), Ty::Int | Ty::Uint | Ty::Dyn | Ty::Free) => (**e).clone(),
                 (Ty::Map(k, v), _) if assignable(k, &i) => (**v).clone(),
                 _ => return Err(no_overload(node, "_[_]", &[t, i])),

@@ -120,6 +120,19 @@ mod tests {
         Program::compile(source, &[("body", Ty::Dyn)])
     }
 
+    /// Type parameters as the reference binds them (the differential test
+    /// found each): `dyn['k']` is the map overload's value type, bound by
+    /// its first use; `dyn[0]` matches the list's and the map's, so dyn; an
+    /// empty list's element is bound by the first overload that takes it.
+    #[test]
+    fn type_parameters_bind_as_the_references_checker_binds_them() {
+        assert!(compile("([body['a']] + (['a', 'b'] + [])).all(v, -1 < v)").is_err());
+        assert!(compile("[body['a'], 'x'][0] < 1").is_err());
+        assert!(compile("true in [['a', 'b'], body.a[2], []]").is_ok());
+        assert!(compile("([body.a] + ['a']).all(v, -1 < v)").is_ok());
+        assert!(compile("[].all(v, double(1) == v / v)").is_err());
+    }
+
     #[test]
     fn a_quadratic_comprehension_over_a_big_answer_stops_at_the_budget() {
         // About 1 MiB of JSON: [0,1,2,...].

@@ -290,7 +290,9 @@ pub fn same_as_tagged(ours: &Value, theirs: &serde_json::Value) -> bool {
 /// written `1e+20`, `1e-07`).
 pub fn format_double(d: f64) -> String {
     if d.is_nan() {
-        return "nan".into();
+        // As printf prints it, sign and all: x86's 0.0 / 0.0 is a NaN with
+        // its sign bit set, which cel-cpp prints `-nan`.
+        return if d.is_sign_negative() { "-nan" } else { "nan" }.into();
     }
     if d.is_infinite() {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };

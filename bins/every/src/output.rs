@@ -354,6 +354,37 @@ mod tests {
         }
     }
 
+    /// A process left behind by each run holds its pipes: past the cap,
+    /// pipes of ended runs are closed first, the oldest first.
+    #[test]
+    fn pipes_over_the_cap_close_ended_runs_first() {
+        let (_, wake) = pipe();
+        let pump = Pump {
+            streams: Mutex::default(),
+            ended: Condvar::new(),
+            wake,
+        };
+        let mut writers = Vec::new();
+        let mut streams = Vec::new();
+        for run in 0..MAX_STREAMS as u64 + 3 {
+            let (read, write) = pipe();
+            writers.push(write);
+            let mut stream = stream();
+            stream.fd = read;
+            stream.run = run;
+            // Runs 10 and 20 have ended; the others are in flight.
+            stream.run_over = run == 10 || run == 20;
+            streams.push(stream);
+        }
+        pump.close_oldest_over_cap(&mut streams);
+        assert_eq!(streams.len(), MAX_STREAMS);
+        let runs: Vec<u64> = streams.iter().map(|s| s.run).collect();
+        assert!(!runs.contains(&10) && !runs.contains(&20), "{runs:?}");
+        // Then the oldest: run 0.
+        assert!(!runs.contains(&0), "{runs:?}");
+        assert!(runs.contains(&1));
+    }
+
     #[test]
     fn a_long_line_is_cut_between_characters() {
         let text = "é".repeat(MAX_LINE); // two bytes each
