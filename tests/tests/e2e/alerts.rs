@@ -207,13 +207,10 @@ fn a_down_target_a_2_day_certificate_and_a_full_directory_fire_their_alerts() {
 
     // 2. The certificate is replaced by one that expires in 2 days.
     drop(served);
-    let served = (0..100)
-        .find_map(|_| {
-            let bound = std::net::TcpListener::bind(&tls_addr).is_ok();
-            std::thread::sleep(Duration::from_millis(20));
-            bound.then(|| serve_leaf(&pki, tls_addr.clone(), short.der(), &short))
-        })
-        .expect("the TLS address free again");
+    wait_until("the TLS address free again", Duration::from_secs(5), || {
+        std::net::TcpListener::bind(&tls_addr).is_ok()
+    });
+    let served = serve_leaf(&pki, tls_addr.clone(), short.der(), &short);
     fired("SidecarsCertificateExpiresIn3Days", "cert");
     quiet("SidecarsSweepOverCap");
     quiet("SidecarsCertificateExpiresIn14Days");
